@@ -1,0 +1,349 @@
+//! The realm seed: realm settings, groups, users and clients, read from TOML files.
+//!
+//! The built-in files under `fixtures/` are embedded in the binary; `--fixtures DIR` replaces
+//! any of them by a file of the same name. Errors name the file and the field.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use include_dir::{Dir, include_dir};
+use serde::Deserialize;
+
+static BUILT_IN: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/fixtures");
+
+/// A fixture problem, always naming the file.
+#[derive(Debug, thiserror::Error)]
+#[error("fixture {file}: {message}")]
+pub struct FixtureError {
+    pub file: String,
+    pub message: String,
+}
+
+fn fail(file: &str, message: impl Into<String>) -> FixtureError {
+    FixtureError { file: file.to_owned(), message: message.into() }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RealmFixture {
+    pub name: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default = "defaults::access_token_lifespan")]
+    pub access_token_lifespan: u64,
+    #[serde(default = "defaults::sso_session_idle")]
+    pub sso_session_idle: u64,
+    #[serde(default = "defaults::sso_session_max")]
+    pub sso_session_max: u64,
+    #[serde(default, rename = "group")]
+    pub groups: Vec<GroupFixture>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupFixture {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserFixture {
+    pub username: String,
+    pub password: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub first_name: Option<String>,
+    #[serde(default)]
+    pub last_name: Option<String>,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// Extra claims, added as is to every token and to userinfo.
+    #[serde(default)]
+    pub claims: BTreeMap<String, serde_json::Value>,
+    /// Attributes, put in tokens only by user-attribute mappers.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, serde_json::Value>,
+    #[serde(default = "defaults::yes")]
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Grant {
+    AuthorizationCode,
+    RefreshToken,
+    ClientCredentials,
+    Password,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientFixture {
+    pub client_id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Public clients have no secret and must use PKCE.
+    #[serde(default)]
+    pub public: bool,
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// Exact URIs, or a prefix ending in `*` (Keycloak's wildcard).
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// Where logout may redirect; `+` (the default) means the redirect URIs.
+    #[serde(default = "defaults::plus")]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// CORS origins; `+` means the origins of the redirect URIs, `*` any origin.
+    #[serde(default)]
+    pub web_origins: Vec<String>,
+    #[serde(default = "defaults::grants")]
+    pub grants: Vec<Grant>,
+    #[serde(default)]
+    pub access_token_lifespan: Option<u64>,
+    #[serde(default, rename = "mapper")]
+    pub mappers: Vec<MapperFixture>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MapperKind {
+    HardcodedClaim,
+    Audience,
+    UserAttribute,
+    Groups,
+}
+
+/// A protocol mapper: adds a claim to the tokens of one client.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MapperFixture {
+    #[serde(rename = "type")]
+    pub kind: MapperKind,
+    /// Claim name (hardcoded-claim, user-attribute, groups).
+    #[serde(default)]
+    pub claim: Option<String>,
+    /// Claim value (hardcoded-claim).
+    #[serde(default)]
+    pub value: Option<serde_json::Value>,
+    /// Audience to add to access tokens (audience).
+    #[serde(default)]
+    pub audience: Option<String>,
+    /// User attribute to copy (user-attribute).
+    #[serde(default)]
+    pub attribute: Option<String>,
+    /// Groups as paths (`/demo`) instead of names (groups).
+    #[serde(default)]
+    pub full_path: bool,
+    #[serde(default = "defaults::yes")]
+    pub access_token: bool,
+    #[serde(default = "defaults::yes")]
+    pub id_token: bool,
+    #[serde(default = "defaults::yes")]
+    pub userinfo: bool,
+}
+
+mod defaults {
+    use super::Grant;
+    pub fn access_token_lifespan() -> u64 {
+        300
+    }
+    pub fn sso_session_idle() -> u64 {
+        1800
+    }
+    pub fn sso_session_max() -> u64 {
+        36_000
+    }
+    pub fn yes() -> bool {
+        true
+    }
+    pub fn plus() -> Vec<String> {
+        vec!["+".to_owned()]
+    }
+    pub fn grants() -> Vec<Grant> {
+        vec![Grant::AuthorizationCode, Grant::RefreshToken]
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UsersFile {
+    #[serde(default)]
+    user: Vec<UserFixture>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClientsFile {
+    #[serde(default)]
+    client: Vec<ClientFixture>,
+}
+
+/// The whole seed, validated.
+#[derive(Debug, Clone)]
+pub struct Fixtures {
+    pub realm: RealmFixture,
+    pub users: Vec<UserFixture>,
+    pub clients: Vec<ClientFixture>,
+}
+
+/// Where a fixture file's text came from, for error messages.
+fn read(dir: Option<&Path>, name: &str) -> Result<(String, String), FixtureError> {
+    if let Some(dir) = dir {
+        let path: PathBuf = dir.join(name);
+        if path.exists() {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| fail(&path.display().to_string(), e.to_string()))?;
+            return Ok((path.display().to_string(), text));
+        }
+    }
+    let file = BUILT_IN
+        .get_file(name)
+        .ok_or_else(|| fail(name, "missing from the built-in fixtures"))?;
+    let text = file
+        .contents_utf8()
+        .ok_or_else(|| fail(name, "not UTF-8"))?
+        .to_owned();
+    Ok((format!("built-in fixtures/{name}"), text))
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(label: &str, text: &str) -> Result<T, FixtureError> {
+    toml::from_str(text).map_err(|e| fail(label, e.to_string()))
+}
+
+impl Fixtures {
+    /// The built-in fixtures, each file replaced by its namesake in `dir` when present.
+    pub fn load(dir: Option<&Path>) -> Result<Self, FixtureError> {
+        if let Some(dir) = dir
+            && !dir.is_dir()
+        {
+            return Err(fail(&dir.display().to_string(), "not a directory"));
+        }
+        let (realm_label, text) = read(dir, "realm.toml")?;
+        let realm: RealmFixture = parse(&realm_label, &text)?;
+        let (users_label, text) = read(dir, "users.toml")?;
+        let users: UsersFile = parse(&users_label, &text)?;
+        let (clients_label, text) = read(dir, "clients.toml")?;
+        let clients: ClientsFile = parse(&clients_label, &text)?;
+        let fixtures = Fixtures { realm, users: users.user, clients: clients.client };
+        fixtures.validate(&realm_label, &users_label, &clients_label)?;
+        Ok(fixtures)
+    }
+
+    fn validate(&self, realm: &str, users: &str, clients: &str) -> Result<(), FixtureError> {
+        let name_ok = |s: &str| {
+            !s.is_empty()
+                && s.len() <= 64
+                && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        };
+        if !name_ok(&self.realm.name) {
+            return Err(fail(realm, format!("name: `{}` must be 1–64 of A-Z a-z 0-9 - _ .", self.realm.name)));
+        }
+        let mut groups = BTreeSet::new();
+        for group in &self.realm.groups {
+            if !name_ok(&group.name) {
+                return Err(fail(realm, format!("group.name: `{}` must be 1–64 of A-Z a-z 0-9 - _ .", group.name)));
+            }
+            if !groups.insert(group.name.as_str()) {
+                return Err(fail(realm, format!("group.name: `{}` is declared twice", group.name)));
+            }
+        }
+        let mut seen = BTreeSet::new();
+        for user in &self.users {
+            let who = &user.username;
+            if !name_ok(who) {
+                return Err(fail(users, format!("user.username: `{who}` must be 1–64 of A-Z a-z 0-9 - _ .")));
+            }
+            if !seen.insert(who.to_ascii_lowercase()) {
+                return Err(fail(users, format!("user.username: `{who}` is declared twice")));
+            }
+            if user.password.is_empty() {
+                return Err(fail(users, format!("user `{who}`: password must not be empty")));
+            }
+            if let Some(unknown) = user.groups.iter().find(|g| !groups.contains(g.as_str())) {
+                return Err(fail(users, format!("user `{who}`: groups: `{unknown}` is not a group of realm.toml")));
+            }
+        }
+        let mut ids = BTreeSet::new();
+        for client in &self.clients {
+            let id = &client.client_id;
+            if !name_ok(id) {
+                return Err(fail(clients, format!("client.client_id: `{id}` must be 1–64 of A-Z a-z 0-9 - _ .")));
+            }
+            if !ids.insert(id.as_str()) {
+                return Err(fail(clients, format!("client.client_id: `{id}` is declared twice")));
+            }
+            match (client.public, &client.secret) {
+                (true, Some(_)) => {
+                    return Err(fail(clients, format!("client `{id}`: secret: a public client has no secret")));
+                }
+                (false, None) => {
+                    return Err(fail(clients, format!("client `{id}`: secret: a confidential client needs one (or set public = true)")));
+                }
+                _ => {}
+            }
+            if client.public && client.grants.contains(&Grant::ClientCredentials) {
+                return Err(fail(clients, format!("client `{id}`: grants: client_credentials needs a confidential client")));
+            }
+            for uri in client.redirect_uris.iter().chain(&client.post_logout_redirect_uris) {
+                let uri = &uri.replace("${PUBLIC_URL}", "http://localhost");
+                if uri == "+" {
+                    continue;
+                }
+                let star = uri.find('*');
+                if star.is_some_and(|at| at != uri.len() - 1) {
+                    return Err(fail(clients, format!("client `{id}`: redirect_uris: `{uri}`: `*` is only allowed at the end")));
+                }
+                if !(uri.starts_with("http://") || uri.starts_with("https://") || uri.contains(":/")) {
+                    return Err(fail(clients, format!("client `{id}`: redirect_uris: `{uri}` is not an absolute URI")));
+                }
+            }
+            for mapper in &client.mappers {
+                let missing = |field: &str| {
+                    fail(clients, format!("client `{id}`: mapper {:?}: `{field}` is required", mapper.kind))
+                };
+                match mapper.kind {
+                    MapperKind::HardcodedClaim => {
+                        mapper.claim.as_ref().ok_or_else(|| missing("claim"))?;
+                        mapper.value.as_ref().ok_or_else(|| missing("value"))?;
+                    }
+                    MapperKind::Audience => {
+                        mapper.audience.as_ref().ok_or_else(|| missing("audience"))?;
+                    }
+                    MapperKind::UserAttribute => {
+                        mapper.claim.as_ref().ok_or_else(|| missing("claim"))?;
+                        mapper.attribute.as_ref().ok_or_else(|| missing("attribute"))?;
+                    }
+                    MapperKind::Groups => {}
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_in_fixtures_are_valid() {
+        let f = Fixtures::load(None).unwrap();
+        assert_eq!(f.realm.name, "datalab");
+        assert!(f.clients.iter().any(|c| c.client_id == "onyxia-minio"));
+    }
+
+    #[test]
+    fn errors_name_file_and_field() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("users.toml"), "[[user]]\nusername = \"x\"\npasword = \"y\"\n").unwrap();
+        let err = Fixtures::load(Some(dir.path())).unwrap_err().to_string();
+        assert!(err.contains("users.toml") && err.contains("pasword"), "{err}");
+
+        std::fs::write(dir.path().join("users.toml"), "[[user]]\nusername = \"x\"\npassword = \"y\"\ngroups = [\"nope\"]\n").unwrap();
+        let err = Fixtures::load(Some(dir.path())).unwrap_err().to_string();
+        assert!(err.contains("users.toml") && err.contains("nope"), "{err}");
+    }
+}

@@ -1,0 +1,324 @@
+//! Configuration: layered built-in defaults → TOML file → `ONYXIA_LITE_*` env → command-line flags.
+//!
+//! Every option is declared once below (doc, type, default); env names derive from the key.
+
+pub mod fixtures;
+pub mod options;
+pub mod value;
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use options::{OptionDoc, config_section};
+pub use value::{Secret, SigningAlgorithm};
+
+config_section! {
+    /// The whole configuration of one platform.
+    pub struct Config {
+        /// Address every listener binds to. Use 0.0.0.0 to accept connections from other machines.
+        bind: IpAddr = "127.0.0.1",
+        /// Port of the main listener (web UI, Onyxia API, OIDC issuer, service proxy). 0 picks a free port.
+        port: u16 = "8080",
+        /// Port of the S3 and STS listener. 0 picks a free port.
+        s3_port: u16 = "9000",
+        /// Port of the Vault-compatible listener. 0 picks a free port.
+        vault_port: u16 = "8200",
+        /// URL browsers and clients use to reach the main listener, without trailing slash. Empty: http://localhost:<port> when bound to loopback or all addresses, else http://<bind>:<port>. The OIDC issuer is <public_url>/realms/<realm>.
+        public_url: Option<String> = "",
+        /// Directory for the database, object files and keys. Empty: $XDG_DATA_HOME/onyxia-lite (~/.local/share/onyxia-lite).
+        data_dir: Option<PathBuf> = "",
+        /// Use a temporary data directory that is deleted at exit (overrides data_dir).
+        ephemeral: bool = "false",
+        /// Directory whose realm.toml, users.toml and clients.toml replace the built-in fixtures of the same name.
+        fixtures: Option<PathBuf> = "",
+        /// Log filter in tracing's EnvFilter syntax, e.g. `info` or `onyxia_lite=debug`.
+        log: String = "info",
+        /// Largest request body accepted by the main listener's form and JSON endpoints, in bytes.
+        max_body_bytes: usize = "1048576",
+    }
+    sections { oidc: OidcConfig, passwords: PasswordConfig }
+}
+
+config_section! {
+    /// The OpenID Connect issuer.
+    pub struct OidcConfig {
+        /// Algorithm of the signing key: RS256 (like Keycloak) or ES256.
+        signing_algorithm: SigningAlgorithm = "RS256",
+        /// PEM private key (PKCS#8) to sign tokens with, matching signing_algorithm. Empty: a key is generated once and kept in <data_dir>/keys (mode 0600).
+        signing_key: Option<Secret> = "",
+        /// Allow the resource-owner password grant for clients that list it (handy for scripts and demos).
+        password_grant: bool = "true",
+        /// Lifetime of an authorization code, in seconds.
+        code_lifespan_seconds: u64 = "60",
+        /// Failed logins allowed per username within the failure window before further attempts are refused.
+        login_failures_per_user: u32 = "5",
+        /// Failed logins allowed per client address within the failure window before further attempts are refused.
+        login_failures_per_address: u32 = "20",
+        /// Length of the failed-login window, in seconds.
+        login_failure_window_seconds: u64 = "300",
+    }
+}
+
+config_section! {
+    /// Password hashing (argon2id) of user passwords.
+    pub struct PasswordConfig {
+        /// argon2id memory cost in KiB.
+        argon2_memory_kib: u32 = "19456",
+        /// argon2id iterations (time cost).
+        argon2_iterations: u32 = "2",
+        /// argon2id parallelism (lanes).
+        argon2_parallelism: u32 = "1",
+    }
+}
+
+/// What went wrong while loading the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("config file {path}: {message}")]
+    File { path: PathBuf, message: String },
+    #[error("environment variable {name}: {message}")]
+    Env { name: String, message: String },
+    #[error("option {key}: {message}")]
+    Invalid { key: String, message: String },
+}
+
+/// A configuration together with the warnings collected while loading it.
+pub struct Loaded {
+    pub config: Config,
+    /// Things worth telling the user once logging is up (e.g. unknown env variables).
+    pub warnings: Vec<String>,
+}
+
+impl Config {
+    /// Every option, for help text and docs.
+    pub fn all_options() -> Vec<OptionDoc> {
+        Self::options("")
+    }
+
+    /// Loads layers in order: defaults, `file`, variables of `env` named `ONYXIA_LITE_*`, then
+    /// `flags` (dotted key, text) from the command line.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        flags: &[(&str, String)],
+    ) -> Result<Loaded, ConfigError> {
+        let mut config = match file {
+            Some(path) => Self::from_file(path)?,
+            None => Config::default(),
+        };
+        let warnings = config.apply_env(env)?;
+        for (key, text) in flags {
+            config.set(key, text).map_err(|message| ConfigError::Invalid {
+                key: (*key).to_owned(),
+                message,
+            })?;
+        }
+        config.validate()?;
+        Ok(Loaded { config, warnings })
+    }
+
+    fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::File {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })
+    }
+
+    fn apply_env(
+        &mut self,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Vec<String>, ConfigError> {
+        let options = Self::all_options();
+        let mut warnings = Vec::new();
+        for (name, value) in env {
+            if !name.starts_with("ONYXIA_LITE_") {
+                continue;
+            }
+            let direct = options.iter().find(|o| o.env_name() == name);
+            // Secrets can also come from a file: ONYXIA_LITE_X_FILE=/run/secrets/x.
+            let from_file = options
+                .iter()
+                .find(|o| o.secret && format!("{}_FILE", o.env_name()) == name);
+            let (key, text) = match (direct, from_file) {
+                (Some(option), _) => (option.key.clone(), value),
+                (None, Some(option)) => {
+                    let text = std::fs::read_to_string(&value).map_err(|e| ConfigError::Env {
+                        name: name.clone(),
+                        message: format!("cannot read {value}: {e}"),
+                    })?;
+                    (option.key.clone(), text.trim_end().to_owned())
+                }
+                (None, None) => {
+                    warnings.push(format!("ignoring unknown environment variable {name}"));
+                    continue;
+                }
+            };
+            self.set(&key, &text)
+                .map_err(|message| ConfigError::Env { name, message })?;
+        }
+        Ok(warnings)
+    }
+
+    /// Sets one option by dotted key.
+    pub fn set(&mut self, key: &str, text: &str) -> Result<(), String> {
+        self.set_text(key, text)
+            .unwrap_or_else(|| Err(format!("unknown option `{key}`")))
+    }
+
+    fn validate(&mut self) -> Result<(), ConfigError> {
+        if let Some(url) = &self.public_url {
+            let trimmed = url.trim_end_matches('/').to_owned();
+            let parsed = url::Url::parse(&trimmed).map_err(|e| ConfigError::Invalid {
+                key: "public_url".into(),
+                message: e.to_string(),
+            })?;
+            if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+                return Err(ConfigError::Invalid {
+                    key: "public_url".into(),
+                    message: "must be an http:// or https:// URL with a host".into(),
+                });
+            }
+            self.public_url = Some(trimmed);
+        }
+        if self.passwords.argon2_memory_kib < 8 * self.passwords.argon2_parallelism.max(1) {
+            return Err(ConfigError::Invalid {
+                key: "passwords.argon2_memory_kib".into(),
+                message: "must be at least 8 × argon2_parallelism".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Every option with its current value, secrets masked: safe to print or log.
+    pub fn shown(&self) -> Vec<(String, String)> {
+        self.shown_values("")
+    }
+
+    /// The data directory when not ephemeral: the configured one or the XDG default.
+    pub fn persistent_data_dir(&self) -> PathBuf {
+        if let Some(dir) = &self.data_dir {
+            return dir.clone();
+        }
+        let base = std::env::var_os("XDG_DATA_HOME")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+            .unwrap_or_else(|| PathBuf::from("."));
+        base.join("onyxia-lite")
+    }
+
+    /// The main listener's public base URL once its real port is known.
+    pub fn public_base_url(&self, main_port: u16) -> String {
+        if let Some(url) = &self.public_url {
+            return url.clone();
+        }
+        let host = if self.bind.is_loopback() || self.bind.is_unspecified() {
+            "localhost".to_owned()
+        } else {
+            match self.bind {
+                IpAddr::V4(v4) => v4.to_string(),
+                IpAddr::V6(v6) => format!("[{v6}]"),
+            }
+        };
+        format!("http://{host}:{main_port}")
+    }
+}
+
+/// Markdown table of every option, as in docs/CONFIG.md.
+pub fn options_markdown() -> String {
+    let mut out = String::from("| key | env | default | description |\n|---|---|---|---|\n");
+    for option in Config::all_options() {
+        let default = if option.default.is_empty() {
+            "(unset)".to_owned()
+        } else {
+            format!("`{}`", option.default)
+        };
+        let secret = if option.secret { " Secret: masked when shown." } else { "" };
+        out.push_str(&format!(
+            "| `{}` | `{}` | {} | {}{} |\n",
+            option.key,
+            option.env_name(),
+            default,
+            option.doc.replace('|', "\\|"),
+            secret
+        ));
+    }
+    out
+}
+
+/// Plain-text list of every option for `serve --help`.
+pub fn options_help() -> String {
+    let mut out = String::from(
+        "Configuration (defaults → --config FILE → ONYXIA_LITE_* env → flags):\n",
+    );
+    for option in Config::all_options() {
+        let default = if option.default.is_empty() { "unset" } else { option.default };
+        out.push_str(&format!(
+            "  {} [env {}] (default: {})\n      {}\n",
+            option.key,
+            option.env_name(),
+            default,
+            option.doc
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_apply_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "port = 1000\ns3_port = 1001\n[oidc]\npassword_grant = false\n")
+            .unwrap();
+        let env = vec![
+            ("ONYXIA_LITE_S3_PORT".to_owned(), "2001".to_owned()),
+            ("ONYXIA_LITE_VAULT_PORT".to_owned(), "2002".to_owned()),
+            ("ONYXIA_LITE_NOPE".to_owned(), "x".to_owned()),
+            ("PATH".to_owned(), "/bin".to_owned()),
+        ];
+        let loaded = Config::load(Some(&file), env, &[("vault_port", "3002".into())]).unwrap();
+        let c = loaded.config;
+        assert_eq!((c.port, c.s3_port, c.vault_port), (1000, 2001, 3002));
+        assert!(!c.oidc.password_grant);
+        assert_eq!(loaded.warnings.len(), 1);
+        assert!(loaded.warnings[0].contains("ONYXIA_LITE_NOPE"));
+    }
+
+    #[test]
+    fn unknown_file_key_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "[oidc]\npasword_grant = false\n").unwrap();
+        let err = Config::load(Some(&file), vec![], &[]).err().unwrap().to_string();
+        assert!(err.contains("pasword_grant"), "{err}");
+        assert!(err.contains("c.toml"), "{err}");
+    }
+
+    #[test]
+    fn secrets_are_masked_and_defaults_parse() {
+        let mut c = Config::default();
+        c.set("oidc.signing_key", "-----BEGIN PRIVATE KEY-----").unwrap();
+        let shown = c.shown();
+        let key = shown.iter().find(|(k, _)| k == "oidc.signing_key").unwrap();
+        assert_eq!(key.1, "********");
+        assert!(!format!("{c:?}").contains("BEGIN PRIVATE"));
+        assert!(Config::all_options().iter().any(|o| o.secret));
+    }
+
+    #[test]
+    fn bad_env_value_names_the_variable() {
+        let env = vec![("ONYXIA_LITE_PORT".to_owned(), "eighty".to_owned())];
+        let err = Config::load(None, env, &[]).err().unwrap().to_string();
+        assert!(err.contains("ONYXIA_LITE_PORT"), "{err}");
+    }
+}

@@ -1,0 +1,113 @@
+//! Text conversions for option values, shared by defaults, env variables and docs.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// A value an option can hold: parsed from env text, shown in docs and `config show`.
+pub trait OptionValue: Sized {
+    /// Secrets are masked in docs, `config show` and logs.
+    const SECRET: bool = false;
+    fn parse_text(text: &str) -> Result<Self, String>;
+    /// How the value is shown; secrets override this to mask themselves.
+    fn show(&self) -> String;
+}
+
+macro_rules! from_str_value {
+    ($($ty:ty),*) => {$(
+        impl OptionValue for $ty {
+            fn parse_text(text: &str) -> Result<Self, String> {
+                text.trim().parse::<$ty>().map_err(|e| e.to_string())
+            }
+            fn show(&self) -> String {
+                self.to_string()
+            }
+        }
+    )*};
+}
+from_str_value!(u16, u32, u64, usize, IpAddr, String);
+
+impl OptionValue for bool {
+    fn parse_text(text: &str) -> Result<Self, String> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Ok(true),
+            "0" | "false" | "no" | "off" => Ok(false),
+            other => Err(format!("expected true or false, got `{other}`")),
+        }
+    }
+    fn show(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl OptionValue for PathBuf {
+    fn parse_text(text: &str) -> Result<Self, String> {
+        Ok(PathBuf::from(text))
+    }
+    fn show(&self) -> String {
+        self.display().to_string()
+    }
+}
+
+/// Empty text means "not set".
+impl<T: OptionValue> OptionValue for Option<T> {
+    const SECRET: bool = T::SECRET;
+    fn parse_text(text: &str) -> Result<Self, String> {
+        if text.is_empty() { Ok(None) } else { T::parse_text(text).map(Some) }
+    }
+    fn show(&self) -> String {
+        self.as_ref().map(T::show).unwrap_or_default()
+    }
+}
+
+/// A secret string: never printed, never logged.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"********\"")
+    }
+}
+
+impl OptionValue for Secret {
+    const SECRET: bool = true;
+    fn parse_text(text: &str) -> Result<Self, String> {
+        Ok(Secret(text.to_owned()))
+    }
+    fn show(&self) -> String {
+        "********".to_owned()
+    }
+}
+
+/// Algorithm of the issuer's signing key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SigningAlgorithm {
+    RS256,
+    ES256,
+}
+
+impl OptionValue for SigningAlgorithm {
+    fn parse_text(text: &str) -> Result<Self, String> {
+        match text.trim().to_ascii_uppercase().as_str() {
+            "RS256" => Ok(Self::RS256),
+            "ES256" => Ok(Self::ES256),
+            other => Err(format!("expected RS256 or ES256, got `{other}`")),
+        }
+    }
+    fn show(&self) -> String {
+        format!("{self:?}")
+    }
+}

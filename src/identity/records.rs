@@ -1,0 +1,42 @@
+//! What the identity core keeps in the store.
+
+use serde::{Deserialize, Serialize};
+
+use crate::store::Table;
+
+/// An SSO session: one browser login, shared by every client it signs in to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Session {
+    pub sid: String,
+    pub username: String,
+    /// Unix seconds of the password login.
+    pub auth_time: u64,
+    /// Unix seconds of the last use (login, SSO reuse, refresh): drives the idle timeout.
+    pub last_seen: u64,
+    /// SHA-256 (hex) of the secret half of the session cookie.
+    pub secret_hash: String,
+}
+
+/// State of one refresh token, keyed by its `jti`, so rotation can refuse reuse.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RefreshRecord {
+    pub sid: Option<String>,
+    pub client_id: String,
+    pub username: String,
+    pub scope: String,
+    pub auth_time: u64,
+    pub expires: u64,
+    pub used: bool,
+}
+
+/// A fixture user's password hash, with a digest of the fixture password it came from so an
+/// unchanged fixture is not hashed again at the next start.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredCredential {
+    pub password_hash: String,
+    pub fixture_digest: String,
+}
+
+pub const SESSIONS: Table<Session> = Table::new("sso_sessions");
+pub const REFRESH_TOKENS: Table<RefreshRecord> = Table::new("refresh_tokens");
+pub const CREDENTIALS: Table<StoredCredential> = Table::new("credentials");

@@ -1,0 +1,16 @@
+//! onyxia-lite: one process standing in for a whole Onyxia platform.
+//!
+//! [`Platform::start`] takes a [`Config`], already-bound [`Listeners`] and a shutdown signal,
+//! and returns a [`RunningPlatform`] with the real addresses. Nothing is global: a test
+//! process can run many platforms side by side.
+
+pub mod config;
+pub mod endpoints;
+pub mod identity;
+pub mod oidc;
+mod server;
+pub mod store;
+
+pub use config::Config;
+pub use endpoints::Endpoints;
+pub use server::{Listeners, Platform, RunningPlatform, StartError};

@@ -1,0 +1,283 @@
+//! The `onyxia-lite` command: parse the command line, then call the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use onyxia_lite::config::{self, Config};
+use onyxia_lite::{Endpoints, Listeners, Platform};
+
+/// Exit codes: 0 success, 1 runtime failure (port in use, data directory locked, I/O),
+/// 2 bad usage, configuration or fixtures.
+const EXIT_RUNTIME: u8 = 1;
+const EXIT_USAGE: u8 = 2;
+
+#[derive(Parser)]
+#[command(name = "onyxia-lite", version, about = "A whole Onyxia data-science platform in one binary")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the platform: web UI, Onyxia API, OIDC issuer, S3 and Vault listeners.
+    Serve(ServeArgs),
+    /// Print a valid access token for a seeded user (for scripts and tests).
+    Token(TokenArgs),
+    /// Show the effective configuration (secrets masked) or document every option.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+}
+
+#[derive(Args)]
+struct Common {
+    /// TOML configuration file.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Data directory (database, objects, keys).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Directory of fixture files replacing the built-in realm, users and clients.
+    #[arg(long, value_name = "DIR")]
+    fixtures: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Use a temporary data directory deleted at exit.
+    #[arg(long, conflicts_with = "data_dir")]
+    ephemeral: bool,
+    /// Address to bind every listener to.
+    #[arg(long, value_name = "ADDR")]
+    bind: Option<String>,
+    /// Main listener port (0 = any free port).
+    #[arg(long, value_name = "N")]
+    port: Option<u16>,
+    /// S3 listener port (0 = any free port).
+    #[arg(long, value_name = "N")]
+    s3_port: Option<u16>,
+    /// Vault listener port (0 = any free port).
+    #[arg(long, value_name = "N")]
+    vault_port: Option<u16>,
+    /// Once ready, write KEY=value lines (URLs, client ids) to FILE, or stdout with `-`.
+    #[arg(long, value_name = "FILE|-")]
+    print_env: Option<String>,
+    /// Once ready, print the same values as one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct TokenArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Username of a seeded user.
+    #[arg(long, value_name = "NAME")]
+    user: String,
+    /// Client the token is issued to.
+    #[arg(long, value_name = "ID", default_value = "onyxia")]
+    client: String,
+    /// Issuer URL to put in `iss`. Default: the running server's, else the configured one.
+    #[arg(long, value_name = "URL")]
+    issuer: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum ConfigAction {
+    /// Print every option with its effective value (secrets masked).
+    Show {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Print the option table in Markdown (as in docs/CONFIG.md).
+    Docs,
+}
+
+fn main() -> ExitCode {
+    let matches = Cli::command()
+        .mut_subcommand("serve", |serve| serve.after_long_help(config::options_help()))
+        .get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::Token(args) => token(args),
+        Command::Config { action: ConfigAction::Docs } => {
+            print!("{}", config::options_markdown());
+            ExitCode::SUCCESS
+        }
+        Command::Config { action: ConfigAction::Show { common } } => match load(&common, Vec::new()) {
+            Ok(loaded) => {
+                for (key, value) in loaded.config.shown() {
+                    println!("{key} = {value}");
+                }
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+    }
+}
+
+/// Loads the layered config; command-line values are the last layer.
+fn load(common: &Common, mut flags: Vec<(&'static str, String)>) -> Result<config::Loaded, ExitCode> {
+    if let Some(dir) = &common.data_dir {
+        flags.push(("data_dir", dir.display().to_string()));
+    }
+    if let Some(dir) = &common.fixtures {
+        flags.push(("fixtures", dir.display().to_string()));
+    }
+    Config::load(common.config.as_deref(), std::env::vars(), &flags).map_err(|e| {
+        eprintln!("onyxia-lite: {e}");
+        ExitCode::from(EXIT_USAGE)
+    })
+}
+
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|e| {
+        eprintln!("onyxia-lite: log filter `{filter}` is invalid ({e}); using `info`");
+        tracing_subscriber::EnvFilter::new("info")
+    });
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+fn serve(args: ServeArgs) -> ExitCode {
+    let mut flags: Vec<(&'static str, String)> = Vec::new();
+    if args.ephemeral {
+        flags.push(("ephemeral", "true".into()));
+    }
+    for (key, value) in [
+        ("bind", args.bind.clone()),
+        ("port", args.port.map(|p| p.to_string())),
+        ("s3_port", args.s3_port.map(|p| p.to_string())),
+        ("vault_port", args.vault_port.map(|p| p.to_string())),
+    ] {
+        if let Some(value) = value {
+            flags.push((key, value));
+        }
+    }
+    let loaded = match load(&args.common, flags) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    init_logging(&loaded.config.log);
+    for warning in &loaded.warnings {
+        tracing::warn!("{warning}");
+    }
+    tracing::debug!(config = ?loaded.config.shown(), "configuration");
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("onyxia-lite: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_RUNTIME);
+        }
+    };
+    runtime.block_on(run_server(loaded.config, args.print_env, args.json))
+}
+
+async fn run_server(config: Config, print_env: Option<String>, json: bool) -> ExitCode {
+    let listeners = match Listeners::bind(&config).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::from(EXIT_RUNTIME);
+        }
+    };
+    let platform = match Platform::start(config, listeners, shutdown_signal()).await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!("{e}");
+            let code = match e {
+                onyxia_lite::StartError::Fixtures(_) => EXIT_USAGE,
+                _ => EXIT_RUNTIME,
+            };
+            return ExitCode::from(code);
+        }
+    };
+    if let Err(code) = announce(&platform.endpoints, print_env.as_deref(), json) {
+        let _ = platform.shutdown().await;
+        return code;
+    }
+    match platform.wait().await {
+        Ok(()) => {
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            tracing::error!("{e}");
+            ExitCode::from(EXIT_RUNTIME)
+        }
+    }
+}
+
+/// Prints the banner and the machine-readable descriptions once everything listens.
+fn announce(endpoints: &Endpoints, print_env: Option<&str>, json: bool) -> Result<(), ExitCode> {
+    use std::io::Write;
+    let stdout_taken = json || print_env == Some("-");
+    if stdout_taken {
+        eprint!("{}", endpoints.banner());
+    } else {
+        print!("{}", endpoints.banner());
+    }
+    match print_env {
+        Some("-") => print!("{}", endpoints.env_lines()),
+        Some(path) => {
+            if let Err(e) = std::fs::write(path, endpoints.env_lines()) {
+                tracing::error!("cannot write {path}: {e}");
+                return Err(ExitCode::from(EXIT_RUNTIME));
+            }
+        }
+        None => {}
+    }
+    if json {
+        println!("{}", endpoints.json());
+    }
+    let _ = std::io::stdout().flush();
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
+
+fn token(args: TokenArgs) -> ExitCode {
+    let loaded = match load(&args.common, Vec::new()) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    init_logging("warn");
+    match onyxia_lite::identity::cli_token(&loaded.config, &args.user, &args.client, args.issuer.as_deref()) {
+        Ok(token) => {
+            println!("{token}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("onyxia-lite: {e}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}

@@ -1,0 +1,315 @@
+//! The authorization endpoint and the login form (code flow with PKCE).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use super::form::Params;
+use super::{CodeGrant, MAX_PENDING, OidcState, PendingLogin, pages, query_params, read_form};
+use crate::config::fixtures::Grant;
+use crate::identity::records::Session;
+use crate::identity::tokens::granted_scope;
+use crate::identity::{LoginError, now_secs};
+
+pub const SESSION_COOKIE: &str = "ONYXIA_LITE_SESSION";
+const LOGIN_COOKIE: &str = "ONYXIA_LITE_LOGIN";
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ResponseMode {
+    Query,
+    Fragment,
+    FormPost,
+}
+
+/// A validated authorization request.
+#[derive(Clone)]
+pub struct AuthRequest {
+    client_id: String,
+    redirect_uri: String,
+    /// Whether the client sent redirect_uri (then the token request must repeat it).
+    redirect_uri_sent: bool,
+    mode: ResponseMode,
+    state: Option<String>,
+    nonce: Option<String>,
+    scope: String,
+    code_challenge: Option<String>,
+    login_hint: String,
+}
+
+/// Where the outcome goes, once the redirect URI is known to be registered.
+struct Reply<'a> {
+    redirect_uri: &'a str,
+    mode: ResponseMode,
+    state: Option<&'a str>,
+}
+
+impl Reply<'_> {
+    fn send(&self, params: &[(&str, &str)]) -> Response {
+        let mut all: Vec<(&str, &str)> = params.to_vec();
+        if let Some(state) = self.state {
+            all.push(("state", state));
+        }
+        match self.mode {
+            ResponseMode::FormPost => pages::form_post(self.redirect_uri, &all),
+            ResponseMode::Query => {
+                let mut url = url::Url::parse(self.redirect_uri).expect("registered redirect URIs parse");
+                url.query_pairs_mut().extend_pairs(&all);
+                Redirect::to(url.as_str()).into_response()
+            }
+            ResponseMode::Fragment => {
+                let fragment = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(&all).finish();
+                Redirect::to(&format!("{}#{fragment}", self.redirect_uri)).into_response()
+            }
+        }
+    }
+
+    fn error(&self, error: &str, description: &str) -> Response {
+        tracing::debug!(error, description, "authorization request refused");
+        self.send(&[("error", error), ("error_description", description)])
+    }
+}
+
+pub async fn authorize_get(State(state): State<Arc<OidcState>>, jar: CookieJar, uri: Uri) -> Response {
+    match query_params(&uri) {
+        Ok(params) => authorize(&state, jar, params).await,
+        Err(e) => pages::error(StatusCode::BAD_REQUEST, &e),
+    }
+}
+
+pub async fn authorize_post(
+    State(state): State<Arc<OidcState>>,
+    jar: CookieJar,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match read_form(&state, &headers, body).await {
+        Ok(params) => authorize(&state, jar, params).await,
+        Err(e) => pages::error(e.status, &e.description),
+    }
+}
+
+async fn authorize(state: &OidcState, jar: CookieJar, params: Params) -> Response {
+    let identity = &state.identity;
+    // Until the client and redirect URI are trusted, errors stay on this server's pages.
+    let Some(client_id) = params.get("client_id") else {
+        return pages::error(StatusCode::BAD_REQUEST, "Missing parameter: client_id");
+    };
+    let Some(client) = identity.realm.client(client_id) else {
+        return pages::error(StatusCode::BAD_REQUEST, "Client not found.");
+    };
+    let redirect_uri = match params.get("redirect_uri") {
+        Some(uri) if client.redirect_allowed(uri) => uri.to_owned(),
+        Some(_) => return pages::error(StatusCode::BAD_REQUEST, "Invalid parameter: redirect_uri"),
+        None => return pages::error(StatusCode::BAD_REQUEST, "Missing parameter: redirect_uri"),
+    };
+    let mode = match params.get("response_mode") {
+        None | Some("query") => ResponseMode::Query,
+        Some("fragment") => ResponseMode::Fragment,
+        Some("form_post") => ResponseMode::FormPost,
+        Some(_) => return pages::error(StatusCode::BAD_REQUEST, "Invalid parameter: response_mode"),
+    };
+    let reply = Reply { redirect_uri: &redirect_uri, mode, state: params.get("state") };
+    if params.get("response_type") != Some("code") {
+        return match params.get("response_type") {
+            None => reply.error("invalid_request", "Missing parameter: response_type"),
+            Some(_) => reply.error("unsupported_response_type", "Only response_type=code is supported"),
+        };
+    }
+    if !client.allows(Grant::AuthorizationCode) {
+        return reply.error("unauthorized_client", "Client is not allowed to initiate browser login");
+    }
+    let code_challenge = match (params.get("code_challenge"), params.get("code_challenge_method")) {
+        (None, _) if client.public => {
+            return reply.error("invalid_request", "Missing parameter: code_challenge_method");
+        }
+        (None, _) => None,
+        (Some(c), Some("S256")) if c.len() == 43 && URL_SAFE_NO_PAD.decode(c).is_ok() => Some(c.to_owned()),
+        (Some(_), Some("S256")) => return reply.error("invalid_request", "Invalid parameter: code_challenge"),
+        (Some(_), _) => return reply.error("invalid_request", "Invalid parameter: code_challenge_method (only S256)"),
+    };
+    let request = AuthRequest {
+        client_id: client.id.clone(),
+        redirect_uri: redirect_uri.clone(),
+        redirect_uri_sent: true,
+        mode,
+        state: params.get("state").map(str::to_owned),
+        nonce: params.get("nonce").map(str::to_owned),
+        scope: granted_scope(params.get("scope")),
+        code_challenge,
+        login_hint: params.get("login_hint").unwrap_or_default().to_owned(),
+    };
+    let prompt = params.get("prompt").unwrap_or_default();
+    let max_age = params.get("max_age").and_then(|v| v.parse::<u64>().ok());
+    if !prompt.split(' ').any(|p| p == "login")
+        && let Some(cookie) = jar.get(SESSION_COOKIE)
+        && let Some(session) = identity.session_from_cookie(cookie.value())
+        && max_age.is_none_or(|age| now_secs().saturating_sub(session.auth_time) <= age)
+    {
+        return issue_code(state, &request, &session);
+    }
+    if prompt.split(' ').any(|p| p == "none") {
+        return reply.error("login_required", "The user is not signed in");
+    }
+    show_login(state, jar, request)
+}
+
+fn random() -> String {
+    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
+}
+
+fn show_login(state: &OidcState, jar: CookieJar, request: AuthRequest) -> Response {
+    let id = random();
+    let csrf = random();
+    let username = request.login_hint.clone();
+    let client_name = client_title(state, &request.client_id);
+    {
+        let mut logins = state.logins.lock().unwrap_or_else(|e| e.into_inner());
+        if logins.len() >= MAX_PENDING {
+            let now = Instant::now();
+            logins.retain(|_, l| l.expires > now);
+        }
+        logins.insert(id.clone(), PendingLogin { request, csrf: csrf.clone(), expires: Instant::now() + super::LOGIN_FORM_LIFESPAN });
+    }
+    let action = format!("{}/login-actions/authenticate?request={id}", state.realm_path());
+    let form = pages::LoginForm {
+        realm_title: &state.identity.realm.settings.display_name,
+        client_name: &client_name,
+        action: &action,
+        csrf: &csrf,
+        username: &username,
+        error: None,
+    };
+    let jar = jar.add(cookie(state, LOGIN_COOKIE, csrf.clone()));
+    (jar, pages::login(&form, StatusCode::OK)).into_response()
+}
+
+fn client_title(state: &OidcState, client_id: &str) -> String {
+    state
+        .identity
+        .realm
+        .client(client_id)
+        .and_then(|c| c.name.clone())
+        .unwrap_or_else(|| client_id.to_owned())
+}
+
+fn cookie(state: &OidcState, name: &'static str, value: String) -> Cookie<'static> {
+    Cookie::build((name, value))
+        .path(format!("{}/", state.realm_path()))
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(state.secure_cookies)
+        .build()
+}
+
+fn issue_code(state: &OidcState, request: &AuthRequest, session: &Session) -> Response {
+    let code = random();
+    {
+        let mut codes = state.codes.lock().unwrap_or_else(|e| e.into_inner());
+        if codes.len() >= MAX_PENDING {
+            let now = Instant::now();
+            codes.retain(|_, c| c.expires > now);
+        }
+        codes.insert(
+            code.clone(),
+            CodeGrant {
+                client_id: request.client_id.clone(),
+                redirect_uri: request.redirect_uri_sent.then(|| request.redirect_uri.clone()),
+                code_challenge: request.code_challenge.clone(),
+                nonce: request.nonce.clone(),
+                scope: request.scope.clone(),
+                sid: session.sid.clone(),
+                username: session.username.clone(),
+                expires: Instant::now() + state.code_lifespan,
+            },
+        );
+    }
+    let reply = Reply { redirect_uri: &request.redirect_uri, mode: request.mode, state: request.state.as_deref() };
+    reply.send(&[("code", &code), ("session_state", &session.sid), ("iss", &state.identity.issuer)])
+}
+
+/// POST of the login form.
+pub async fn login_submit(
+    State(state): State<Arc<OidcState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    jar: CookieJar,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let request_id = query_params(&uri).ok().and_then(|q| q.get("request").map(str::to_owned));
+    let pending = request_id.as_ref().and_then(|id| {
+        let logins = state.logins.lock().unwrap_or_else(|e| e.into_inner());
+        logins.get(id).filter(|l| l.expires > Instant::now()).cloned()
+    });
+    let Some(pending) = pending else {
+        return pages::error(StatusCode::BAD_REQUEST, "Your login attempt timed out. Start again from the application.");
+    };
+    let form = match read_form(&state, &headers, body).await {
+        Ok(form) => form,
+        Err(e) => return pages::error(e.status, &e.description),
+    };
+    let cookie_csrf = jar.get(LOGIN_COOKIE).map(|c| c.value().to_owned());
+    if form.get("csrf") != Some(pending.csrf.as_str()) || cookie_csrf.as_deref() != Some(pending.csrf.as_str()) {
+        return pages::error(StatusCode::FORBIDDEN, "The form could not be verified. Start again from the application.");
+    }
+    let username = form.get("username").unwrap_or_default().to_owned();
+    let password = form.get("password").unwrap_or_default().to_owned();
+    let identity = state.identity.clone();
+    let who = username.clone();
+    let outcome = tokio::task::spawn_blocking(move || identity.authenticate(&who, &password, Some(peer.ip())))
+        .await
+        .unwrap_or(Err(LoginError::InvalidCredentials));
+    let user = match outcome {
+        Ok(user) => user,
+        Err(e) => {
+            let (status, message) = match e {
+                LoginError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "Invalid username or password.".to_owned()),
+                LoginError::Locked(wait) => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    format!("Too many failed sign-in attempts. Try again in {} seconds.", wait.as_secs().max(1)),
+                ),
+            };
+            let action = format!("{}/login-actions/authenticate?request={}", state.realm_path(), request_id.unwrap_or_default());
+            let client_name = client_title(&state, &pending.request.client_id);
+            let page = pages::LoginForm {
+                realm_title: &state.identity.realm.settings.display_name,
+                client_name: &client_name,
+                action: &action,
+                csrf: &pending.csrf,
+                username: &username,
+                error: Some(&message),
+            };
+            return pages::login(&page, status);
+        }
+    };
+    if let Some(id) = &request_id {
+        state.logins.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
+    }
+    let (session, session_cookie) = match state.identity.open_session(&user) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot store a session");
+            return pages::error(StatusCode::SERVICE_UNAVAILABLE, "The server cannot store sessions right now.");
+        }
+    };
+    let jar = jar
+        .remove(cookie(&state, LOGIN_COOKIE, String::new()))
+        .add(cookie(&state, SESSION_COOKIE, session_cookie));
+    let mut response = issue_code(&state, &pending.request, &session);
+    response.headers_mut().remove(header::SET_COOKIE);
+    (jar, response).into_response()
+}
+
+/// Takes a code out of the store (single use).
+pub(super) fn take_code(state: &OidcState, code: &str) -> Option<CodeGrant> {
+    state.codes.lock().unwrap_or_else(|e| e.into_inner()).remove(code)
+}

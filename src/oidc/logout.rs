@@ -1,0 +1,106 @@
+//! RP-initiated logout (end_session_endpoint) and the adapters' back-channel POST.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::Cookie;
+use serde_json::Value;
+
+use super::authorize::SESSION_COOKIE;
+use super::form::Params;
+use super::{OidcState, client_auth, pages, query_params, read_form};
+
+pub async fn logout_get(State(state): State<Arc<OidcState>>, jar: CookieJar, uri: Uri) -> Response {
+    match query_params(&uri) {
+        Ok(params) => logout(&state, jar, params, false),
+        Err(e) => pages::error(StatusCode::BAD_REQUEST, &e),
+    }
+}
+
+pub async fn logout_post(State(state): State<Arc<OidcState>>, jar: CookieJar, headers: HeaderMap, uri: Uri, body: Body) -> Response {
+    let params = match read_form(&state, &headers, body).await {
+        Ok(p) => p,
+        Err(e) => return pages::error(e.status, &e.description),
+    };
+    // Keycloak adapters log out with refresh_token and client credentials: answer 204.
+    if let Some(refresh) = params.get("refresh_token") {
+        let client = match client_auth::authenticate(&state.identity, &headers, &params) {
+            Ok(c) => c,
+            Err(e) => return e.into_response(),
+        };
+        if let Some(sid) = state.identity.refresh_token_session(client, refresh)
+            && let Err(e) = state.identity.end_session(&sid)
+        {
+            return super::OAuthError::from(e).into_response();
+        }
+        return StatusCode::NO_CONTENT.into_response();
+    }
+    let merged = match query_params(&uri) {
+        Ok(q) if params.iter().next().is_none() => q,
+        _ => params,
+    };
+    logout(&state, jar, merged, true)
+}
+
+fn logout(state: &OidcState, jar: CookieJar, params: Params, posted: bool) -> Response {
+    let identity = &state.identity;
+    let hint = match params.get("id_token_hint").map(|t| identity.decode_id_token_hint(t)) {
+        Some(Ok(claims)) => Some(claims),
+        Some(Err(e)) => return pages::error(StatusCode::BAD_REQUEST, &e),
+        None => None,
+    };
+    let hint_client = hint.as_ref().and_then(|c| c.get("azp").and_then(Value::as_str).map(str::to_owned));
+    let client_id = match (params.get("client_id"), hint_client.as_deref()) {
+        (Some(a), Some(b)) if a != b => {
+            return pages::error(StatusCode::BAD_REQUEST, "client_id does not match the id_token_hint");
+        }
+        (Some(a), _) => Some(a.to_owned()),
+        (None, b) => b.map(str::to_owned),
+    };
+    let redirect = params.get("post_logout_redirect_uri");
+    if let Some(uri) = redirect {
+        let allowed = client_id
+            .as_deref()
+            .and_then(|id| identity.realm.client(id))
+            .is_some_and(|c| c.post_logout_allowed(uri));
+        if !allowed {
+            return pages::error(StatusCode::BAD_REQUEST, "Invalid redirect uri");
+        }
+    }
+    // Without proof that the request comes from the signed-in app, ask the user first.
+    if hint.is_none() && !(posted && params.get("confirm") == Some("yes")) {
+        let action = format!("{}/protocol/openid-connect/logout", state.realm_path());
+        let keep: Vec<(&str, &str)> = ["client_id", "post_logout_redirect_uri", "state"]
+            .iter()
+            .filter_map(|k| params.get(k).map(|v| (*k, v)))
+            .collect();
+        return pages::logout_confirm(&action, &keep);
+    }
+    let sid = hint
+        .as_ref()
+        .and_then(|c| c.get("sid").and_then(Value::as_str).map(str::to_owned))
+        .or_else(|| {
+            jar.get(SESSION_COOKIE)
+                .and_then(|c| c.value().split_once('.').map(|(sid, _)| sid.to_owned()))
+        });
+    if let Some(sid) = sid
+        && let Err(e) = identity.end_session(&sid)
+    {
+        return super::OAuthError::from(e).into_response();
+    }
+    let jar = jar.remove(Cookie::build(SESSION_COOKIE).path(format!("{}/", state.realm_path())).build());
+    match redirect {
+        Some(uri) => {
+            let mut url = url::Url::parse(uri).expect("validated above");
+            if let Some(s) = params.get("state") {
+                url.query_pairs_mut().append_pair("state", s);
+            }
+            (jar, Redirect::to(url.as_str())).into_response()
+        }
+        None => (jar, pages::logged_out()).into_response(),
+    }
+}

@@ -1,0 +1,179 @@
+//! The OpenID Connect issuer on the main listener, in Keycloak's URL layout:
+//! `/realms/{realm}/.well-known/openid-configuration`, `/realms/{realm}/protocol/openid-connect/…`.
+
+mod authorize;
+mod client_auth;
+mod discovery;
+mod error;
+mod form;
+mod logout;
+mod pages;
+mod token;
+mod userinfo;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+pub use error::OAuthError;
+use form::Params;
+
+use crate::identity::Identity;
+
+/// An authorization code waiting to be exchanged (single use, short-lived).
+struct CodeGrant {
+    client_id: String,
+    /// The redirect_uri sent in the authorization request, which the exchange must repeat.
+    redirect_uri: Option<String>,
+    code_challenge: Option<String>,
+    nonce: Option<String>,
+    scope: String,
+    sid: String,
+    username: String,
+    expires: Instant,
+}
+
+/// A login form shown to a browser, waiting for its POST.
+#[derive(Clone)]
+struct PendingLogin {
+    request: authorize::AuthRequest,
+    csrf: String,
+    expires: Instant,
+}
+
+/// Shared by every issuer endpoint.
+pub struct OidcState {
+    pub identity: Arc<Identity>,
+    codes: Mutex<HashMap<String, CodeGrant>>,
+    logins: Mutex<HashMap<String, PendingLogin>>,
+    code_lifespan: Duration,
+    max_body: usize,
+    /// Cookies get `Secure` when the public URL is https.
+    secure_cookies: bool,
+}
+
+const LOGIN_FORM_LIFESPAN: Duration = Duration::from_secs(30 * 60);
+/// Bounds on in-memory state so a flood of requests cannot grow it without limit.
+const MAX_PENDING: usize = 50_000;
+
+impl OidcState {
+    pub fn new(identity: Arc<Identity>, code_lifespan: Duration, max_body: usize, secure_cookies: bool) -> Self {
+        OidcState {
+            identity,
+            codes: Mutex::new(HashMap::new()),
+            logins: Mutex::new(HashMap::new()),
+            code_lifespan,
+            max_body,
+            secure_cookies,
+        }
+    }
+
+    fn realm_path(&self) -> String {
+        format!("/realms/{}", self.identity.realm.settings.name)
+    }
+
+    /// Drops expired codes and login forms.
+    pub fn sweep(&self) {
+        let now = Instant::now();
+        self.codes.lock().unwrap_or_else(|e| e.into_inner()).retain(|_, c| c.expires > now);
+        self.logins.lock().unwrap_or_else(|e| e.into_inner()).retain(|_, l| l.expires > now);
+    }
+}
+
+/// Routes of the issuer, to merge into the main listener's router.
+pub fn router(state: Arc<OidcState>) -> Router {
+    let oidc = "/realms/{realm}/protocol/openid-connect";
+    Router::new()
+        .route("/realms/{realm}", get(discovery::realm_info))
+        .route("/realms/{realm}/.well-known/openid-configuration", get(discovery::openid_configuration))
+        .route(&format!("{oidc}/certs"), get(discovery::jwks))
+        .route(&format!("{oidc}/auth"), get(authorize::authorize_get).post(authorize::authorize_post))
+        .route("/realms/{realm}/login-actions/authenticate", post(authorize::login_submit))
+        .route(&format!("{oidc}/token"), post(token::token))
+        .route(&format!("{oidc}/revoke"), post(token::revoke))
+        .route(&format!("{oidc}/userinfo"), get(userinfo::userinfo_get).post(userinfo::userinfo_post))
+        .route(&format!("{oidc}/logout"), get(logout::logout_get).post(logout::logout_post))
+        .layer(middleware::from_fn_with_state(state.clone(), realm_and_cors))
+        .with_state(state)
+}
+
+/// Unknown realms get Keycloak's 404; browser origins get CORS answers (preflights included).
+async fn realm_and_cors(State(state): State<Arc<OidcState>>, request: Request, next: Next) -> Response {
+    let realm = request.uri().path().split('/').nth(2).unwrap_or_default().to_owned();
+    if realm != state.identity.realm.settings.name {
+        return OAuthError::realm_not_found().into_response();
+    }
+    let origin = request.headers().get(header::ORIGIN).and_then(|o| o.to_str().ok()).map(str::to_owned);
+    // Discovery documents and keys are public: any origin may read them.
+    let public = {
+        let p = request.uri().path();
+        p.ends_with("/openid-configuration") || p.ends_with("/certs") || p.split('/').count() == 3
+    };
+    let allowed = origin
+        .as_deref()
+        .filter(|o| public || state.identity.realm.any_client_allows_origin(o))
+        .map(str::to_owned);
+    if request.method() == Method::OPTIONS {
+        let mut response = StatusCode::NO_CONTENT.into_response();
+        if let Some(origin) = &allowed {
+            let requested = request
+                .headers()
+                .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+                .cloned()
+                .unwrap_or_else(|| HeaderValue::from_static("Authorization, Content-Type"));
+            let h = response.headers_mut();
+            add_cors(h, origin);
+            h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST, OPTIONS"));
+            h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, requested);
+            h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("3600"));
+        }
+        return response;
+    }
+    let mut response = next.run(request).await;
+    if let Some(origin) = &allowed {
+        add_cors(response.headers_mut(), origin);
+    }
+    response
+}
+
+fn add_cors(h: &mut HeaderMap, origin: &str) {
+    if let Ok(value) = HeaderValue::from_str(origin) {
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+        h.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
+        h.append(header::VARY, HeaderValue::from_static("Origin"));
+    }
+}
+
+/// Reads a form body within the size limit.
+async fn read_form(state: &OidcState, headers: &HeaderMap, body: Body) -> Result<Params, OAuthError> {
+    if let Some(ct) = headers.get(header::CONTENT_TYPE) {
+        let ct = ct.to_str().unwrap_or_default().to_ascii_lowercase();
+        if !ct.starts_with("application/x-www-form-urlencoded") {
+            return Err(OAuthError::invalid_request("Content-Type must be application/x-www-form-urlencoded"));
+        }
+    }
+    let bytes = axum::body::to_bytes(body, state.max_body)
+        .await
+        .map_err(|_| OAuthError::too_large(state.max_body))?;
+    Params::parse(&bytes).map_err(OAuthError::invalid_request)
+}
+
+/// The query string's parameters.
+fn query_params(uri: &axum::http::Uri) -> Result<Params, String> {
+    Params::parse(uri.query().unwrap_or_default().as_bytes())
+}
+
+fn no_store(mut response: Response) -> Response {
+    let h = response.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}

@@ -1,0 +1,271 @@
+//! Building a platform from a config, serving its listeners, and shutting it down.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::config::Config;
+use crate::config::fixtures::{FixtureError, Fixtures};
+use crate::endpoints::Endpoints;
+use crate::identity::{Identity, IdentityError};
+use crate::oidc::{self, OidcState};
+use crate::store::{Store, StoreError};
+
+/// Why a platform could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {addr} ({what}): {source}")]
+    Bind { what: &'static str, addr: SocketAddr, source: std::io::Error },
+    #[error("data directory {path}: {source}")]
+    DataDir { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Fixtures(#[from] FixtureError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+}
+
+/// The three listeners, bound before the platform starts so port 0 resolves to real ports.
+pub struct Listeners {
+    pub main: TcpListener,
+    pub s3: TcpListener,
+    pub vault: TcpListener,
+}
+
+impl Listeners {
+    /// Binds `bind:port`, `bind:s3_port` and `bind:vault_port` from the config.
+    pub async fn bind(config: &Config) -> Result<Self, StartError> {
+        async fn one(what: &'static str, addr: SocketAddr) -> Result<TcpListener, StartError> {
+            TcpListener::bind(addr).await.map_err(|source| StartError::Bind { what, addr, source })
+        }
+        Ok(Listeners {
+            main: one("main listener", SocketAddr::new(config.bind, config.port)).await?,
+            s3: one("S3 listener", SocketAddr::new(config.bind, config.s3_port)).await?,
+            vault: one("Vault listener", SocketAddr::new(config.bind, config.vault_port)).await?,
+        })
+    }
+}
+
+/// Where durable state lives: a directory, or a temporary one deleted on drop.
+enum DataDir {
+    Persistent(PathBuf),
+    Temporary(tempfile::TempDir),
+}
+
+impl DataDir {
+    fn path(&self) -> &Path {
+        match self {
+            DataDir::Persistent(p) => p,
+            DataDir::Temporary(t) => t.path(),
+        }
+    }
+}
+
+/// Entry point of the library.
+pub struct Platform;
+
+/// A platform that is serving. Dropping it does not stop it: call [`RunningPlatform::shutdown`]
+/// or resolve the shutdown future given to [`Platform::start`].
+pub struct RunningPlatform {
+    pub endpoints: Endpoints,
+    identity: Arc<Identity>,
+    stop: watch::Sender<bool>,
+    tasks: JoinSet<std::io::Result<()>>,
+    data_dir: DataDir,
+}
+
+impl Platform {
+    /// Builds everything from `config`, then serves `listeners` until `shutdown` resolves.
+    pub async fn start(
+        config: Config,
+        listeners: Listeners,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<RunningPlatform, StartError> {
+        let started = std::time::Instant::now();
+        let data_dir = if config.ephemeral {
+            let dir = tempfile::Builder::new()
+                .prefix("onyxia-lite-")
+                .tempdir()
+                .map_err(|source| StartError::DataDir { path: std::env::temp_dir(), source })?;
+            DataDir::Temporary(dir)
+        } else {
+            let path = config.persistent_data_dir();
+            crate::identity::keys::create_private_dir(&path)
+                .map_err(|source| StartError::DataDir { path: path.clone(), source })?;
+            DataDir::Persistent(path)
+        };
+        let main_addr = local_addr(&listeners.main, "main listener")?;
+        let s3_addr = local_addr(&listeners.s3, "S3 listener")?;
+        let vault_addr = local_addr(&listeners.vault, "Vault listener")?;
+        let public_url = config.public_base_url(main_addr.port());
+
+        let fixtures = Fixtures::load(config.fixtures.as_deref())?;
+        let store = Arc::new(Store::open(&data_dir.path().join("onyxia-lite.redb"))?);
+        let identity = Arc::new(Identity::new(&config, &fixtures, &public_url, store, data_dir.path())?);
+        let oidc_state = Arc::new(OidcState::new(
+            identity.clone(),
+            Duration::from_secs(config.oidc.code_lifespan_seconds),
+            config.max_body_bytes,
+            public_url.starts_with("https://"),
+        ));
+
+        let endpoints = Endpoints {
+            main_addr,
+            s3_addr,
+            vault_addr,
+            url: public_url,
+            issuer: identity.issuer.clone(),
+            realm: identity.realm.settings.name.clone(),
+            client_id: "onyxia".into(),
+            data_dir: data_dir.path().to_owned(),
+            demo_users: fixtures.users.iter().map(|u| (u.username.clone(), u.password.clone())).collect(),
+        };
+        if let Err(e) = endpoints.write_running_file(data_dir.path()) {
+            tracing::warn!(error = %e, "cannot record the running endpoints in the data directory");
+        }
+
+        let (stop, stopped) = watch::channel(false);
+        let trigger = stop.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = trigger.send(true);
+        });
+
+        let main = Router::new()
+            .route("/healthz", get(healthz))
+            .merge(oidc::router(oidc_state.clone()))
+            .fallback(not_found)
+            .layer(DefaultBodyLimit::max(config.max_body_bytes))
+            .layer(tower_http::trace::TraceLayer::new_for_http());
+        let mut tasks = JoinSet::new();
+        tasks.spawn(serve(listeners.main, main, stopped.clone()));
+        tasks.spawn(serve(listeners.s3, reserved_s3(), stopped.clone()));
+        tasks.spawn(serve(listeners.vault, reserved_vault(), stopped.clone()));
+        tasks.spawn(background(identity.clone(), oidc_state, stopped));
+
+        tracing::info!(
+            url = %endpoints.url,
+            issuer = %endpoints.issuer,
+            ms = started.elapsed().as_millis() as u64,
+            "platform ready"
+        );
+        Ok(RunningPlatform { endpoints, identity, stop, tasks, data_dir })
+    }
+}
+
+fn local_addr(listener: &TcpListener, what: &'static str) -> Result<SocketAddr, StartError> {
+    listener.local_addr().map_err(|source| StartError::Bind {
+        what,
+        addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+        source,
+    })
+}
+
+async fn serve(listener: TcpListener, app: Router, mut stopped: watch::Receiver<bool>) -> std::io::Result<()> {
+    let service = app.into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service)
+        .with_graceful_shutdown(async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        })
+        .await
+}
+
+/// Work after start-up: hash fixture passwords once, then sweep expired state regularly.
+async fn background(identity: Arc<Identity>, oidc: Arc<OidcState>, mut stopped: watch::Receiver<bool>) -> std::io::Result<()> {
+    let hasher = identity.clone();
+    match tokio::task::spawn_blocking(move || hasher.hash_pending_passwords()).await {
+        Ok(Ok(n)) if n > 0 => tracing::debug!(users = n, "hashed fixture passwords"),
+        Ok(Err(e)) => tracing::warn!(error = %e, "cannot store password hashes"),
+        _ => {}
+    }
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                oidc.sweep();
+                let sweeper = identity.clone();
+                if let Ok(Err(e)) = tokio::task::spawn_blocking(move || sweeper.sweep_expired()).await {
+                    tracing::warn!(error = %e, "cannot sweep expired sessions");
+                }
+            }
+            changed = stopped.changed() => {
+                if changed.is_err() || *stopped.borrow() {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+async fn healthz() -> impl IntoResponse {
+    ([(header::CACHE_CONTROL, "no-store")], axum::Json(serde_json::json!({"status": "ok"})))
+}
+
+async fn not_found() -> impl IntoResponse {
+    (StatusCode::NOT_FOUND, axum::Json(serde_json::json!({"error": "not_found", "error_description": "No such endpoint"})))
+}
+
+/// The S3 port is reserved; S3 and STS land in a later version. Answers in S3's XML format.
+fn reserved_s3() -> Router {
+    Router::new().fallback(|| async {
+        (
+            StatusCode::NOT_IMPLEMENTED,
+            [(header::CONTENT_TYPE, "application/xml")],
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NotImplemented</Code>\
+             <Message>S3 is not available in this build of onyxia-lite yet</Message></Error>",
+        )
+    })
+}
+
+/// The Vault port is reserved; the KV store lands in a later version. Answers in Vault's format.
+fn reserved_vault() -> Router {
+    Router::new().fallback(|| async {
+        (
+            StatusCode::NOT_IMPLEMENTED,
+            axum::Json(serde_json::json!({"errors": ["the Vault API is not available in this build of onyxia-lite yet"]})),
+        )
+    })
+}
+
+impl RunningPlatform {
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.data_dir.path()
+    }
+
+    /// Asks every listener to stop, then waits for them.
+    pub async fn shutdown(self) -> std::io::Result<()> {
+        let _ = self.stop.send(true);
+        self.wait().await
+    }
+
+    /// Waits until the platform stops (its shutdown future resolved, or a listener failed).
+    pub async fn wait(mut self) -> std::io::Result<()> {
+        let mut outcome = Ok(());
+        while let Some(done) = self.tasks.join_next().await {
+            let result = done.unwrap_or_else(|e| Err(std::io::Error::other(e)));
+            if let Err(e) = result {
+                tracing::error!(error = %e, "a listener failed; stopping");
+                let _ = self.stop.send(true);
+                outcome = Err(e);
+            }
+        }
+        let _ = std::fs::remove_file(self.data_dir.path().join(crate::endpoints::RUNNING_FILE));
+        outcome
+    }
+}

@@ -1,0 +1,271 @@
+//! The embedded database (redb): typed tables of JSON values and a schema version.
+//!
+//! The store knows nothing of what it stores: each table names its value type, and callers
+//! own those types. Every write runs in one redb transaction, so it lands whole or not at all.
+
+use std::marker::PhantomData;
+use std::path::Path;
+
+use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// The schema this build reads and writes. Bump it when a stored type changes incompatibly.
+pub const SCHEMA_VERSION: u64 = 1;
+
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "the data directory was written by a newer onyxia-lite (schema {found}); this build \
+         understands schema {supported}. Upgrade onyxia-lite or use another --data-dir"
+    )]
+    NewerSchema { found: u64, supported: u64 },
+    #[error("database {path} is already in use by another onyxia-lite process")]
+    InUse { path: String },
+    #[error("database error: {0}")]
+    Db(String),
+    #[error("stored value in table {table} under {key} is unreadable: {message}")]
+    Corrupt { table: &'static str, key: String, message: String },
+}
+
+macro_rules! db_error {
+    ($($ty:ty),*) => {$(
+        impl From<$ty> for StoreError {
+            fn from(e: $ty) -> Self { StoreError::Db(e.to_string()) }
+        }
+    )*};
+}
+db_error!(
+    redb::Error,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// A table of `T` values (stored as JSON) under string keys.
+pub struct Table<T> {
+    name: &'static str,
+    _value: PhantomData<fn() -> T>,
+}
+
+impl<T> Table<T> {
+    pub const fn new(name: &'static str) -> Self {
+        Table { name, _value: PhantomData }
+    }
+    fn def(&self) -> TableDefinition<'static, &'static str, &'static [u8]> {
+        TableDefinition::new(self.name)
+    }
+}
+
+fn decode<T: DeserializeOwned>(table: &'static str, key: &str, bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        table,
+        key: key.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    // Serializing plain data structs to JSON cannot fail.
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+pub struct Store {
+    db: redb::Database,
+}
+
+impl Store {
+    /// Opens (or creates) the database file and checks its schema version.
+    pub fn open(path: &Path) -> Result<Self> {
+        let db = redb::Database::create(path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse {
+                path: path.display().to_string(),
+            },
+            other => StoreError::Db(format!("{}: {other}", path.display())),
+        })?;
+        let store = Store { db };
+        store.check_schema()?;
+        Ok(store)
+    }
+
+    /// A store in memory only (commands that must not touch a running server's file).
+    pub fn in_memory() -> Result<Self> {
+        let db = redb::Database::builder()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .map_err(|e| StoreError::Db(e.to_string()))?;
+        let store = Store { db };
+        store.check_schema()?;
+        Ok(store)
+    }
+
+    fn check_schema(&self) -> Result<()> {
+        let txn = self.db.begin_write()?;
+        {
+            let mut meta = txn.open_table(META)?;
+            let found = meta.get("schema_version")?.map(|v| v.value());
+            match found {
+                Some(found) if found > SCHEMA_VERSION => {
+                    return Err(StoreError::NewerSchema { found, supported: SCHEMA_VERSION });
+                }
+                Some(_) => {}
+                None => {
+                    meta.insert("schema_version", SCHEMA_VERSION)?;
+                }
+            }
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// The schema version recorded in the file.
+    pub fn schema_version(&self) -> Result<u64> {
+        let txn = self.db.begin_read()?;
+        let meta = txn.open_table(META)?;
+        Ok(meta.get("schema_version")?.map(|v| v.value()).unwrap_or(0))
+    }
+
+    #[doc(hidden)]
+    /// Overwrites the recorded schema version (tests of upgrade refusal).
+    pub fn force_schema_version(&self, version: u64) -> Result<()> {
+        let txn = self.db.begin_write()?;
+        txn.open_table(META)?.insert("schema_version", version)?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    pub fn get<T: DeserializeOwned>(&self, table: &Table<T>, key: &str) -> Result<Option<T>> {
+        let txn = self.db.begin_read()?;
+        let t = match txn.open_table(table.def()) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        match t.get(key)? {
+            Some(v) => decode(table.name, key, v.value()).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Every entry of a table, in key order.
+    pub fn scan<T: DeserializeOwned>(&self, table: &Table<T>) -> Result<Vec<(String, T)>> {
+        let txn = self.db.begin_read()?;
+        let t = match txn.open_table(table.def()) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut out = Vec::new();
+        for entry in t.iter()? {
+            let (k, v) = entry?;
+            let key = k.value().to_owned();
+            let value = decode(table.name, &key, v.value())?;
+            out.push((key, value));
+        }
+        Ok(out)
+    }
+
+    /// Runs `f` in one write transaction; nothing is written unless it returns `Ok`.
+    pub fn write<R, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&mut Writer<'_>) -> std::result::Result<R, E>,
+    ) -> std::result::Result<R, E> {
+        let txn = self.db.begin_write().map_err(StoreError::from)?;
+        let mut writer = Writer { txn: &txn };
+        let out = f(&mut writer)?;
+        txn.commit().map_err(StoreError::from)?;
+        Ok(out)
+    }
+
+    pub fn put<T: Serialize>(&self, table: &Table<T>, key: &str, value: &T) -> Result<()> {
+        self.write(|w| w.put(table, key, value))
+    }
+
+    pub fn remove<T: DeserializeOwned>(&self, table: &Table<T>, key: &str) -> Result<Option<T>> {
+        self.write(|w| w.remove(table, key))
+    }
+}
+
+/// Typed access inside one write transaction.
+pub struct Writer<'a> {
+    txn: &'a redb::WriteTransaction,
+}
+
+impl Writer<'_> {
+    pub fn get<T: DeserializeOwned>(&mut self, table: &Table<T>, key: &str) -> Result<Option<T>> {
+        let t = self.txn.open_table(table.def())?;
+        match t.get(key)? {
+            Some(v) => decode(table.name, key, v.value()).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    pub fn put<T: Serialize>(&mut self, table: &Table<T>, key: &str, value: &T) -> Result<()> {
+        let mut t = self.txn.open_table(table.def())?;
+        t.insert(key, encode(value).as_slice())?;
+        Ok(())
+    }
+
+    pub fn remove<T: DeserializeOwned>(&mut self, table: &Table<T>, key: &str) -> Result<Option<T>> {
+        let mut t = self.txn.open_table(table.def())?;
+        let old = t.remove(key)?;
+        match old {
+            Some(v) => decode(table.name, key, v.value()).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Removes every entry for which `doomed` is true; returns how many went.
+    pub fn retain<T: DeserializeOwned>(
+        &mut self,
+        table: &Table<T>,
+        mut keep: impl FnMut(&str, &T) -> bool,
+    ) -> Result<usize> {
+        let mut t = self.txn.open_table(table.def())?;
+        let mut doomed = Vec::new();
+        for entry in t.iter()? {
+            let (k, v) = entry?;
+            let key = k.value().to_owned();
+            // Unreadable values are dropped rather than blocking the sweep.
+            let keep_it = decode::<T>(table.name, &key, v.value()).is_ok_and(|value| keep(&key, &value));
+            if !keep_it {
+                doomed.push(key);
+            }
+        }
+        for key in &doomed {
+            t.remove(key.as_str())?;
+        }
+        Ok(doomed.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const THINGS: Table<Vec<u32>> = Table::new("things");
+
+    #[test]
+    fn typed_round_trip_and_newer_schema_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.redb");
+        {
+            let store = Store::open(&path).unwrap();
+            assert_eq!(store.get(&THINGS, "a").unwrap(), None);
+            store.put(&THINGS, "a", &vec![1, 2]).unwrap();
+            store.put(&THINGS, "b", &vec![3]).unwrap();
+            assert_eq!(store.get(&THINGS, "a").unwrap(), Some(vec![1, 2]));
+            let removed = store.write(|w| w.retain(&THINGS, |k, _| k == "a")).unwrap();
+            assert_eq!(removed, 1);
+            assert_eq!(store.scan(&THINGS).unwrap().len(), 1);
+            store.force_schema_version(SCHEMA_VERSION + 1).unwrap();
+        }
+        let err = Store::open(&path).err().unwrap();
+        assert!(matches!(err, StoreError::NewerSchema { .. }), "{err}");
+        assert!(err.to_string().contains("newer onyxia-lite"));
+    }
+}
