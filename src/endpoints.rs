@@ -35,8 +35,14 @@ impl Endpoints {
             ("OIDC_ISSUER_URL", self.issuer.clone()),
             ("OIDC_CLIENT_ID", self.client_id.clone()),
             ("OIDC_REALM", self.realm.clone()),
-            ("OIDC_TOKEN_URL", format!("{}/protocol/openid-connect/token", self.issuer)),
-            ("OIDC_JWKS_URL", format!("{}/protocol/openid-connect/certs", self.issuer)),
+            (
+                "OIDC_TOKEN_URL",
+                format!("{}/protocol/openid-connect/token", self.issuer),
+            ),
+            (
+                "OIDC_JWKS_URL",
+                format!("{}/protocol/openid-connect/certs", self.issuer),
+            ),
             ("ONYXIA_LITE_DATA_DIR", self.data_dir.display().to_string()),
         ]
     }
@@ -49,8 +55,11 @@ impl Endpoints {
     }
 
     pub fn json(&self) -> String {
-        let map: serde_json::Map<String, serde_json::Value> =
-            self.variables().into_iter().map(|(k, v)| (k.to_owned(), v.into())).collect();
+        let map: serde_json::Map<String, serde_json::Value> = self
+            .variables()
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.into()))
+            .collect();
         serde_json::Value::Object(map).to_string()
     }
 
@@ -77,7 +86,10 @@ impl Endpoints {
     }
 
     pub fn write_running_file(&self, data_dir: &Path) -> std::io::Result<()> {
-        std::fs::write(data_dir.join(RUNNING_FILE), serde_json::to_vec_pretty(self).unwrap_or_default())
+        std::fs::write(
+            data_dir.join(RUNNING_FILE),
+            serde_json::to_vec_pretty(self).unwrap_or_default(),
+        )
     }
 
     pub fn read_running_file(data_dir: &Path) -> Option<Endpoints> {
@@ -89,15 +101,24 @@ impl Endpoints {
 /// Quotes a value for POSIX shells only when it needs it.
 fn shell_quote(value: &str) -> String {
     let plain = !value.is_empty()
-        && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./:@%+,=".contains(&b));
-    if plain { value.to_owned() } else { format!("'{}'", value.replace('\'', r"'\''")) }
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:@%+,=".contains(&b));
+    if plain {
+        value.to_owned()
+    } else {
+        format!("'{}'", value.replace('\'', r"'\''"))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn quoting() {
-        assert_eq!(super::shell_quote("http://localhost:80/x"), "http://localhost:80/x");
+        assert_eq!(
+            super::shell_quote("http://localhost:80/x"),
+            "http://localhost:80/x"
+        );
         assert_eq!(super::shell_quote("a b'c"), "'a b'\\''c'");
     }
 }

@@ -13,7 +13,11 @@ const EXIT_RUNTIME: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 
 #[derive(Parser)]
-#[command(name = "onyxia-lite", version, about = "A whole Onyxia data-science platform in one binary")]
+#[command(
+    name = "onyxia-lite",
+    version,
+    about = "A whole Onyxia data-science platform in one binary"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -100,7 +104,9 @@ enum ConfigAction {
 
 fn main() -> ExitCode {
     let matches = Cli::command()
-        .mut_subcommand("serve", |serve| serve.after_long_help(config::options_help()))
+        .mut_subcommand("serve", |serve| {
+            serve.after_long_help(config::options_help())
+        })
         .get_matches();
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
@@ -109,11 +115,15 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve(args),
         Command::Token(args) => token(args),
-        Command::Config { action: ConfigAction::Docs } => {
+        Command::Config {
+            action: ConfigAction::Docs,
+        } => {
             print!("{}", config::options_markdown());
             ExitCode::SUCCESS
         }
-        Command::Config { action: ConfigAction::Show { common } } => match load(&common, Vec::new()) {
+        Command::Config {
+            action: ConfigAction::Show { common },
+        } => match load(&common, Vec::new()) {
             Ok(loaded) => {
                 for (key, value) in loaded.config.shown() {
                     println!("{key} = {value}");
@@ -126,7 +136,10 @@ fn main() -> ExitCode {
 }
 
 /// Loads the layered config; command-line values are the last layer.
-fn load(common: &Common, mut flags: Vec<(&'static str, String)>) -> Result<config::Loaded, ExitCode> {
+fn load(
+    common: &Common,
+    mut flags: Vec<(&'static str, String)>,
+) -> Result<config::Loaded, ExitCode> {
     if let Some(dir) = &common.data_dir {
         flags.push(("data_dir", dir.display().to_string()));
     }
@@ -144,7 +157,10 @@ fn init_logging(filter: &str) {
         eprintln!("onyxia-lite: log filter `{filter}` is invalid ({e}); using `info`");
         tracing_subscriber::EnvFilter::new("info")
     });
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 fn serve(args: ServeArgs) -> ExitCode {
@@ -270,7 +286,12 @@ fn token(args: TokenArgs) -> ExitCode {
         Err(code) => return code,
     };
     init_logging("warn");
-    match onyxia_lite::identity::cli_token(&loaded.config, &args.user, &args.client, args.issuer.as_deref()) {
+    match onyxia_lite::identity::cli_token(
+        &loaded.config,
+        &args.user,
+        &args.client,
+        args.issuer.as_deref(),
+    ) {
         Ok(token) => {
             println!("{token}");
             ExitCode::SUCCESS

@@ -26,9 +26,16 @@ use crate::store::{Store, StoreError};
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("cannot listen on {addr} ({what}): {source}")]
-    Bind { what: &'static str, addr: SocketAddr, source: std::io::Error },
+    Bind {
+        what: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("data directory {path}: {source}")]
-    DataDir { path: PathBuf, source: std::io::Error },
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Fixtures(#[from] FixtureError),
     #[error(transparent)]
@@ -48,12 +55,18 @@ impl Listeners {
     /// Binds `bind:port`, `bind:s3_port` and `bind:vault_port` from the config.
     pub async fn bind(config: &Config) -> Result<Self, StartError> {
         async fn one(what: &'static str, addr: SocketAddr) -> Result<TcpListener, StartError> {
-            TcpListener::bind(addr).await.map_err(|source| StartError::Bind { what, addr, source })
+            TcpListener::bind(addr)
+                .await
+                .map_err(|source| StartError::Bind { what, addr, source })
         }
         Ok(Listeners {
             main: one("main listener", SocketAddr::new(config.bind, config.port)).await?,
             s3: one("S3 listener", SocketAddr::new(config.bind, config.s3_port)).await?,
-            vault: one("Vault listener", SocketAddr::new(config.bind, config.vault_port)).await?,
+            vault: one(
+                "Vault listener",
+                SocketAddr::new(config.bind, config.vault_port),
+            )
+            .await?,
         })
     }
 }
@@ -98,12 +111,19 @@ impl Platform {
             let dir = tempfile::Builder::new()
                 .prefix("onyxia-lite-")
                 .tempdir()
-                .map_err(|source| StartError::DataDir { path: std::env::temp_dir(), source })?;
+                .map_err(|source| StartError::DataDir {
+                    path: std::env::temp_dir(),
+                    source,
+                })?;
             DataDir::Temporary(dir)
         } else {
             let path = config.persistent_data_dir();
-            crate::identity::keys::create_private_dir(&path)
-                .map_err(|source| StartError::DataDir { path: path.clone(), source })?;
+            crate::identity::keys::create_private_dir(&path).map_err(|source| {
+                StartError::DataDir {
+                    path: path.clone(),
+                    source,
+                }
+            })?;
             DataDir::Persistent(path)
         };
         let main_addr = local_addr(&listeners.main, "main listener")?;
@@ -113,7 +133,13 @@ impl Platform {
 
         let fixtures = Fixtures::load(config.fixtures.as_deref())?;
         let store = Arc::new(Store::open(&data_dir.path().join("onyxia-lite.redb"))?);
-        let identity = Arc::new(Identity::new(&config, &fixtures, &public_url, store, data_dir.path())?);
+        let identity = Arc::new(Identity::new(
+            &config,
+            &fixtures,
+            &public_url,
+            store,
+            data_dir.path(),
+        )?);
         let oidc_state = Arc::new(OidcState::new(
             identity.clone(),
             Duration::from_secs(config.oidc.code_lifespan_seconds),
@@ -130,7 +156,11 @@ impl Platform {
             realm: identity.realm.settings.name.clone(),
             client_id: "onyxia".into(),
             data_dir: data_dir.path().to_owned(),
-            demo_users: fixtures.users.iter().map(|u| (u.username.clone(), u.password.clone())).collect(),
+            demo_users: fixtures
+                .users
+                .iter()
+                .map(|u| (u.username.clone(), u.password.clone()))
+                .collect(),
         };
         if let Err(e) = endpoints.write_running_file(data_dir.path()) {
             tracing::warn!(error = %e, "cannot record the running endpoints in the data directory");
@@ -161,7 +191,13 @@ impl Platform {
             ms = started.elapsed().as_millis() as u64,
             "platform ready"
         );
-        Ok(RunningPlatform { endpoints, identity, stop, tasks, data_dir })
+        Ok(RunningPlatform {
+            endpoints,
+            identity,
+            stop,
+            tasks,
+            data_dir,
+        })
     }
 }
 
@@ -173,7 +209,11 @@ fn local_addr(listener: &TcpListener, what: &'static str) -> Result<SocketAddr, 
     })
 }
 
-async fn serve(listener: TcpListener, app: Router, mut stopped: watch::Receiver<bool>) -> std::io::Result<()> {
+async fn serve(
+    listener: TcpListener,
+    app: Router,
+    mut stopped: watch::Receiver<bool>,
+) -> std::io::Result<()> {
     let service = app.into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, service)
         .with_graceful_shutdown(async move {
@@ -183,7 +223,11 @@ async fn serve(listener: TcpListener, app: Router, mut stopped: watch::Receiver<
 }
 
 /// Work after start-up: hash fixture passwords once, then sweep expired state regularly.
-async fn background(identity: Arc<Identity>, oidc: Arc<OidcState>, mut stopped: watch::Receiver<bool>) -> std::io::Result<()> {
+async fn background(
+    identity: Arc<Identity>,
+    oidc: Arc<OidcState>,
+    mut stopped: watch::Receiver<bool>,
+) -> std::io::Result<()> {
     let hasher = identity.clone();
     match tokio::task::spawn_blocking(move || hasher.hash_pending_passwords()).await {
         Ok(Ok(n)) if n > 0 => tracing::debug!(users = n, "hashed fixture passwords"),
@@ -210,11 +254,19 @@ async fn background(identity: Arc<Identity>, oidc: Arc<OidcState>, mut stopped: 
 }
 
 async fn healthz() -> impl IntoResponse {
-    ([(header::CACHE_CONTROL, "no-store")], axum::Json(serde_json::json!({"status": "ok"})))
+    (
+        [(header::CACHE_CONTROL, "no-store")],
+        axum::Json(serde_json::json!({"status": "ok"})),
+    )
 }
 
 async fn not_found() -> impl IntoResponse {
-    (StatusCode::NOT_FOUND, axum::Json(serde_json::json!({"error": "not_found", "error_description": "No such endpoint"})))
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(
+            serde_json::json!({"error": "not_found", "error_description": "No such endpoint"}),
+        ),
+    )
 }
 
 /// The S3 port is reserved; S3 and STS land in a later version. Answers in S3's XML format.

@@ -20,7 +20,10 @@ pub struct FixtureError {
 }
 
 fn fail(file: &str, message: impl Into<String>) -> FixtureError {
-    FixtureError { file: file.to_owned(), message: message.into() }
+    FixtureError {
+        file: file.to_owned(),
+        message: message.into(),
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -227,7 +230,11 @@ impl Fixtures {
         let users: UsersFile = parse(&users_label, &text)?;
         let (clients_label, text) = read(dir, "clients.toml")?;
         let clients: ClientsFile = parse(&clients_label, &text)?;
-        let fixtures = Fixtures { realm, users: users.user, clients: clients.client };
+        let fixtures = Fixtures {
+            realm,
+            users: users.user,
+            clients: clients.client,
+        };
         fixtures.validate(&realm_label, &users_label, &clients_label)?;
         Ok(fixtures)
     }
@@ -236,73 +243,141 @@ impl Fixtures {
         let name_ok = |s: &str| {
             !s.is_empty()
                 && s.len() <= 64
-                && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
         };
         if !name_ok(&self.realm.name) {
-            return Err(fail(realm, format!("name: `{}` must be 1–64 of A-Z a-z 0-9 - _ .", self.realm.name)));
+            return Err(fail(
+                realm,
+                format!(
+                    "name: `{}` must be 1–64 of A-Z a-z 0-9 - _ .",
+                    self.realm.name
+                ),
+            ));
         }
         let mut groups = BTreeSet::new();
         for group in &self.realm.groups {
             if !name_ok(&group.name) {
-                return Err(fail(realm, format!("group.name: `{}` must be 1–64 of A-Z a-z 0-9 - _ .", group.name)));
+                return Err(fail(
+                    realm,
+                    format!(
+                        "group.name: `{}` must be 1–64 of A-Z a-z 0-9 - _ .",
+                        group.name
+                    ),
+                ));
             }
             if !groups.insert(group.name.as_str()) {
-                return Err(fail(realm, format!("group.name: `{}` is declared twice", group.name)));
+                return Err(fail(
+                    realm,
+                    format!("group.name: `{}` is declared twice", group.name),
+                ));
             }
         }
         let mut seen = BTreeSet::new();
         for user in &self.users {
             let who = &user.username;
             if !name_ok(who) {
-                return Err(fail(users, format!("user.username: `{who}` must be 1–64 of A-Z a-z 0-9 - _ .")));
+                return Err(fail(
+                    users,
+                    format!("user.username: `{who}` must be 1–64 of A-Z a-z 0-9 - _ ."),
+                ));
             }
             if !seen.insert(who.to_ascii_lowercase()) {
-                return Err(fail(users, format!("user.username: `{who}` is declared twice")));
+                return Err(fail(
+                    users,
+                    format!("user.username: `{who}` is declared twice"),
+                ));
             }
             if user.password.is_empty() {
-                return Err(fail(users, format!("user `{who}`: password must not be empty")));
+                return Err(fail(
+                    users,
+                    format!("user `{who}`: password must not be empty"),
+                ));
             }
             if let Some(unknown) = user.groups.iter().find(|g| !groups.contains(g.as_str())) {
-                return Err(fail(users, format!("user `{who}`: groups: `{unknown}` is not a group of realm.toml")));
+                return Err(fail(
+                    users,
+                    format!("user `{who}`: groups: `{unknown}` is not a group of realm.toml"),
+                ));
             }
         }
         let mut ids = BTreeSet::new();
         for client in &self.clients {
             let id = &client.client_id;
             if !name_ok(id) {
-                return Err(fail(clients, format!("client.client_id: `{id}` must be 1–64 of A-Z a-z 0-9 - _ .")));
+                return Err(fail(
+                    clients,
+                    format!("client.client_id: `{id}` must be 1–64 of A-Z a-z 0-9 - _ ."),
+                ));
             }
             if !ids.insert(id.as_str()) {
-                return Err(fail(clients, format!("client.client_id: `{id}` is declared twice")));
+                return Err(fail(
+                    clients,
+                    format!("client.client_id: `{id}` is declared twice"),
+                ));
             }
             match (client.public, &client.secret) {
                 (true, Some(_)) => {
-                    return Err(fail(clients, format!("client `{id}`: secret: a public client has no secret")));
+                    return Err(fail(
+                        clients,
+                        format!("client `{id}`: secret: a public client has no secret"),
+                    ));
                 }
                 (false, None) => {
-                    return Err(fail(clients, format!("client `{id}`: secret: a confidential client needs one (or set public = true)")));
+                    return Err(fail(
+                        clients,
+                        format!(
+                            "client `{id}`: secret: a confidential client needs one (or set public = true)"
+                        ),
+                    ));
                 }
                 _ => {}
             }
             if client.public && client.grants.contains(&Grant::ClientCredentials) {
-                return Err(fail(clients, format!("client `{id}`: grants: client_credentials needs a confidential client")));
+                return Err(fail(
+                    clients,
+                    format!(
+                        "client `{id}`: grants: client_credentials needs a confidential client"
+                    ),
+                ));
             }
-            for uri in client.redirect_uris.iter().chain(&client.post_logout_redirect_uris) {
+            for uri in client
+                .redirect_uris
+                .iter()
+                .chain(&client.post_logout_redirect_uris)
+            {
                 let uri = &uri.replace("${PUBLIC_URL}", "http://localhost");
                 if uri == "+" {
                     continue;
                 }
                 let star = uri.find('*');
                 if star.is_some_and(|at| at != uri.len() - 1) {
-                    return Err(fail(clients, format!("client `{id}`: redirect_uris: `{uri}`: `*` is only allowed at the end")));
+                    return Err(fail(
+                        clients,
+                        format!(
+                            "client `{id}`: redirect_uris: `{uri}`: `*` is only allowed at the end"
+                        ),
+                    ));
                 }
-                if !(uri.starts_with("http://") || uri.starts_with("https://") || uri.contains(":/")) {
-                    return Err(fail(clients, format!("client `{id}`: redirect_uris: `{uri}` is not an absolute URI")));
+                if !(uri.starts_with("http://")
+                    || uri.starts_with("https://")
+                    || uri.contains(":/"))
+                {
+                    return Err(fail(
+                        clients,
+                        format!("client `{id}`: redirect_uris: `{uri}` is not an absolute URI"),
+                    ));
                 }
             }
             for mapper in &client.mappers {
                 let missing = |field: &str| {
-                    fail(clients, format!("client `{id}`: mapper {:?}: `{field}` is required", mapper.kind))
+                    fail(
+                        clients,
+                        format!(
+                            "client `{id}`: mapper {:?}: `{field}` is required",
+                            mapper.kind
+                        ),
+                    )
                 };
                 match mapper.kind {
                     MapperKind::HardcodedClaim => {
@@ -310,11 +385,17 @@ impl Fixtures {
                         mapper.value.as_ref().ok_or_else(|| missing("value"))?;
                     }
                     MapperKind::Audience => {
-                        mapper.audience.as_ref().ok_or_else(|| missing("audience"))?;
+                        mapper
+                            .audience
+                            .as_ref()
+                            .ok_or_else(|| missing("audience"))?;
                     }
                     MapperKind::UserAttribute => {
                         mapper.claim.as_ref().ok_or_else(|| missing("claim"))?;
-                        mapper.attribute.as_ref().ok_or_else(|| missing("attribute"))?;
+                        mapper
+                            .attribute
+                            .as_ref()
+                            .ok_or_else(|| missing("attribute"))?;
                     }
                     MapperKind::Groups => {}
                 }
@@ -338,11 +419,22 @@ mod tests {
     #[test]
     fn errors_name_file_and_field() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("users.toml"), "[[user]]\nusername = \"x\"\npasword = \"y\"\n").unwrap();
+        std::fs::write(
+            dir.path().join("users.toml"),
+            "[[user]]\nusername = \"x\"\npasword = \"y\"\n",
+        )
+        .unwrap();
         let err = Fixtures::load(Some(dir.path())).unwrap_err().to_string();
-        assert!(err.contains("users.toml") && err.contains("pasword"), "{err}");
+        assert!(
+            err.contains("users.toml") && err.contains("pasword"),
+            "{err}"
+        );
 
-        std::fs::write(dir.path().join("users.toml"), "[[user]]\nusername = \"x\"\npassword = \"y\"\ngroups = [\"nope\"]\n").unwrap();
+        std::fs::write(
+            dir.path().join("users.toml"),
+            "[[user]]\nusername = \"x\"\npassword = \"y\"\ngroups = [\"nope\"]\n",
+        )
+        .unwrap();
         let err = Fixtures::load(Some(dir.path())).unwrap_err().to_string();
         assert!(err.contains("users.toml") && err.contains("nope"), "{err}");
     }

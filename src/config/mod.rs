@@ -75,7 +75,10 @@ config_section! {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("config file {path}: {message}")]
     File { path: PathBuf, message: String },
     #[error("environment variable {name}: {message}")]
@@ -110,10 +113,12 @@ impl Config {
         };
         let warnings = config.apply_env(env)?;
         for (key, text) in flags {
-            config.set(key, text).map_err(|message| ConfigError::Invalid {
-                key: (*key).to_owned(),
-                message,
-            })?;
+            config
+                .set(key, text)
+                .map_err(|message| ConfigError::Invalid {
+                    key: (*key).to_owned(),
+                    message,
+                })?;
         }
         config.validate()?;
         Ok(Loaded { config, warnings })
@@ -239,7 +244,11 @@ pub fn options_markdown() -> String {
         } else {
             format!("`{}`", option.default)
         };
-        let secret = if option.secret { " Secret: masked when shown." } else { "" };
+        let secret = if option.secret {
+            " Secret: masked when shown."
+        } else {
+            ""
+        };
         out.push_str(&format!(
             "| `{}` | `{}` | {} | {}{} |\n",
             option.key,
@@ -254,11 +263,14 @@ pub fn options_markdown() -> String {
 
 /// Plain-text list of every option for `serve --help`.
 pub fn options_help() -> String {
-    let mut out = String::from(
-        "Configuration (defaults → --config FILE → ONYXIA_LITE_* env → flags):\n",
-    );
+    let mut out =
+        String::from("Configuration (defaults → --config FILE → ONYXIA_LITE_* env → flags):\n");
     for option in Config::all_options() {
-        let default = if option.default.is_empty() { "unset" } else { option.default };
+        let default = if option.default.is_empty() {
+            "unset"
+        } else {
+            option.default
+        };
         out.push_str(&format!(
             "  {} [env {}] (default: {})\n      {}\n",
             option.key,
@@ -278,8 +290,11 @@ mod tests {
     fn layers_apply_in_order() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("c.toml");
-        std::fs::write(&file, "port = 1000\ns3_port = 1001\n[oidc]\npassword_grant = false\n")
-            .unwrap();
+        std::fs::write(
+            &file,
+            "port = 1000\ns3_port = 1001\n[oidc]\npassword_grant = false\n",
+        )
+        .unwrap();
         let env = vec![
             ("ONYXIA_LITE_S3_PORT".to_owned(), "2001".to_owned()),
             ("ONYXIA_LITE_VAULT_PORT".to_owned(), "2002".to_owned()),
@@ -299,7 +314,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("c.toml");
         std::fs::write(&file, "[oidc]\npasword_grant = false\n").unwrap();
-        let err = Config::load(Some(&file), vec![], &[]).err().unwrap().to_string();
+        let err = Config::load(Some(&file), vec![], &[])
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.contains("pasword_grant"), "{err}");
         assert!(err.contains("c.toml"), "{err}");
     }
@@ -307,7 +325,8 @@ mod tests {
     #[test]
     fn secrets_are_masked_and_defaults_parse() {
         let mut c = Config::default();
-        c.set("oidc.signing_key", "-----BEGIN PRIVATE KEY-----").unwrap();
+        c.set("oidc.signing_key", "-----BEGIN PRIVATE KEY-----")
+            .unwrap();
         let shown = c.shown();
         let key = shown.iter().find(|(k, _)| k == "oidc.signing_key").unwrap();
         assert_eq!(key.1, "********");

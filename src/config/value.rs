@@ -55,7 +55,11 @@ impl OptionValue for PathBuf {
 impl<T: OptionValue> OptionValue for Option<T> {
     const SECRET: bool = T::SECRET;
     fn parse_text(text: &str) -> Result<Self, String> {
-        if text.is_empty() { Ok(None) } else { T::parse_text(text).map(Some) }
+        if text.is_empty() {
+            Ok(None)
+        } else {
+            T::parse_text(text).map(Some)
+        }
     }
     fn show(&self) -> String {
         self.as_ref().map(T::show).unwrap_or_default()

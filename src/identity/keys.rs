@@ -41,7 +41,10 @@ pub struct RefreshKey {
 }
 
 fn file_error(path: &Path, message: impl ToString) -> KeyError {
-    KeyError::File { path: path.to_owned(), message: message.to_string() }
+    KeyError::File {
+        path: path.to_owned(),
+        message: message.to_string(),
+    }
 }
 
 /// Writes `bytes` to `path` atomically with mode 0600 (temp file, fsync, rename).
@@ -74,7 +77,8 @@ fn generate_pem(algorithm: SigningAlgorithm) -> Result<String, KeyError> {
     let pem = match algorithm {
         SigningAlgorithm::RS256 => {
             use rsa::pkcs8::EncodePrivateKey;
-            let key = rsa::RsaPrivateKey::new(&mut rng, 2048).map_err(|e| KeyError::Invalid(e.to_string()))?;
+            let key = rsa::RsaPrivateKey::new(&mut rng, 2048)
+                .map_err(|e| KeyError::Invalid(e.to_string()))?;
             key.to_pkcs8_pem(rsa::pkcs8::LineEnding::LF)
                 .map_err(|e| KeyError::Invalid(e.to_string()))?
                 .to_string()
@@ -131,7 +135,10 @@ impl SigningKey {
                 let key = rsa::RsaPrivateKey::from_pkcs8_pem(pem)
                     .or_else(|_| rsa::RsaPrivateKey::from_pkcs1_pem(pem))
                     .map_err(|e| invalid(&format!("not an RSA private key in PEM: {e}")))?;
-                let spki = key.to_public_key().to_public_key_der().map_err(|e| invalid(&e))?;
+                let spki = key
+                    .to_public_key()
+                    .to_public_key_der()
+                    .map_err(|e| invalid(&e))?;
                 let enc = EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(|e| invalid(&e))?;
                 (Algorithm::RS256, enc, spki.as_bytes().to_vec())
             }
@@ -139,7 +146,10 @@ impl SigningKey {
                 use p256::pkcs8::{DecodePrivateKey, EncodePublicKey};
                 let key = p256::SecretKey::from_pkcs8_pem(pem)
                     .map_err(|e| invalid(&format!("not a P-256 private key in PKCS#8 PEM: {e}")))?;
-                let spki = key.public_key().to_public_key_der().map_err(|e| invalid(&e))?;
+                let spki = key
+                    .public_key()
+                    .to_public_key_der()
+                    .map_err(|e| invalid(&e))?;
                 let enc = EncodingKey::from_ec_pem(pem.as_bytes()).map_err(|e| invalid(&e))?;
                 (Algorithm::ES256, enc, spki.as_bytes().to_vec())
             }
@@ -163,9 +173,14 @@ impl SigningKey {
 /// RFC 7638 thumbprint: stable across restarts, so `kid` never changes for one key.
 fn thumbprint(params: &AlgorithmParameters) -> Result<String, KeyError> {
     let canonical = match params {
-        AlgorithmParameters::RSA(rsa) => format!(r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#, rsa.e, rsa.n),
+        AlgorithmParameters::RSA(rsa) => {
+            format!(r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#, rsa.e, rsa.n)
+        }
         AlgorithmParameters::EllipticCurve(ec) => {
-            format!(r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#, ec.x, ec.y)
+            format!(
+                r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
+                ec.x, ec.y
+            )
         }
         _ => return Err(KeyError::Invalid("unsupported key type".into())),
     };

@@ -39,7 +39,10 @@ pub fn now_secs() -> u64 {
 }
 
 fn sha256_hex(text: &str) -> String {
-    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn random_token() -> String {
@@ -121,7 +124,9 @@ impl Identity {
             let name = user.username.to_ascii_lowercase();
             let digest = sha256_hex(&user.password);
             let state = match store.get(&CREDENTIALS, &name)? {
-                Some(stored) if stored.fixture_digest == digest => PasswordState::Hashed(stored.password_hash),
+                Some(stored) if stored.fixture_digest == digest => {
+                    PasswordState::Hashed(stored.password_hash)
+                }
                 _ => PasswordState::Pending(user.password.clone()),
             };
             passwords.insert(name, state);
@@ -158,7 +163,10 @@ impl Identity {
         };
         for (name, plain) in &pending {
             let hash = self.hasher.hash(plain);
-            let record = StoredCredential { password_hash: hash.clone(), fixture_digest: sha256_hex(plain) };
+            let record = StoredCredential {
+                password_hash: hash.clone(),
+                fixture_digest: sha256_hex(plain),
+            };
             self.store.put(&CREDENTIALS, name, &record)?;
             self.passwords
                 .write()
@@ -170,16 +178,25 @@ impl Identity {
 
     /// Checks a username and password, with throttling. Blocking (argon2): run it off the
     /// async workers.
-    pub fn authenticate(&self, username: &str, password: &str, address: Option<IpAddr>) -> Result<Arc<User>, LoginError> {
+    pub fn authenticate(
+        &self,
+        username: &str,
+        password: &str,
+        address: Option<IpAddr>,
+    ) -> Result<Arc<User>, LoginError> {
         let username = username.trim();
-        self.throttle.check(username, address).map_err(|Locked { retry_after }| LoginError::Locked(retry_after))?;
+        self.throttle
+            .check(username, address)
+            .map_err(|Locked { retry_after }| LoginError::Locked(retry_after))?;
         let user = self.realm.user(username).filter(|u| u.enabled);
         let ok = match &user {
             Some(user) => {
                 let state = self.passwords.read().unwrap_or_else(|e| e.into_inner());
                 match state.get(&user.username) {
                     Some(PasswordState::Hashed(phc)) => PasswordHasher::verify(password, phc),
-                    Some(PasswordState::Pending(plain)) => plain.as_bytes().ct_eq(password.as_bytes()).into(),
+                    Some(PasswordState::Pending(plain)) => {
+                        plain.as_bytes().ct_eq(password.as_bytes()).into()
+                    }
                     None => false,
                 }
             }
@@ -224,7 +241,11 @@ impl Identity {
     pub fn session_from_cookie(&self, cookie: &str) -> Option<Session> {
         let (sid, secret) = cookie.split_once('.')?;
         let mut session = self.store.get(&SESSIONS, sid).ok()??;
-        let proof: bool = session.secret_hash.as_bytes().ct_eq(sha256_hex(secret).as_bytes()).into();
+        let proof: bool = session
+            .secret_hash
+            .as_bytes()
+            .ct_eq(sha256_hex(secret).as_bytes())
+            .into();
         let now = now_secs();
         if !proof || !self.session_alive(&session, now) {
             return None;
@@ -268,11 +289,14 @@ impl Identity {
             auth_time: Some(auth_time),
             nonce,
         });
-        let refresh = if client.allows(crate::config::fixtures::Grant::RefreshToken) {
-            Some(self.store.write(|w| self.new_refresh(w, client, &user.username, sid, scope, auth_time))?)
-        } else {
-            None
-        };
+        let refresh =
+            if client.allows(crate::config::fixtures::Grant::RefreshToken) {
+                Some(self.store.write(|w| {
+                    self.new_refresh(w, client, &user.username, sid, scope, auth_time)
+                })?)
+            } else {
+                None
+            };
         let (refresh_token, refresh_expires_in) = refresh.unzip();
         Ok(TokenSet {
             access_token,
@@ -335,7 +359,10 @@ impl Identity {
         claims.insert("jti".into(), json!(jti));
         claims.insert("iss".into(), json!(self.issuer));
         claims.insert("aud".into(), json!(self.issuer));
-        claims.insert("sub".into(), json!(realm::stable_subject(&settings.name, username)));
+        claims.insert(
+            "sub".into(),
+            json!(realm::stable_subject(&settings.name, username)),
+        );
         claims.insert("typ".into(), json!("Refresh"));
         claims.insert("azp".into(), json!(client.id));
         if let Some(sid) = sid {
@@ -347,11 +374,16 @@ impl Identity {
 
     /// Rotates a refresh token: the old one is spent, a new set is issued in the same session.
     pub fn refresh(&self, client: &Client, token: &str) -> Result<TokenSet, RefreshError> {
-        let claims = self.decode_refresh(token).map_err(|_| RefreshError::Invalid)?;
+        let claims = self
+            .decode_refresh(token)
+            .map_err(|_| RefreshError::Invalid)?;
         if claims.get("azp").and_then(Value::as_str) != Some(client.id.as_str()) {
             return Err(RefreshError::WrongClient);
         }
-        let jti = claims.get("jti").and_then(Value::as_str).ok_or(RefreshError::Invalid)?;
+        let jti = claims
+            .get("jti")
+            .and_then(Value::as_str)
+            .ok_or(RefreshError::Invalid)?;
         let now = now_secs();
         let (record, session, new_refresh) = self.store.write(|w| {
             let mut record = w.get(&REFRESH_TOKENS, jti)?.ok_or(RefreshError::Invalid)?;
@@ -376,10 +408,21 @@ impl Identity {
             record.used = true;
             w.put(&REFRESH_TOKENS, jti, &record)?;
             let sid = record.sid.as_deref();
-            let new = self.new_refresh(w, client, &record.username, sid, &record.scope, record.auth_time)?;
+            let new = self.new_refresh(
+                w,
+                client,
+                &record.username,
+                sid,
+                &record.scope,
+                record.auth_time,
+            )?;
             Ok((record, session, new))
         })?;
-        let user = self.realm.user(&record.username).filter(|u| u.enabled).ok_or(RefreshError::SessionEnded)?;
+        let user = self
+            .realm
+            .user(&record.username)
+            .filter(|u| u.enabled)
+            .ok_or(RefreshError::SessionEnded)?;
         let (access_token, id_token, expires_in) = self.mint(&TokenRequest {
             client,
             subject: Subject::User(&user),
@@ -401,7 +444,9 @@ impl Identity {
 
     /// Revokes one refresh token of `client` (RFC 7009: unknown tokens are not an error).
     pub fn revoke_refresh(&self, client: &Client, token: &str) -> Result<(), StoreError> {
-        let Ok(claims) = self.decode_refresh(token) else { return Ok(()) };
+        let Ok(claims) = self.decode_refresh(token) else {
+            return Ok(());
+        };
         if claims.get("azp").and_then(Value::as_str) != Some(client.id.as_str()) {
             return Ok(());
         }
@@ -442,8 +487,16 @@ impl Identity {
 
     /// A token for a user without a login (the `token` command and test helpers).
     pub fn token_for(&self, username: &str, client_id: &str) -> Result<String, String> {
-        let user = self.realm.user(username).ok_or_else(|| format!("no user `{username}` in realm {}", self.realm.settings.name))?;
-        let client = self.realm.client(client_id).ok_or_else(|| format!("no client `{client_id}` in realm {}", self.realm.settings.name))?;
+        let user = self
+            .realm
+            .user(username)
+            .ok_or_else(|| format!("no user `{username}` in realm {}", self.realm.settings.name))?;
+        let client = self.realm.client(client_id).ok_or_else(|| {
+            format!(
+                "no client `{client_id}` in realm {}",
+                self.realm.settings.name
+            )
+        })?;
         let (access, _, _) = self.mint(&TokenRequest {
             client,
             subject: Subject::User(&user),
@@ -459,7 +512,12 @@ impl Identity {
 /// The `token` command: a token signed with the data directory's key, without a server.
 /// The issuer is `issuer`, else the running server's (recorded in the data directory), else
 /// the configured one.
-pub fn cli_token(config: &Config, username: &str, client_id: &str, issuer: Option<&str>) -> Result<String, String> {
+pub fn cli_token(
+    config: &Config,
+    username: &str,
+    client_id: &str,
+    issuer: Option<&str>,
+) -> Result<String, String> {
     if config.ephemeral {
         return Err("an ephemeral server's key is not reachable; pass --data-dir".into());
     }
@@ -469,12 +527,19 @@ pub fn cli_token(config: &Config, username: &str, client_id: &str, issuer: Optio
     let issuer = issuer
         .map(str::to_owned)
         .or(running.map(|r| r.issuer))
-        .unwrap_or_else(|| format!("{}/realms/{}", config.public_base_url(config.port), fixtures.realm.name));
+        .unwrap_or_else(|| {
+            format!(
+                "{}/realms/{}",
+                config.public_base_url(config.port),
+                fixtures.realm.name
+            )
+        });
     let suffix = format!("/realms/{}", fixtures.realm.name);
     let public_url = issuer
         .strip_suffix(&suffix)
         .ok_or_else(|| format!("issuer {issuer} does not end with {suffix}"))?;
     let store = Arc::new(Store::in_memory().map_err(|e| e.to_string())?);
-    let identity = Identity::new(config, &fixtures, public_url, store, &data_dir).map_err(|e| e.to_string())?;
+    let identity = Identity::new(config, &fixtures, public_url, store, &data_dir)
+        .map_err(|e| e.to_string())?;
     identity.token_for(username, client_id)
 }

@@ -34,7 +34,11 @@ impl PasswordHasher {
     /// Checks `password` against a PHC string; the parameters come from the string.
     pub fn verify(password: &str, phc: &str) -> bool {
         PasswordHash::new(phc)
-            .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+            .map(|parsed| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            })
             .unwrap_or(false)
     }
 }
@@ -45,7 +49,11 @@ mod tests {
 
     #[test]
     fn hash_then_verify() {
-        let config = PasswordConfig { argon2_memory_kib: 64, argon2_iterations: 1, argon2_parallelism: 1 };
+        let config = PasswordConfig {
+            argon2_memory_kib: 64,
+            argon2_iterations: 1,
+            argon2_parallelism: 1,
+        };
         let hasher = PasswordHasher::new(&config).unwrap();
         let phc = hasher.hash("s3cret");
         assert!(phc.starts_with("$argon2id$"));

@@ -11,7 +11,10 @@ use crate::config::fixtures::{ClientFixture, Fixtures, Grant, MapperFixture, Use
 #[derive(Debug, Clone)]
 enum UriPattern {
     Exact(String),
-    Prefix { prefix: String, host: Option<String> },
+    Prefix {
+        prefix: String,
+        host: Option<String>,
+    },
 }
 
 impl UriPattern {
@@ -21,9 +24,15 @@ impl UriPattern {
                 // The host written in the prefix, so `http://localhost*` cannot match
                 // `http://localhost.evil.example/`.
                 let host = prefix.split_once("://").map(|(_, rest)| {
-                    rest.split(['/', ':', '?', '#']).next().unwrap_or_default().to_ascii_lowercase()
+                    rest.split(['/', ':', '?', '#'])
+                        .next()
+                        .unwrap_or_default()
+                        .to_ascii_lowercase()
                 });
-                UriPattern::Prefix { prefix: prefix.to_owned(), host }
+                UriPattern::Prefix {
+                    prefix: prefix.to_owned(),
+                    host,
+                }
             }
             None => UriPattern::Exact(text.to_owned()),
         }
@@ -36,11 +45,32 @@ impl UriPattern {
                 if !candidate.starts_with(prefix.as_str()) {
                     return false;
                 }
-                let Ok(url) = url::Url::parse(candidate) else { return false };
+                let Ok(url) = url::Url::parse(candidate) else {
+                    return false;
+                };
                 match host {
-                    Some(host) if !host.is_empty() => url.host_str().is_some_and(|h| h.eq_ignore_ascii_case(host)),
+                    Some(host) if !host.is_empty() => {
+                        url.host_str().is_some_and(|h| h.eq_ignore_ascii_case(host))
+                    }
                     _ => true,
                 }
+            }
+        }
+    }
+}
+
+impl UriPattern {
+    /// Whether a page at `origin` could be one of these redirect URIs (`+` web origins).
+    fn allows_origin(&self, origin: &str) -> bool {
+        let origin_of = |uri: &str| {
+            url::Url::parse(uri)
+                .ok()
+                .map(|u| u.origin().ascii_serialization())
+        };
+        match self {
+            UriPattern::Exact(uri) => origin_of(uri).as_deref() == Some(origin),
+            UriPattern::Prefix { prefix, .. } => {
+                self.matches(&format!("{origin}/")) || origin_of(prefix).as_deref() == Some(origin)
             }
         }
     }
@@ -49,7 +79,9 @@ impl UriPattern {
 /// Rejects URIs no client may use whatever is registered: unparsable, with user info or fragment.
 fn acceptable_uri(candidate: &str) -> bool {
     match url::Url::parse(candidate) {
-        Ok(url) => url.username().is_empty() && url.password().is_none() && url.fragment().is_none(),
+        Ok(url) => {
+            url.username().is_empty() && url.password().is_none() && url.fragment().is_none()
+        }
         Err(_) => false,
     }
 }
@@ -71,7 +103,8 @@ impl Client {
     fn from_fixture(fixture: &ClientFixture, public_url: &str) -> Self {
         let expand = |s: &String| s.replace("${PUBLIC_URL}", public_url);
         let redirect_texts: Vec<String> = fixture.redirect_uris.iter().map(expand).collect();
-        let redirect_uris: Vec<UriPattern> = redirect_texts.iter().map(|s| UriPattern::new(s)).collect();
+        let redirect_uris: Vec<UriPattern> =
+            redirect_texts.iter().map(|s| UriPattern::new(s)).collect();
         let mut post_logout_uris = Vec::new();
         for uri in fixture.post_logout_redirect_uris.iter().map(expand) {
             if uri == "+" {
@@ -104,11 +137,13 @@ impl Client {
 
     /// CORS: `*` allows any origin, `+` the origins of the redirect URIs.
     pub fn origin_allowed(&self, origin: &str) -> bool {
-        self.web_origins.iter().any(|allowed| match allowed.as_str() {
-            "*" => true,
-            "+" => self.redirect_allowed(&format!("{origin}/")),
-            exact => exact.trim_end_matches('/') == origin,
-        })
+        self.web_origins
+            .iter()
+            .any(|allowed| match allowed.as_str() {
+                "*" => true,
+                "+" => self.redirect_uris.iter().any(|p| p.allows_origin(origin)),
+                exact => exact.trim_end_matches('/') == origin,
+            })
     }
 
     pub fn allows(&self, grant: Grant) -> bool {
@@ -156,7 +191,9 @@ pub fn stable_subject(realm: &str, name: &str) -> String {
     let digest = Sha256::digest(format!("onyxia-lite/{realm}/{name}").as_bytes());
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
-    uuid::Builder::from_custom_bytes(bytes).into_uuid().to_string()
+    uuid::Builder::from_custom_bytes(bytes)
+        .into_uuid()
+        .to_string()
 }
 
 /// Realm-wide settings.
@@ -180,7 +217,10 @@ impl Realm {
         let realm = &fixtures.realm;
         let settings = RealmSettings {
             name: realm.name.clone(),
-            display_name: realm.display_name.clone().unwrap_or_else(|| realm.name.clone()),
+            display_name: realm
+                .display_name
+                .clone()
+                .unwrap_or_else(|| realm.name.clone()),
             access_token_lifespan: realm.access_token_lifespan,
             sso_session_idle: realm.sso_session_idle,
             sso_session_max: realm.sso_session_max,
@@ -193,9 +233,18 @@ impl Realm {
         let users = fixtures
             .users
             .iter()
-            .map(|u| (u.username.to_ascii_lowercase(), Arc::new(user_from_fixture(&realm.name, u))))
+            .map(|u| {
+                (
+                    u.username.to_ascii_lowercase(),
+                    Arc::new(user_from_fixture(&realm.name, u)),
+                )
+            })
             .collect();
-        Realm { settings, clients, users }
+        Realm {
+            settings,
+            clients,
+            users,
+        }
     }
 
     pub fn client(&self, id: &str) -> Option<&Client> {
@@ -249,7 +298,14 @@ mod tests {
 
     #[test]
     fn redirect_matching() {
-        let c = client(&["${PUBLIC_URL}/*", "https://app.example/cb", "http://localhost*"], &["+"]);
+        let c = client(
+            &[
+                "${PUBLIC_URL}/*",
+                "https://app.example/cb",
+                "http://localhost*",
+            ],
+            &["+"],
+        );
         assert!(c.redirect_allowed("http://localhost:8080/x?y=1"));
         assert!(c.redirect_allowed("https://app.example/cb"));
         assert!(!c.redirect_allowed("https://app.example/cb/more"));

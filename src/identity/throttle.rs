@@ -33,7 +33,12 @@ pub struct Locked {
 
 impl LoginThrottle {
     pub fn new(per_user: u32, per_address: u32, window: Duration) -> Self {
-        Self { per_user, per_address, window, failures: Mutex::new(HashMap::new()) }
+        Self {
+            per_user,
+            per_address,
+            window,
+            failures: Mutex::new(HashMap::new()),
+        }
     }
 
     fn keys(username: &str, address: Option<IpAddr>) -> Vec<Key> {
@@ -59,7 +64,9 @@ impl LoginThrottle {
                 if now >= ends {
                     failures.remove(&key);
                 } else if window.count >= self.limit(&key) {
-                    return Err(Locked { retry_after: ends - now });
+                    return Err(Locked {
+                        retry_after: ends - now,
+                    });
                 }
             }
         }
@@ -74,9 +81,15 @@ impl LoginThrottle {
             failures.retain(|_, w| now < w.started + self.window);
         }
         for key in Self::keys(username, address) {
-            let window = failures.entry(key).or_insert(Window { started: now, count: 0 });
+            let window = failures.entry(key).or_insert(Window {
+                started: now,
+                count: 0,
+            });
             if now >= window.started + self.window {
-                *window = Window { started: now, count: 0 };
+                *window = Window {
+                    started: now,
+                    count: 0,
+                };
             }
             window.count += 1;
         }

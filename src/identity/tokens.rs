@@ -21,7 +21,15 @@ pub enum Target {
 }
 
 /// Scopes this issuer knows; others in a request are ignored.
-const KNOWN_SCOPES: &[&str] = &["openid", "profile", "email", "roles", "web-origins", "groups", "offline_access"];
+const KNOWN_SCOPES: &[&str] = &[
+    "openid",
+    "profile",
+    "email",
+    "roles",
+    "web-origins",
+    "groups",
+    "offline_access",
+];
 
 /// The granted scope string: `openid` if asked, then Keycloak's default `profile email`,
 /// then any other known scope asked for.
@@ -70,12 +78,18 @@ pub struct TokenSet {
 }
 
 fn audience_value(list: Vec<String>) -> Value {
-    if list.len() == 1 { Value::String(list[0].clone()) } else { json!(list) }
+    if list.len() == 1 {
+        Value::String(list[0].clone())
+    } else {
+        json!(list)
+    }
 }
 
 impl Identity {
     pub fn access_token_lifespan(&self, client: &Client) -> u64 {
-        client.access_token_lifespan.unwrap_or(self.realm.settings.access_token_lifespan)
+        client
+            .access_token_lifespan
+            .unwrap_or(self.realm.settings.access_token_lifespan)
     }
 
     /// Profile, email, extra and mapped claims of a user for one target.
@@ -120,7 +134,8 @@ impl Identity {
                     }
                 }
                 MapperKind::UserAttribute => {
-                    let value = user.and_then(|u| m.attribute.as_ref().and_then(|a| u.attributes.get(a)));
+                    let value =
+                        user.and_then(|u| m.attribute.as_ref().and_then(|a| u.attributes.get(a)));
                     if let (Some(claim), Some(value)) = (&m.claim, value) {
                         c.insert(claim.clone(), value.clone());
                     }
@@ -130,9 +145,18 @@ impl Identity {
                         let groups: Vec<String> = user
                             .groups
                             .iter()
-                            .map(|g| if m.full_path { format!("/{g}") } else { g.clone() })
+                            .map(|g| {
+                                if m.full_path {
+                                    format!("/{g}")
+                                } else {
+                                    g.clone()
+                                }
+                            })
                             .collect();
-                        c.insert(m.claim.clone().unwrap_or_else(|| "groups".into()), json!(groups));
+                        c.insert(
+                            m.claim.clone().unwrap_or_else(|| "groups".into()),
+                            json!(groups),
+                        );
                     }
                 }
                 // Audiences only shape `aud` of access tokens (see `access_audience`).
@@ -193,10 +217,18 @@ impl Identity {
         );
         access.insert("scope".into(), json!(req.scope));
         match req.subject {
-            Subject::User(user) => access.extend(self.user_claims(user, req.client, Target::Access)),
+            Subject::User(user) => {
+                access.extend(self.user_claims(user, req.client, Target::Access))
+            }
             Subject::Client => {
                 let name = format!("service-account-{}", req.client.id);
-                access.insert("sub".into(), json!(super::realm::stable_subject(&self.realm.settings.name, &name)));
+                access.insert(
+                    "sub".into(),
+                    json!(super::realm::stable_subject(
+                        &self.realm.settings.name,
+                        &name
+                    )),
+                );
                 access.insert("preferred_username".into(), json!(name));
                 access.insert("clientId".into(), json!(req.client.id));
                 self.apply_mappers(&mut access, None, req.client, Target::Access);
@@ -236,7 +268,8 @@ impl Identity {
 
     /// Checks signature, `kid`, issuer, expiry and type of an access token from this issuer.
     pub fn decode_access_token(&self, token: &str) -> Result<Claims, String> {
-        let header = jsonwebtoken::decode_header(token).map_err(|e| format!("malformed token: {e}"))?;
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|e| format!("malformed token: {e}"))?;
         if header.kid.as_deref() != Some(self.signing.kid.as_str()) {
             return Err("token was not signed by this issuer's key".into());
         }
@@ -266,8 +299,12 @@ impl Identity {
     }
 
     pub(super) fn sign_refresh(&self, claims: &Claims) -> String {
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.refresh_key.encoding)
-            .expect("HS256 signing")
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            claims,
+            &self.refresh_key.encoding,
+        )
+        .expect("HS256 signing")
     }
 
     pub(super) fn decode_refresh(&self, token: &str) -> Result<Claims, String> {
@@ -296,8 +333,14 @@ mod tests {
 
     #[test]
     fn scope_grant() {
-        assert_eq!(granted_scope(Some("openid email bogus")), "openid profile email");
+        assert_eq!(
+            granted_scope(Some("openid email bogus")),
+            "openid profile email"
+        );
         assert_eq!(granted_scope(None), "profile email");
-        assert_eq!(granted_scope(Some("groups openid")), "openid profile email groups");
+        assert_eq!(
+            granted_scope(Some("groups openid")),
+            "openid profile email groups"
+        );
     }
 }

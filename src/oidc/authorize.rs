@@ -61,12 +61,15 @@ impl Reply<'_> {
         match self.mode {
             ResponseMode::FormPost => pages::form_post(self.redirect_uri, &all),
             ResponseMode::Query => {
-                let mut url = url::Url::parse(self.redirect_uri).expect("registered redirect URIs parse");
+                let mut url =
+                    url::Url::parse(self.redirect_uri).expect("registered redirect URIs parse");
                 url.query_pairs_mut().extend_pairs(&all);
                 Redirect::to(url.as_str()).into_response()
             }
             ResponseMode::Fragment => {
-                let fragment = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(&all).finish();
+                let fragment = url::form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(&all)
+                    .finish();
                 Redirect::to(&format!("{}#{fragment}", self.redirect_uri)).into_response()
             }
         }
@@ -78,7 +81,11 @@ impl Reply<'_> {
     }
 }
 
-pub async fn authorize_get(State(state): State<Arc<OidcState>>, jar: CookieJar, uri: Uri) -> Response {
+pub async fn authorize_get(
+    State(state): State<Arc<OidcState>>,
+    jar: CookieJar,
+    uri: Uri,
+) -> Response {
     match query_params(&uri) {
         Ok(params) => authorize(&state, jar, params).await,
         Err(e) => pages::error(StatusCode::BAD_REQUEST, &e),
@@ -115,26 +122,53 @@ async fn authorize(state: &OidcState, jar: CookieJar, params: Params) -> Respons
         None | Some("query") => ResponseMode::Query,
         Some("fragment") => ResponseMode::Fragment,
         Some("form_post") => ResponseMode::FormPost,
-        Some(_) => return pages::error(StatusCode::BAD_REQUEST, "Invalid parameter: response_mode"),
+        Some(_) => {
+            return pages::error(StatusCode::BAD_REQUEST, "Invalid parameter: response_mode");
+        }
     };
-    let reply = Reply { redirect_uri: &redirect_uri, mode, state: params.get("state") };
+    let reply = Reply {
+        redirect_uri: &redirect_uri,
+        mode,
+        state: params.get("state"),
+    };
     if params.get("response_type") != Some("code") {
         return match params.get("response_type") {
             None => reply.error("invalid_request", "Missing parameter: response_type"),
-            Some(_) => reply.error("unsupported_response_type", "Only response_type=code is supported"),
+            Some(_) => reply.error(
+                "unsupported_response_type",
+                "Only response_type=code is supported",
+            ),
         };
     }
     if !client.allows(Grant::AuthorizationCode) {
-        return reply.error("unauthorized_client", "Client is not allowed to initiate browser login");
+        return reply.error(
+            "unauthorized_client",
+            "Client is not allowed to initiate browser login",
+        );
     }
-    let code_challenge = match (params.get("code_challenge"), params.get("code_challenge_method")) {
+    let code_challenge = match (
+        params.get("code_challenge"),
+        params.get("code_challenge_method"),
+    ) {
         (None, _) if client.public => {
-            return reply.error("invalid_request", "Missing parameter: code_challenge_method");
+            return reply.error(
+                "invalid_request",
+                "Missing parameter: code_challenge_method",
+            );
         }
         (None, _) => None,
-        (Some(c), Some("S256")) if c.len() == 43 && URL_SAFE_NO_PAD.decode(c).is_ok() => Some(c.to_owned()),
-        (Some(_), Some("S256")) => return reply.error("invalid_request", "Invalid parameter: code_challenge"),
-        (Some(_), _) => return reply.error("invalid_request", "Invalid parameter: code_challenge_method (only S256)"),
+        (Some(c), Some("S256")) if c.len() == 43 && URL_SAFE_NO_PAD.decode(c).is_ok() => {
+            Some(c.to_owned())
+        }
+        (Some(_), Some("S256")) => {
+            return reply.error("invalid_request", "Invalid parameter: code_challenge");
+        }
+        (Some(_), _) => {
+            return reply.error(
+                "invalid_request",
+                "Invalid parameter: code_challenge_method (only S256)",
+            );
+        }
     };
     let request = AuthRequest {
         client_id: client.id.clone(),
@@ -177,9 +211,19 @@ fn show_login(state: &OidcState, jar: CookieJar, request: AuthRequest) -> Respon
             let now = Instant::now();
             logins.retain(|_, l| l.expires > now);
         }
-        logins.insert(id.clone(), PendingLogin { request, csrf: csrf.clone(), expires: Instant::now() + super::LOGIN_FORM_LIFESPAN });
+        logins.insert(
+            id.clone(),
+            PendingLogin {
+                request,
+                csrf: csrf.clone(),
+                expires: Instant::now() + super::LOGIN_FORM_LIFESPAN,
+            },
+        );
     }
-    let action = format!("{}/login-actions/authenticate?request={id}", state.realm_path());
+    let action = format!(
+        "{}/login-actions/authenticate?request={id}",
+        state.realm_path()
+    );
     let form = pages::LoginForm {
         realm_title: &state.identity.realm.settings.display_name,
         client_name: &client_name,
@@ -222,7 +266,9 @@ fn issue_code(state: &OidcState, request: &AuthRequest, session: &Session) -> Re
             code.clone(),
             CodeGrant {
                 client_id: request.client_id.clone(),
-                redirect_uri: request.redirect_uri_sent.then(|| request.redirect_uri.clone()),
+                redirect_uri: request
+                    .redirect_uri_sent
+                    .then(|| request.redirect_uri.clone()),
                 code_challenge: request.code_challenge.clone(),
                 nonce: request.nonce.clone(),
                 scope: request.scope.clone(),
@@ -232,8 +278,16 @@ fn issue_code(state: &OidcState, request: &AuthRequest, session: &Session) -> Re
             },
         );
     }
-    let reply = Reply { redirect_uri: &request.redirect_uri, mode: request.mode, state: request.state.as_deref() };
-    reply.send(&[("code", &code), ("session_state", &session.sid), ("iss", &state.identity.issuer)])
+    let reply = Reply {
+        redirect_uri: &request.redirect_uri,
+        mode: request.mode,
+        state: request.state.as_deref(),
+    };
+    reply.send(&[
+        ("code", &code),
+        ("session_state", &session.sid),
+        ("iss", &state.identity.issuer),
+    ])
 }
 
 /// POST of the login form.
@@ -245,40 +299,65 @@ pub async fn login_submit(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let request_id = query_params(&uri).ok().and_then(|q| q.get("request").map(str::to_owned));
+    let request_id = query_params(&uri)
+        .ok()
+        .and_then(|q| q.get("request").map(str::to_owned));
     let pending = request_id.as_ref().and_then(|id| {
         let logins = state.logins.lock().unwrap_or_else(|e| e.into_inner());
-        logins.get(id).filter(|l| l.expires > Instant::now()).cloned()
+        logins
+            .get(id)
+            .filter(|l| l.expires > Instant::now())
+            .cloned()
     });
     let Some(pending) = pending else {
-        return pages::error(StatusCode::BAD_REQUEST, "Your login attempt timed out. Start again from the application.");
+        return pages::error(
+            StatusCode::BAD_REQUEST,
+            "Your login attempt timed out. Start again from the application.",
+        );
     };
     let form = match read_form(&state, &headers, body).await {
         Ok(form) => form,
         Err(e) => return pages::error(e.status, &e.description),
     };
     let cookie_csrf = jar.get(LOGIN_COOKIE).map(|c| c.value().to_owned());
-    if form.get("csrf") != Some(pending.csrf.as_str()) || cookie_csrf.as_deref() != Some(pending.csrf.as_str()) {
-        return pages::error(StatusCode::FORBIDDEN, "The form could not be verified. Start again from the application.");
+    if form.get("csrf") != Some(pending.csrf.as_str())
+        || cookie_csrf.as_deref() != Some(pending.csrf.as_str())
+    {
+        return pages::error(
+            StatusCode::FORBIDDEN,
+            "The form could not be verified. Start again from the application.",
+        );
     }
     let username = form.get("username").unwrap_or_default().to_owned();
     let password = form.get("password").unwrap_or_default().to_owned();
     let identity = state.identity.clone();
     let who = username.clone();
-    let outcome = tokio::task::spawn_blocking(move || identity.authenticate(&who, &password, Some(peer.ip())))
-        .await
-        .unwrap_or(Err(LoginError::InvalidCredentials));
+    let outcome = tokio::task::spawn_blocking(move || {
+        identity.authenticate(&who, &password, Some(peer.ip()))
+    })
+    .await
+    .unwrap_or(Err(LoginError::InvalidCredentials));
     let user = match outcome {
         Ok(user) => user,
         Err(e) => {
             let (status, message) = match e {
-                LoginError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "Invalid username or password.".to_owned()),
+                LoginError::InvalidCredentials => (
+                    StatusCode::UNAUTHORIZED,
+                    "Invalid username or password.".to_owned(),
+                ),
                 LoginError::Locked(wait) => (
                     StatusCode::TOO_MANY_REQUESTS,
-                    format!("Too many failed sign-in attempts. Try again in {} seconds.", wait.as_secs().max(1)),
+                    format!(
+                        "Too many failed sign-in attempts. Try again in {} seconds.",
+                        wait.as_secs().max(1)
+                    ),
                 ),
             };
-            let action = format!("{}/login-actions/authenticate?request={}", state.realm_path(), request_id.unwrap_or_default());
+            let action = format!(
+                "{}/login-actions/authenticate?request={}",
+                state.realm_path(),
+                request_id.unwrap_or_default()
+            );
             let client_name = client_title(&state, &pending.request.client_id);
             let page = pages::LoginForm {
                 realm_title: &state.identity.realm.settings.display_name,
@@ -292,13 +371,20 @@ pub async fn login_submit(
         }
     };
     if let Some(id) = &request_id {
-        state.logins.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
+        state
+            .logins
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
     }
     let (session, session_cookie) = match state.identity.open_session(&user) {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(error = %e, "cannot store a session");
-            return pages::error(StatusCode::SERVICE_UNAVAILABLE, "The server cannot store sessions right now.");
+            return pages::error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The server cannot store sessions right now.",
+            );
         }
     };
     let jar = jar
@@ -311,5 +397,9 @@ pub async fn login_submit(
 
 /// Takes a code out of the store (single use).
 pub(super) fn take_code(state: &OidcState, code: &str) -> Option<CodeGrant> {
-    state.codes.lock().unwrap_or_else(|e| e.into_inner()).remove(code)
+    state
+        .codes
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(code)
 }

@@ -14,20 +14,29 @@ use crate::identity::realm::Client;
 const BAD_CLIENT: &str = "Invalid client or Invalid client credentials";
 
 /// The authenticated client of a request.
-pub fn authenticate<'a>(identity: &'a Identity, headers: &HeaderMap, params: &Params) -> Result<&'a Client, OAuthError> {
+pub fn authenticate<'a>(
+    identity: &'a Identity,
+    headers: &HeaderMap,
+    params: &Params,
+) -> Result<&'a Client, OAuthError> {
     let basic = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic ").or_else(|| v.strip_prefix("basic ")));
+        .and_then(|v| {
+            v.strip_prefix("Basic ")
+                .or_else(|| v.strip_prefix("basic "))
+        });
     if let Some(encoded) = basic {
         let decoded = STANDARD
             .decode(encoded.trim())
             .ok()
             .and_then(|b| String::from_utf8(b).ok())
-            .ok_or_else(|| OAuthError::invalid_client("Malformed Basic authorization header", true))?;
-        let (raw_id, raw_secret) = decoded
-            .split_once(':')
-            .ok_or_else(|| OAuthError::invalid_client("Malformed Basic authorization header", true))?;
+            .ok_or_else(|| {
+                OAuthError::invalid_client("Malformed Basic authorization header", true)
+            })?;
+        let (raw_id, raw_secret) = decoded.split_once(':').ok_or_else(|| {
+            OAuthError::invalid_client("Malformed Basic authorization header", true)
+        })?;
         // RFC 6749 says to form-encode both parts first; many clients do not. Accept both.
         let id = percent_decode_str(raw_id).decode_utf8_lossy().into_owned();
         let client = identity
@@ -38,10 +47,15 @@ pub fn authenticate<'a>(identity: &'a Identity, headers: &HeaderMap, params: &Pa
         if let Some(body_id) = params.get("client_id")
             && body_id != client.id
         {
-            return Err(OAuthError::invalid_request("client_id does not match the authorization header"));
+            return Err(OAuthError::invalid_request(
+                "client_id does not match the authorization header",
+            ));
         }
         let decoded_secret = percent_decode_str(raw_secret).decode_utf8_lossy();
-        if client.public || client.secret_matches(raw_secret) || client.secret_matches(&decoded_secret) {
+        if client.public
+            || client.secret_matches(raw_secret)
+            || client.secret_matches(&decoded_secret)
+        {
             return Ok(client);
         }
         return Err(OAuthError::invalid_client(BAD_CLIENT, true));

@@ -16,7 +16,13 @@ pub struct OAuthError {
 
 impl OAuthError {
     fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
-        let e = OAuthError { status, error, description: description.into(), challenge: None, retry_after: None };
+        let e = OAuthError {
+            status,
+            error,
+            description: description.into(),
+            challenge: None,
+            retry_after: None,
+        };
         tracing::debug!(error = e.error, description = %e.description, "oauth request refused");
         e
     }
@@ -41,18 +47,29 @@ impl OAuthError {
         Self::new(StatusCode::BAD_REQUEST, "unsupported_grant_type", d)
     }
     pub fn too_large(limit: usize) -> Self {
-        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", format!("request body exceeds {limit} bytes"))
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request",
+            format!("request body exceeds {limit} bytes"),
+        )
     }
     /// RFC 6750: a bad bearer token on a protected resource.
     pub fn invalid_token(d: impl Into<String>) -> Self {
         let d = d.into();
         let mut e = Self::new(StatusCode::UNAUTHORIZED, "invalid_token", d.clone());
-        e.challenge = Some(format!("Bearer error=\"invalid_token\", error_description=\"{}\"", d.replace('"', "'")));
+        e.challenge = Some(format!(
+            "Bearer error=\"invalid_token\", error_description=\"{}\"",
+            d.replace('"', "'")
+        ));
         e
     }
     pub fn server_error(d: impl std::fmt::Display) -> Self {
         tracing::error!(error = %d, "internal error in the issuer");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal error, see the server log")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "internal error, see the server log",
+        )
     }
     pub fn realm_not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", "Realm does not exist")

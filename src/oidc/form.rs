@@ -28,11 +28,15 @@ impl Params {
 
     /// The value, with empty values treated as absent (as OAuth servers do).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str).filter(|v| !v.is_empty())
+        self.0
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 
     pub fn require(&self, name: &str) -> Result<&str, String> {
-        self.get(name).ok_or_else(|| format!("Missing parameter: {name}"))
+        self.get(name)
+            .ok_or_else(|| format!("Missing parameter: {name}"))
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&String, &String)> {
@@ -41,7 +45,10 @@ impl Params {
 }
 
 fn decode(bytes: &[u8]) -> Result<String, String> {
-    let plus_as_space: Vec<u8> = bytes.iter().map(|b| if *b == b'+' { b' ' } else { *b }).collect();
+    let plus_as_space: Vec<u8> = bytes
+        .iter()
+        .map(|b| if *b == b'+' { b' ' } else { *b })
+        .collect();
     percent_decode(&plus_as_space)
         .decode_utf8()
         .map(|s| s.into_owned())

@@ -21,7 +21,13 @@ pub async fn logout_get(State(state): State<Arc<OidcState>>, jar: CookieJar, uri
     }
 }
 
-pub async fn logout_post(State(state): State<Arc<OidcState>>, jar: CookieJar, headers: HeaderMap, uri: Uri, body: Body) -> Response {
+pub async fn logout_post(
+    State(state): State<Arc<OidcState>>,
+    jar: CookieJar,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Body,
+) -> Response {
     let params = match read_form(&state, &headers, body).await {
         Ok(p) => p,
         Err(e) => return pages::error(e.status, &e.description),
@@ -48,15 +54,23 @@ pub async fn logout_post(State(state): State<Arc<OidcState>>, jar: CookieJar, he
 
 fn logout(state: &OidcState, jar: CookieJar, params: Params, posted: bool) -> Response {
     let identity = &state.identity;
-    let hint = match params.get("id_token_hint").map(|t| identity.decode_id_token_hint(t)) {
+    let hint = match params
+        .get("id_token_hint")
+        .map(|t| identity.decode_id_token_hint(t))
+    {
         Some(Ok(claims)) => Some(claims),
         Some(Err(e)) => return pages::error(StatusCode::BAD_REQUEST, &e),
         None => None,
     };
-    let hint_client = hint.as_ref().and_then(|c| c.get("azp").and_then(Value::as_str).map(str::to_owned));
+    let hint_client = hint
+        .as_ref()
+        .and_then(|c| c.get("azp").and_then(Value::as_str).map(str::to_owned));
     let client_id = match (params.get("client_id"), hint_client.as_deref()) {
         (Some(a), Some(b)) if a != b => {
-            return pages::error(StatusCode::BAD_REQUEST, "client_id does not match the id_token_hint");
+            return pages::error(
+                StatusCode::BAD_REQUEST,
+                "client_id does not match the id_token_hint",
+            );
         }
         (Some(a), _) => Some(a.to_owned()),
         (None, b) => b.map(str::to_owned),
@@ -92,7 +106,11 @@ fn logout(state: &OidcState, jar: CookieJar, params: Params, posted: bool) -> Re
     {
         return super::OAuthError::from(e).into_response();
     }
-    let jar = jar.remove(Cookie::build(SESSION_COOKIE).path(format!("{}/", state.realm_path())).build());
+    let jar = jar.remove(
+        Cookie::build(SESSION_COOKIE)
+            .path(format!("{}/", state.realm_path()))
+            .build(),
+    );
     match redirect {
         Some(uri) => {
             let mut url = url::Url::parse(uri).expect("validated above");

@@ -65,7 +65,12 @@ const LOGIN_FORM_LIFESPAN: Duration = Duration::from_secs(30 * 60);
 const MAX_PENDING: usize = 50_000;
 
 impl OidcState {
-    pub fn new(identity: Arc<Identity>, code_lifespan: Duration, max_body: usize, secure_cookies: bool) -> Self {
+    pub fn new(
+        identity: Arc<Identity>,
+        code_lifespan: Duration,
+        max_body: usize,
+        secure_cookies: bool,
+    ) -> Self {
         OidcState {
             identity,
             codes: Mutex::new(HashMap::new()),
@@ -83,8 +88,14 @@ impl OidcState {
     /// Drops expired codes and login forms.
     pub fn sweep(&self) {
         let now = Instant::now();
-        self.codes.lock().unwrap_or_else(|e| e.into_inner()).retain(|_, c| c.expires > now);
-        self.logins.lock().unwrap_or_else(|e| e.into_inner()).retain(|_, l| l.expires > now);
+        self.codes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, c| c.expires > now);
+        self.logins
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, l| l.expires > now);
     }
 }
 
@@ -93,25 +104,57 @@ pub fn router(state: Arc<OidcState>) -> Router {
     let oidc = "/realms/{realm}/protocol/openid-connect";
     Router::new()
         .route("/realms/{realm}", get(discovery::realm_info))
-        .route("/realms/{realm}/.well-known/openid-configuration", get(discovery::openid_configuration))
+        .route(
+            "/realms/{realm}/.well-known/openid-configuration",
+            get(discovery::openid_configuration),
+        )
         .route(&format!("{oidc}/certs"), get(discovery::jwks))
-        .route(&format!("{oidc}/auth"), get(authorize::authorize_get).post(authorize::authorize_post))
-        .route("/realms/{realm}/login-actions/authenticate", post(authorize::login_submit))
+        .route(
+            &format!("{oidc}/auth"),
+            get(authorize::authorize_get).post(authorize::authorize_post),
+        )
+        .route(
+            "/realms/{realm}/login-actions/authenticate",
+            post(authorize::login_submit),
+        )
         .route(&format!("{oidc}/token"), post(token::token))
         .route(&format!("{oidc}/revoke"), post(token::revoke))
-        .route(&format!("{oidc}/userinfo"), get(userinfo::userinfo_get).post(userinfo::userinfo_post))
-        .route(&format!("{oidc}/logout"), get(logout::logout_get).post(logout::logout_post))
-        .layer(middleware::from_fn_with_state(state.clone(), realm_and_cors))
+        .route(
+            &format!("{oidc}/userinfo"),
+            get(userinfo::userinfo_get).post(userinfo::userinfo_post),
+        )
+        .route(
+            &format!("{oidc}/logout"),
+            get(logout::logout_get).post(logout::logout_post),
+        )
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            realm_and_cors,
+        ))
         .with_state(state)
 }
 
 /// Unknown realms get Keycloak's 404; browser origins get CORS answers (preflights included).
-async fn realm_and_cors(State(state): State<Arc<OidcState>>, request: Request, next: Next) -> Response {
-    let realm = request.uri().path().split('/').nth(2).unwrap_or_default().to_owned();
+async fn realm_and_cors(
+    State(state): State<Arc<OidcState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let realm = request
+        .uri()
+        .path()
+        .split('/')
+        .nth(2)
+        .unwrap_or_default()
+        .to_owned();
     if realm != state.identity.realm.settings.name {
         return OAuthError::realm_not_found().into_response();
     }
-    let origin = request.headers().get(header::ORIGIN).and_then(|o| o.to_str().ok()).map(str::to_owned);
+    let origin = request
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|o| o.to_str().ok())
+        .map(str::to_owned);
     // Discovery documents and keys are public: any origin may read them.
     let public = {
         let p = request.uri().path();
@@ -131,9 +174,15 @@ async fn realm_and_cors(State(state): State<Arc<OidcState>>, request: Request, n
                 .unwrap_or_else(|| HeaderValue::from_static("Authorization, Content-Type"));
             let h = response.headers_mut();
             add_cors(h, origin);
-            h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST, OPTIONS"));
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_static("GET, POST, OPTIONS"),
+            );
             h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, requested);
-            h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("3600"));
+            h.insert(
+                header::ACCESS_CONTROL_MAX_AGE,
+                HeaderValue::from_static("3600"),
+            );
         }
         return response;
     }
@@ -147,17 +196,26 @@ async fn realm_and_cors(State(state): State<Arc<OidcState>>, request: Request, n
 fn add_cors(h: &mut HeaderMap, origin: &str) {
     if let Ok(value) = HeaderValue::from_str(origin) {
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
-        h.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            HeaderValue::from_static("true"),
+        );
         h.append(header::VARY, HeaderValue::from_static("Origin"));
     }
 }
 
 /// Reads a form body within the size limit.
-async fn read_form(state: &OidcState, headers: &HeaderMap, body: Body) -> Result<Params, OAuthError> {
+async fn read_form(
+    state: &OidcState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Params, OAuthError> {
     if let Some(ct) = headers.get(header::CONTENT_TYPE) {
         let ct = ct.to_str().unwrap_or_default().to_ascii_lowercase();
         if !ct.starts_with("application/x-www-form-urlencoded") {
-            return Err(OAuthError::invalid_request("Content-Type must be application/x-www-form-urlencoded"));
+            return Err(OAuthError::invalid_request(
+                "Content-Type must be application/x-www-form-urlencoded",
+            ));
         }
     }
     let bytes = axum::body::to_bytes(body, state.max_body)

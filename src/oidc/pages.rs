@@ -62,10 +62,23 @@ pub struct LoginForm<'a> {
 pub fn login(form: &LoginForm<'_>, status: StatusCode) -> Response {
     let error = form
         .error
-        .map(|e| format!("<div class=\"error\" role=\"alert\" id=\"login-error\">{}</div>", escape(e)))
+        .map(|e| {
+            format!(
+                "<div class=\"error\" role=\"alert\" id=\"login-error\">{}</div>",
+                escape(e)
+            )
+        })
         .unwrap_or_default();
-    let autofocus_user = if form.username.is_empty() { " autofocus" } else { "" };
-    let autofocus_pass = if form.username.is_empty() { "" } else { " autofocus" };
+    let autofocus_user = if form.username.is_empty() {
+        " autofocus"
+    } else {
+        ""
+    };
+    let autofocus_pass = if form.username.is_empty() {
+        ""
+    } else {
+        " autofocus"
+    };
     let body = format!(
         "<h1>Sign in</h1><p class=\"sub\">to continue to {client} · {realm}</p>{error}\
          <form method=\"post\" action=\"{action}\">\
@@ -98,7 +111,13 @@ pub fn error(status: StatusCode, message: &str) -> Response {
 pub fn logout_confirm(action: &str, hidden: &[(&str, &str)]) -> Response {
     let fields: String = hidden
         .iter()
-        .map(|(k, v)| format!("<input type=\"hidden\" name=\"{}\" value=\"{}\">", escape(k), escape(v)))
+        .map(|(k, v)| {
+            format!(
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                escape(k),
+                escape(v)
+            )
+        })
         .collect();
     let body = format!(
         "<h1>Sign out</h1><p class=\"sub\">Do you want to sign out of every application?</p>\
@@ -110,14 +129,24 @@ pub fn logout_confirm(action: &str, hidden: &[(&str, &str)]) -> Response {
 }
 
 pub fn logged_out() -> Response {
-    Html(layout("Signed out", "<h1>You are signed out</h1><p class=\"sub\">You can close this page.</p>")).into_response()
+    Html(layout(
+        "Signed out",
+        "<h1>You are signed out</h1><p class=\"sub\">You can close this page.</p>",
+    ))
+    .into_response()
 }
 
 /// `response_mode=form_post`: the browser posts the result to the client.
 pub fn form_post(target: &str, params: &[(&str, &str)]) -> Response {
     let fields: String = params
         .iter()
-        .map(|(k, v)| format!("<input type=\"hidden\" name=\"{}\" value=\"{}\">", escape(k), escape(v)))
+        .map(|(k, v)| {
+            format!(
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                escape(k),
+                escape(v)
+            )
+        })
         .collect();
     Html(format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>Submitting…</title></head>\

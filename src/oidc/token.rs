@@ -57,18 +57,29 @@ fn token_json(set: &TokenSet) -> serde_json::Value {
     body
 }
 
-async fn grant(state: &OidcState, peer: SocketAddr, headers: &HeaderMap, body: Body) -> Result<TokenSet, OAuthError> {
+async fn grant(
+    state: &OidcState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<TokenSet, OAuthError> {
     let params = read_form(state, headers, body).await?;
     let identity = &state.identity;
     let client = client_auth::authenticate(identity, headers, &params)?;
-    let grant_type = params.require("grant_type").map_err(OAuthError::invalid_request)?;
+    let grant_type = params
+        .require("grant_type")
+        .map_err(OAuthError::invalid_request)?;
     match grant_type {
         "authorization_code" => authorization_code(state, client, &params),
         "refresh_token" => {
             if !client.allows(Grant::RefreshToken) {
-                return Err(OAuthError::unauthorized_client("Client is not allowed to refresh tokens"));
+                return Err(OAuthError::unauthorized_client(
+                    "Client is not allowed to refresh tokens",
+                ));
             }
-            let token = params.require("refresh_token").map_err(OAuthError::invalid_request)?;
+            let token = params
+                .require("refresh_token")
+                .map_err(OAuthError::invalid_request)?;
             identity.refresh(client, token).map_err(|e| match e {
                 RefreshError::Store(e) => OAuthError::from(e),
                 other => OAuthError::invalid_grant(other.to_string()),
@@ -77,25 +88,40 @@ async fn grant(state: &OidcState, peer: SocketAddr, headers: &HeaderMap, body: B
         "password" => password(state, client, &params, peer).await,
         "client_credentials" => {
             if !client.allows(Grant::ClientCredentials) {
-                return Err(OAuthError::unauthorized_client("Client not enabled to retrieve service account"));
+                return Err(OAuthError::unauthorized_client(
+                    "Client not enabled to retrieve service account",
+                ));
             }
             Ok(identity.issue_for_client(client, &granted_scope(params.get("scope"))))
         }
-        other => Err(OAuthError::unsupported_grant_type(format!("Unsupported grant_type: {other}"))),
+        other => Err(OAuthError::unsupported_grant_type(format!(
+            "Unsupported grant_type: {other}"
+        ))),
     }
 }
 
-fn authorization_code(state: &OidcState, client: &Client, params: &Params) -> Result<TokenSet, OAuthError> {
+fn authorization_code(
+    state: &OidcState,
+    client: &Client,
+    params: &Params,
+) -> Result<TokenSet, OAuthError> {
     if !client.allows(Grant::AuthorizationCode) {
-        return Err(OAuthError::unauthorized_client("Client is not allowed the authorization_code grant"));
+        return Err(OAuthError::unauthorized_client(
+            "Client is not allowed the authorization_code grant",
+        ));
     }
-    let code = params.require("code").map_err(OAuthError::invalid_request)?;
-    let grant = take_code(state, code).ok_or_else(|| OAuthError::invalid_grant("Code not valid"))?;
+    let code = params
+        .require("code")
+        .map_err(OAuthError::invalid_request)?;
+    let grant =
+        take_code(state, code).ok_or_else(|| OAuthError::invalid_grant("Code not valid"))?;
     if grant.expires <= Instant::now() {
         return Err(OAuthError::invalid_grant("Code is expired"));
     }
     if grant.client_id != client.id {
-        return Err(OAuthError::invalid_grant("Code was issued to another client"));
+        return Err(OAuthError::invalid_grant(
+            "Code was issued to another client",
+        ));
     }
     if let Some(expected) = &grant.redirect_uri
         && params.get("redirect_uri") != Some(expected.as_str())
@@ -107,13 +133,19 @@ fn authorization_code(state: &OidcState, client: &Client, params: &Params) -> Re
             .get("code_verifier")
             .ok_or_else(|| OAuthError::invalid_grant("PKCE code verifier not specified"))?;
         let well_formed = (43..=128).contains(&verifier.len())
-            && verifier.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+            && verifier
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
         if !well_formed {
-            return Err(OAuthError::invalid_grant("PKCE verification failed: Invalid code verifier"));
+            return Err(OAuthError::invalid_grant(
+                "PKCE verification failed: Invalid code verifier",
+            ));
         }
         let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
         if computed != *challenge {
-            return Err(OAuthError::invalid_grant("PKCE verification failed: Code mismatch"));
+            return Err(OAuthError::invalid_grant(
+                "PKCE verification failed: Code mismatch",
+            ));
         }
     }
     let identity = &state.identity;
@@ -124,23 +156,46 @@ fn authorization_code(state: &OidcState, client: &Client, params: &Params) -> Re
         .realm
         .user(&grant.username)
         .ok_or_else(|| OAuthError::invalid_grant("User not found"))?;
-    Ok(identity.issue_for_user(client, &user, Some(&session), &grant.scope, grant.nonce.as_deref())?)
+    Ok(identity.issue_for_user(
+        client,
+        &user,
+        Some(&session),
+        &grant.scope,
+        grant.nonce.as_deref(),
+    )?)
 }
 
-async fn password(state: &OidcState, client: &Client, params: &Params, peer: SocketAddr) -> Result<TokenSet, OAuthError> {
+async fn password(
+    state: &OidcState,
+    client: &Client,
+    params: &Params,
+    peer: SocketAddr,
+) -> Result<TokenSet, OAuthError> {
     let identity = state.identity.clone();
     if !identity.password_grant_enabled || !client.allows(Grant::Password) {
-        return Err(OAuthError::unauthorized_client("Client not allowed for direct access grants"));
+        return Err(OAuthError::unauthorized_client(
+            "Client not allowed for direct access grants",
+        ));
     }
-    let username = params.require("username").map_err(OAuthError::invalid_request)?.to_owned();
-    let password = params.require("password").map_err(OAuthError::invalid_request)?.to_owned();
+    let username = params
+        .require("username")
+        .map_err(OAuthError::invalid_request)?
+        .to_owned();
+    let password = params
+        .require("password")
+        .map_err(OAuthError::invalid_request)?
+        .to_owned();
     let checker = identity.clone();
-    let outcome = tokio::task::spawn_blocking(move || checker.authenticate(&username, &password, Some(peer.ip())))
-        .await
-        .unwrap_or(Err(LoginError::InvalidCredentials));
+    let outcome = tokio::task::spawn_blocking(move || {
+        checker.authenticate(&username, &password, Some(peer.ip()))
+    })
+    .await
+    .unwrap_or(Err(LoginError::InvalidCredentials));
     let user = match outcome {
         Ok(user) => user,
-        Err(LoginError::InvalidCredentials) => return Err(OAuthError::invalid_grant("Invalid user credentials")),
+        Err(LoginError::InvalidCredentials) => {
+            return Err(OAuthError::invalid_grant("Invalid user credentials"));
+        }
         Err(LoginError::Locked(wait)) => {
             let mut e = OAuthError::invalid_grant(format!(
                 "Too many failed login attempts; try again in {} seconds",
@@ -156,11 +211,17 @@ async fn password(state: &OidcState, client: &Client, params: &Params, peer: Soc
 }
 
 /// RFC 7009: revoking an unknown or foreign token still answers 200.
-pub async fn revoke(State(state): State<Arc<OidcState>>, headers: HeaderMap, body: Body) -> Response {
+pub async fn revoke(
+    State(state): State<Arc<OidcState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let outcome = async {
         let params = read_form(&state, &headers, body).await?;
         let client = client_auth::authenticate(&state.identity, &headers, &params)?;
-        let token = params.require("token").map_err(OAuthError::invalid_request)?;
+        let token = params
+            .require("token")
+            .map_err(OAuthError::invalid_request)?;
         state.identity.revoke_refresh(client, token)?;
         Ok::<_, OAuthError>(())
     }

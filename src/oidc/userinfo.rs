@@ -15,14 +15,20 @@ use crate::identity::tokens::Target;
 fn bearer(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
 }
 
 pub async fn userinfo_get(State(state): State<Arc<OidcState>>, headers: HeaderMap) -> Response {
     respond(&state, bearer(&headers))
 }
 
-pub async fn userinfo_post(State(state): State<Arc<OidcState>>, headers: HeaderMap, body: Body) -> Response {
+pub async fn userinfo_post(
+    State(state): State<Arc<OidcState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let token = match bearer(&headers) {
         Some(t) => Some(t),
         None => match read_form(&state, &headers, body).await {
@@ -43,22 +49,32 @@ fn respond(state: &OidcState, token: Option<String>) -> Response {
 fn userinfo(state: &OidcState, token: Option<String>) -> Result<Value, OAuthError> {
     let token = token.ok_or_else(|| OAuthError::invalid_token("Token not provided"))?;
     let identity = &state.identity;
-    let claims = identity.verify_access_token(&token).map_err(OAuthError::invalid_token)?;
-    let azp = claims.get("azp").and_then(Value::as_str).unwrap_or_default();
+    let claims = identity
+        .verify_access_token(&token)
+        .map_err(OAuthError::invalid_token)?;
+    let azp = claims
+        .get("azp")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let client = identity
         .realm
         .client(azp)
         .ok_or_else(|| OAuthError::invalid_token("Token issued to an unknown client"))?;
-    let username = claims.get("preferred_username").and_then(Value::as_str).unwrap_or_default();
+    let username = claims
+        .get("preferred_username")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     match identity.realm.user(username) {
-        Some(user) if claims.get("sub") == Some(&json!(user.sub)) => {
-            Ok(Value::Object(identity.user_claims(&user, client, Target::Userinfo)))
-        }
+        Some(user) if claims.get("sub") == Some(&json!(user.sub)) => Ok(Value::Object(
+            identity.user_claims(&user, client, Target::Userinfo),
+        )),
         // Service-account tokens (client_credentials) describe the client itself.
         _ if claims.contains_key("clientId") => Ok(json!({
             "sub": claims.get("sub"),
             "preferred_username": username,
         })),
-        _ => Err(OAuthError::invalid_token("User of this token no longer exists")),
+        _ => Err(OAuthError::invalid_token(
+            "User of this token no longer exists",
+        )),
     }
 }

@@ -27,7 +27,11 @@ pub enum StoreError {
     #[error("database error: {0}")]
     Db(String),
     #[error("stored value in table {table} under {key} is unreadable: {message}")]
-    Corrupt { table: &'static str, key: String, message: String },
+    Corrupt {
+        table: &'static str,
+        key: String,
+        message: String,
+    },
 }
 
 macro_rules! db_error {
@@ -55,7 +59,10 @@ pub struct Table<T> {
 
 impl<T> Table<T> {
     pub const fn new(name: &'static str) -> Self {
-        Table { name, _value: PhantomData }
+        Table {
+            name,
+            _value: PhantomData,
+        }
     }
     fn def(&self) -> TableDefinition<'static, &'static str, &'static [u8]> {
         TableDefinition::new(self.name)
@@ -110,7 +117,10 @@ impl Store {
             let found = meta.get("schema_version")?.map(|v| v.value());
             match found {
                 Some(found) if found > SCHEMA_VERSION => {
-                    return Err(StoreError::NewerSchema { found, supported: SCHEMA_VERSION });
+                    return Err(StoreError::NewerSchema {
+                        found,
+                        supported: SCHEMA_VERSION,
+                    });
                 }
                 Some(_) => {}
                 None => {
@@ -210,7 +220,11 @@ impl Writer<'_> {
         Ok(())
     }
 
-    pub fn remove<T: DeserializeOwned>(&mut self, table: &Table<T>, key: &str) -> Result<Option<T>> {
+    pub fn remove<T: DeserializeOwned>(
+        &mut self,
+        table: &Table<T>,
+        key: &str,
+    ) -> Result<Option<T>> {
         let mut t = self.txn.open_table(table.def())?;
         let old = t.remove(key)?;
         match old {
@@ -231,7 +245,8 @@ impl Writer<'_> {
             let (k, v) = entry?;
             let key = k.value().to_owned();
             // Unreadable values are dropped rather than blocking the sweep.
-            let keep_it = decode::<T>(table.name, &key, v.value()).is_ok_and(|value| keep(&key, &value));
+            let keep_it =
+                decode::<T>(table.name, &key, v.value()).is_ok_and(|value| keep(&key, &value));
             if !keep_it {
                 doomed.push(key);
             }

@@ -1,1 +1,7 @@
-fn main(){}
+//! The one integration-test binary: every test starts its own platform on port 0.
+
+mod config_and_store;
+mod oidc_errors;
+mod oidc_flow;
+mod process;
+mod support;

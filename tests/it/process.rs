@@ -1,0 +1,259 @@
+//! `onyxia-lite` as a real process: print-env, the token command, signals, exit codes.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_onyxia-lite");
+
+/// Starts `serve` with `args` and reads `--print-env -` output until the last variable.
+fn spawn_serve(args: &[&str]) -> (Child, std::collections::HashMap<String, String>) {
+    let mut child = Command::new(BIN)
+        .arg("serve")
+        .args([
+            "--port",
+            "0",
+            "--s3-port",
+            "0",
+            "--vault-port",
+            "0",
+            "--print-env",
+            "-",
+        ])
+        .args(args)
+        .env("ONYXIA_LITE_PASSWORDS_ARGON2_MEMORY_KIB", "64")
+        .env("ONYXIA_LITE_PASSWORDS_ARGON2_ITERATIONS", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn onyxia-lite");
+    let mut vars = std::collections::HashMap::new();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some((k, v)) = line.split_once('=') {
+            vars.insert(k.to_owned(), v.trim_matches('\'').to_owned());
+            if k == "ONYXIA_LITE_DATA_DIR" {
+                break;
+            }
+        }
+    }
+    // Keep draining stdout so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, vars)
+}
+
+fn terminate(child: &mut Child) -> std::process::ExitStatus {
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    for _ in 0..100 {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    panic!("onyxia-lite did not stop on SIGTERM");
+}
+
+#[tokio::test]
+async fn serve_print_env_is_usable_and_sigterm_is_graceful() {
+    let (mut child, vars) = tokio::task::spawn_blocking(|| spawn_serve(&["--ephemeral"]))
+        .await
+        .unwrap();
+    let url = &vars["ONYXIA_URL"];
+    let issuer = &vars["OIDC_ISSUER_URL"];
+    assert_eq!(issuer, &format!("{url}/realms/datalab"));
+    assert_eq!(vars["OIDC_CLIENT_ID"], "onyxia");
+    assert!(!url.ends_with(":0"), "real port printed: {url}");
+    let http = reqwest::Client::new();
+    assert_eq!(
+        http.get(format!("{url}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let discovery: serde_json::Value = http
+        .get(format!("{issuer}/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(discovery["issuer"], issuer.as_str());
+    let token: serde_json::Value = http
+        .post(&vars["OIDC_TOKEN_URL"])
+        .form(&[
+            ("grant_type", "password"),
+            ("client_id", "onyxia"),
+            ("username", "alice"),
+            ("password", "alice"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(token["access_token"].is_string(), "{token}");
+    let data_dir = std::path::PathBuf::from(&vars["ONYXIA_LITE_DATA_DIR"]);
+    assert!(data_dir.exists());
+    let status = terminate(&mut child);
+    assert!(status.success(), "exit status {status:?}");
+    assert!(
+        !data_dir.exists(),
+        "ephemeral data directory removed at exit"
+    );
+}
+
+#[tokio::test]
+async fn token_command_signs_with_the_servers_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap().to_owned();
+    let dir_arg = data.clone();
+    let (mut child, vars) =
+        tokio::task::spawn_blocking(move || spawn_serve(&["--data-dir", dir_arg.as_str()]))
+            .await
+            .unwrap();
+    let out = Command::new(BIN)
+        .args(["token", "--user", "bob", "--data-dir", &data])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let info = reqwest::Client::new()
+        .get(format!(
+            "{}/protocol/openid-connect/userinfo",
+            vars["OIDC_ISSUER_URL"]
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(info.status(), 200);
+    let info: serde_json::Value = info.json().await.unwrap();
+    assert_eq!(info["preferred_username"], "bob");
+
+    let unknown = Command::new(BIN)
+        .args(["token", "--user", "nobody", "--data-dir", &data])
+        .output()
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("nobody"));
+    assert!(terminate(&mut child).success());
+}
+
+#[test]
+fn usage_and_config_errors_have_meaningful_exit_codes() {
+    let version = Command::new(BIN).arg("--version").output().unwrap();
+    assert!(version.status.success());
+    assert!(String::from_utf8_lossy(&version.stdout).contains(env!("CARGO_PKG_VERSION")));
+    let help = Command::new(BIN)
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    for needle in [
+        "--print-env",
+        "ONYXIA_LITE_OIDC_PASSWORD_GRANT",
+        "ONYXIA_LITE_S3_PORT",
+    ] {
+        assert!(help.contains(needle), "serve --help lists {needle}");
+    }
+    let bad_flag = Command::new(BIN)
+        .args(["serve", "--bogus"])
+        .output()
+        .unwrap();
+    assert_eq!(bad_flag.status.code(), Some(2));
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("c.toml");
+    std::fs::write(&file, "prot = 1\n").unwrap();
+    let bad_file = Command::new(BIN)
+        .args(["serve", "--config", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(bad_file.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad_file.stderr).contains("prot"));
+
+    std::fs::write(
+        dir.path().join("users.toml"),
+        "[[user]]\nusername = \"x\"\n",
+    )
+    .unwrap();
+    let bad_fixture = Command::new(BIN)
+        .args([
+            "serve",
+            "--ephemeral",
+            "--port",
+            "0",
+            "--s3-port",
+            "0",
+            "--vault-port",
+            "0",
+            "--fixtures",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(bad_fixture.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&bad_fixture.stderr);
+    assert!(
+        stderr.contains("users.toml") && stderr.contains("password"),
+        "{stderr}"
+    );
+
+    let shown = Command::new(BIN)
+        .args(["config", "show"])
+        .env(
+            "ONYXIA_LITE_OIDC_SIGNING_KEY",
+            "-----BEGIN PRIVATE KEY-----secret",
+        )
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.contains("oidc.signing_key = ********"), "{shown}");
+    assert!(!shown.contains("secret"));
+}
+
+#[test]
+fn port_in_use_is_a_runtime_failure() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let out = Command::new(BIN)
+        .args([
+            "serve",
+            "--ephemeral",
+            "--port",
+            &port,
+            "--s3-port",
+            "0",
+            "--vault-port",
+            "0",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&port));
+}
+
+#[test]
+fn config_docs_match_docs_config_md() {
+    let out = Command::new(BIN).args(["config", "docs"]).output().unwrap();
+    let table = String::from_utf8(out.stdout).unwrap();
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/CONFIG.md")).unwrap();
+    assert!(
+        doc.contains(&table),
+        "docs/CONFIG.md is stale: paste `onyxia-lite config docs` into it"
+    );
+}
