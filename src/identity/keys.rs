@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, PublicKeyUse};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use sha2::{Digest, Sha256};
 
 use crate::config::SigningAlgorithm;
@@ -25,6 +25,9 @@ pub enum KeyError {
 /// The issuer's signing key with everything derived from it.
 pub struct SigningKey {
     pub algorithm: Algorithm,
+    /// RS256 signs through ring: about three times faster than the pure-Rust RSA that
+    /// jsonwebtoken uses, and token grants are bound by RSA signing.
+    rsa: Option<ring::signature::RsaKeyPair>,
     pub kid: String,
     pub encoding: EncodingKey,
     pub decoding: DecodingKey,
@@ -128,10 +131,10 @@ impl SigningKey {
 
     pub fn from_pem(algorithm: SigningAlgorithm, pem: &str) -> Result<Self, KeyError> {
         let invalid = |e: &dyn std::fmt::Display| KeyError::Invalid(e.to_string());
-        let (alg, encoding, spki_der) = match algorithm {
+        let (alg, encoding, spki_der, rsa_pair) = match algorithm {
             SigningAlgorithm::RS256 => {
                 use rsa::pkcs1::DecodeRsaPrivateKey;
-                use rsa::pkcs8::{DecodePrivateKey, EncodePublicKey};
+                use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey};
                 let key = rsa::RsaPrivateKey::from_pkcs8_pem(pem)
                     .or_else(|_| rsa::RsaPrivateKey::from_pkcs1_pem(pem))
                     .map_err(|e| invalid(&format!("not an RSA private key in PEM: {e}")))?;
@@ -140,7 +143,10 @@ impl SigningKey {
                     .to_public_key_der()
                     .map_err(|e| invalid(&e))?;
                 let enc = EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(|e| invalid(&e))?;
-                (Algorithm::RS256, enc, spki.as_bytes().to_vec())
+                let pkcs8 = key.to_pkcs8_der().map_err(|e| invalid(&e))?;
+                let pair = ring::signature::RsaKeyPair::from_pkcs8(pkcs8.as_bytes())
+                    .map_err(|e| invalid(&format!("RSA key refused: {e}")))?;
+                (Algorithm::RS256, enc, spki.as_bytes().to_vec(), Some(pair))
             }
             SigningAlgorithm::ES256 => {
                 use p256::pkcs8::{DecodePrivateKey, EncodePublicKey};
@@ -151,7 +157,7 @@ impl SigningKey {
                     .to_public_key_der()
                     .map_err(|e| invalid(&e))?;
                 let enc = EncodingKey::from_ec_pem(pem.as_bytes()).map_err(|e| invalid(&e))?;
-                (Algorithm::ES256, enc, spki.as_bytes().to_vec())
+                (Algorithm::ES256, enc, spki.as_bytes().to_vec(), None)
             }
         };
         let mut jwk = Jwk::from_encoding_key(&encoding, alg).map_err(|e| invalid(&e))?;
@@ -161,12 +167,46 @@ impl SigningKey {
         let decoding = DecodingKey::from_jwk(&jwk).map_err(|e| invalid(&e))?;
         Ok(SigningKey {
             algorithm: alg,
+            rsa: rsa_pair,
             kid,
             encoding,
             decoding,
             jwk,
             public_key_der_b64: STANDARD.encode(spki_der),
         })
+    }
+}
+
+impl SigningKey {
+    /// A compact JWS of `claims` under `header`.
+    pub fn sign_jwt(&self, header: &Header, claims: &impl serde::Serialize) -> String {
+        let Some(pair) = &self.rsa else {
+            return jsonwebtoken::encode(header, claims, &self.encoding)
+                .expect("signing with a loaded key");
+        };
+        let part = |value: &dyn erased::Json| URL_SAFE_NO_PAD.encode(value.to_json());
+        let message = format!("{}.{}", part(header), part(claims));
+        let mut signature = vec![0; pair.public().modulus_len()];
+        pair.sign(
+            &ring::signature::RSA_PKCS1_SHA256,
+            &ring::rand::SystemRandom::new(),
+            message.as_bytes(),
+            &mut signature,
+        )
+        .expect("RSA signing with a loaded key");
+        format!("{message}.{}", URL_SAFE_NO_PAD.encode(signature))
+    }
+}
+
+mod erased {
+    /// Serializes anything to JSON bytes (plain data; cannot fail).
+    pub trait Json {
+        fn to_json(&self) -> Vec<u8>;
+    }
+    impl<T: serde::Serialize + ?Sized> Json for T {
+        fn to_json(&self) -> Vec<u8> {
+            serde_json::to_vec(self).unwrap_or_default()
+        }
     }
 }
 

@@ -120,10 +120,12 @@ impl Identity {
         let realm = Realm::from_fixtures(fixtures, public_url);
         let issuer = format!("{public_url}/realms/{}", realm.settings.name);
         let mut passwords = HashMap::new();
+        let mut stored: HashMap<String, StoredCredential> =
+            store.scan(&CREDENTIALS)?.into_iter().collect();
         for user in &fixtures.users {
             let name = user.username.to_ascii_lowercase();
             let digest = sha256_hex(&user.password);
-            let state = match store.get(&CREDENTIALS, &name)? {
+            let state = match stored.remove(&name) {
                 Some(stored) if stored.fixture_digest == digest => {
                     PasswordState::Hashed(stored.password_hash)
                 }

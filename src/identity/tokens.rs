@@ -187,8 +187,7 @@ impl Identity {
     }
 
     pub fn sign(&self, claims: &Claims) -> String {
-        jsonwebtoken::encode(&self.header(), claims, &self.signing.encoding)
-            .expect("signing claims with a loaded key")
+        self.signing.sign_jwt(&self.header(), claims)
     }
 
     /// Mints the access token, and the ID token when `openid` was granted.
