@@ -178,7 +178,12 @@ impl Platform {
             .merge(oidc::router(oidc_state.clone()))
             .fallback(not_found)
             .layer(DefaultBodyLimit::max(config.max_body_bytes))
-            .layer(tower_http::trace::TraceLayer::new_for_http());
+            // Spans carry the path only: queries can hold codes and id_token hints.
+            .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(
+                |request: &axum::http::Request<axum::body::Body>| {
+                    tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
+                },
+            ));
         let mut tasks = JoinSet::new();
         tasks.spawn(serve(listeners.main, main, stopped.clone()));
         tasks.spawn(serve(listeners.s3, reserved_s3(), stopped.clone()));

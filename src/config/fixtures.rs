@@ -9,6 +9,31 @@ use std::path::{Path, PathBuf};
 use include_dir::{Dir, include_dir};
 use serde::Deserialize;
 
+/// Claims the issuer sets itself; fixtures may not override them.
+pub const RESERVED_CLAIMS: &[&str] = &[
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "iat",
+    "nbf",
+    "jti",
+    "typ",
+    "azp",
+    "nonce",
+    "auth_time",
+    "sid",
+    "session_state",
+    "at_hash",
+    "acr",
+    "scope",
+    "preferred_username",
+    "clientId",
+];
+
+/// Ten years: longer lifespans are surely a mistake (and would overflow time arithmetic).
+const MAX_LIFESPAN: u64 = 315_360_000;
+
 static BUILT_IN: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/fixtures");
 
 /// A fixture problem, always naming the file.
@@ -273,6 +298,19 @@ impl Fixtures {
                 ));
             }
         }
+        let r = &self.realm;
+        for (field, value) in [
+            ("access_token_lifespan", r.access_token_lifespan),
+            ("sso_session_idle", r.sso_session_idle),
+            ("sso_session_max", r.sso_session_max),
+        ] {
+            if !(1..=MAX_LIFESPAN).contains(&value) {
+                return Err(fail(
+                    realm,
+                    format!("{field}: must be between 1 and {MAX_LIFESPAN} seconds"),
+                ));
+            }
+        }
         let mut seen = BTreeSet::new();
         for user in &self.users {
             let who = &user.username;
@@ -286,6 +324,24 @@ impl Fixtures {
                 return Err(fail(
                     users,
                     format!("user.username: `{who}` is declared twice"),
+                ));
+            }
+            if who.to_ascii_lowercase().starts_with("service-account-") {
+                return Err(fail(
+                    users,
+                    format!(
+                        "user.username: `{who}`: names starting with service-account- belong to clients"
+                    ),
+                ));
+            }
+            if let Some(claim) = user
+                .claims
+                .keys()
+                .find(|c| RESERVED_CLAIMS.contains(&c.as_str()))
+            {
+                return Err(fail(
+                    users,
+                    format!("user `{who}`: claims: `{claim}` is set by the issuer itself"),
                 ));
             }
             if user.password.is_empty() {
@@ -369,7 +425,30 @@ impl Fixtures {
                     ));
                 }
             }
+            if client
+                .access_token_lifespan
+                .is_some_and(|l| !(1..=MAX_LIFESPAN).contains(&l))
+            {
+                return Err(fail(
+                    clients,
+                    format!(
+                        "client `{id}`: access_token_lifespan: must be between 1 and {MAX_LIFESPAN} seconds"
+                    ),
+                ));
+            }
             for mapper in &client.mappers {
+                if let Some(claim) = mapper
+                    .claim
+                    .as_deref()
+                    .filter(|c| RESERVED_CLAIMS.contains(c))
+                {
+                    return Err(fail(
+                        clients,
+                        format!(
+                            "client `{id}`: mapper claim `{claim}` is set by the issuer itself"
+                        ),
+                    ));
+                }
                 let missing = |field: &str| {
                     fail(
                         clients,

@@ -177,6 +177,58 @@ impl Config {
     }
 
     fn validate(&mut self) -> Result<(), ConfigError> {
+        // An empty value in the file means "unset", as it does in the environment.
+        if self.public_url.as_deref() == Some("") {
+            self.public_url = None;
+        }
+        for dir in [&mut self.data_dir, &mut self.fixtures] {
+            if dir.as_ref().is_some_and(|d| d.as_os_str().is_empty()) {
+                *dir = None;
+            }
+        }
+        if self
+            .oidc
+            .signing_key
+            .as_ref()
+            .is_some_and(|k| k.expose().is_empty())
+        {
+            self.oidc.signing_key = None;
+        }
+        let o = &self.oidc;
+        for (key, value, min, max) in [
+            (
+                "oidc.code_lifespan_seconds",
+                o.code_lifespan_seconds,
+                1,
+                3_600,
+            ),
+            (
+                "oidc.login_failure_window_seconds",
+                o.login_failure_window_seconds,
+                1,
+                86_400,
+            ),
+            (
+                "oidc.login_failures_per_user",
+                u64::from(o.login_failures_per_user),
+                1,
+                1_000_000,
+            ),
+            (
+                "oidc.login_failures_per_address",
+                u64::from(o.login_failures_per_address),
+                1,
+                1_000_000,
+            ),
+            ("max_body_bytes", self.max_body_bytes as u64, 1_024, 1 << 30),
+        ] {
+            if !(min..=max).contains(&value) {
+                return Err(ConfigError::Invalid {
+                    key: key.into(),
+                    message: format!("must be between {min} and {max}, got {value}"),
+                });
+            }
+        }
         if let Some(url) = &self.public_url {
             let trimmed = url.trim_end_matches('/').to_owned();
             let parsed = url::Url::parse(&trimmed).map_err(|e| ConfigError::Invalid {
@@ -187,6 +239,15 @@ impl Config {
                 return Err(ConfigError::Invalid {
                     key: "public_url".into(),
                     message: "must be an http:// or https:// URL with a host".into(),
+                });
+            }
+            // Cookie paths and form actions assume the issuer sits at the root of the host.
+            if parsed.path() != "/" || parsed.query().is_some() {
+                return Err(ConfigError::Invalid {
+                    key: "public_url".into(),
+                    message:
+                        "must not have a path or query (serve onyxia-lite at the root of its host)"
+                            .into(),
                 });
             }
             self.public_url = Some(trimmed);
@@ -332,6 +393,19 @@ mod tests {
         assert_eq!(key.1, "********");
         assert!(!format!("{c:?}").contains("BEGIN PRIVATE"));
         assert!(Config::all_options().iter().any(|o| o.secret));
+    }
+
+    #[test]
+    fn empty_file_values_mean_unset_and_bounds_hold() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "public_url = \"\"\ndata_dir = \"\"\n").unwrap();
+        let c = Config::load(Some(&file), vec![], &[]).unwrap().config;
+        assert!(c.public_url.is_none() && c.data_dir.is_none());
+        let err = Config::load(None, vec![], &[("oidc.code_lifespan_seconds", "0".into())]);
+        assert!(err.err().unwrap().to_string().contains("between 1 and"));
+        let err = Config::load(None, vec![], &[("public_url", "http://h/sub".into())]);
+        assert!(err.err().unwrap().to_string().contains("path"));
     }
 
     #[test]

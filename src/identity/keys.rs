@@ -41,6 +41,7 @@ pub struct SigningKey {
 pub struct RefreshKey {
     pub encoding: EncodingKey,
     pub decoding: DecodingKey,
+    secret: Vec<u8>,
 }
 
 fn file_error(path: &Path, message: impl ToString) -> KeyError {
@@ -243,6 +244,15 @@ impl RefreshKey {
         Ok(RefreshKey {
             encoding: EncodingKey::from_secret(&secret),
             decoding: DecodingKey::from_secret(&secret),
+            secret,
         })
+    }
+
+    /// A keyed digest of a fixture password (HMAC-SHA256, hex): tells whether a fixture
+    /// changed without leaving a fast, unkeyed hash of the password in the database.
+    pub fn fixture_digest(&self, password: &str) -> String {
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &self.secret);
+        let tag = ring::hmac::sign(&key, format!("fixture-password\0{password}").as_bytes());
+        tag.as_ref().iter().map(|b| format!("{b:02x}")).collect()
     }
 }

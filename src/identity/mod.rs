@@ -66,6 +66,9 @@ pub enum LoginError {
     Locked(Duration),
 }
 
+/// How long after its rotation a refresh token may come back without ending the session.
+const REUSE_GRACE_SECS: u64 = 2;
+
 /// Why a refresh token was refused (all map to OAuth `invalid_grant`).
 #[derive(Debug, thiserror::Error)]
 pub enum RefreshError {
@@ -74,7 +77,7 @@ pub enum RefreshError {
     #[error("Invalid refresh token. Token client and authorized client don't match")]
     WrongClient,
     #[error("Stale token: this refresh token was already used")]
-    Reused,
+    Reused { used_at: u64, sid: Option<String> },
     #[error("Session not active")]
     SessionEnded,
     #[error(transparent)]
@@ -97,6 +100,8 @@ pub struct Identity {
     throttle: LoginThrottle,
     hasher: PasswordHasher,
     passwords: RwLock<HashMap<String, PasswordState>>,
+    /// Hash checked for unknown users; made on first need so start-up stays fast.
+    dummy_hash: std::sync::OnceLock<String>,
     pub password_grant_enabled: bool,
 }
 
@@ -124,7 +129,7 @@ impl Identity {
             store.scan(&CREDENTIALS)?.into_iter().collect();
         for user in &fixtures.users {
             let name = user.username.to_ascii_lowercase();
-            let digest = sha256_hex(&user.password);
+            let digest = refresh_key.fixture_digest(&user.password);
             let state = match stored.remove(&name) {
                 Some(stored) if stored.fixture_digest == digest => {
                     PasswordState::Hashed(stored.password_hash)
@@ -147,6 +152,7 @@ impl Identity {
             ),
             hasher: PasswordHasher::new(&config.passwords).map_err(IdentityError::Config)?,
             passwords: RwLock::new(passwords),
+            dummy_hash: std::sync::OnceLock::new(),
             password_grant_enabled: o.password_grant,
         })
     }
@@ -167,7 +173,7 @@ impl Identity {
             let hash = self.hasher.hash(plain);
             let record = StoredCredential {
                 password_hash: hash.clone(),
-                fixture_digest: sha256_hex(plain),
+                fixture_digest: self.refresh_key.fixture_digest(plain),
             };
             self.store.put(&CREDENTIALS, name, &record)?;
             self.passwords
@@ -186,33 +192,37 @@ impl Identity {
         password: &str,
         address: Option<IpAddr>,
     ) -> Result<Arc<User>, LoginError> {
-        let username = username.trim();
+        let login = username.trim();
         self.throttle
-            .check(username, address)
+            .begin(login, address)
             .map_err(|Locked { retry_after }| LoginError::Locked(retry_after))?;
-        let user = self.realm.user(username).filter(|u| u.enabled);
-        let ok = match &user {
-            Some(user) => {
-                let state = self.passwords.read().unwrap_or_else(|e| e.into_inner());
-                match state.get(&user.username) {
-                    Some(PasswordState::Hashed(phc)) => PasswordHasher::verify(password, phc),
-                    Some(PasswordState::Pending(plain)) => {
-                        plain.as_bytes().ct_eq(password.as_bytes()).into()
-                    }
-                    None => false,
-                }
+        let user = self.realm.user_by_login(login).filter(|u| u.enabled);
+        let phc = user.as_ref().and_then(|user| {
+            let state = self.passwords.read().unwrap_or_else(|e| e.into_inner());
+            match state.get(&user.username) {
+                Some(PasswordState::Hashed(phc)) => Some(Ok(phc.clone())),
+                Some(PasswordState::Pending(plain)) => Some(Err(plain.clone())),
+                None => None,
             }
-            None => false,
+        });
+        let ok = match phc {
+            Some(Ok(phc)) => PasswordHasher::verify(password, &phc),
+            Some(Err(plain)) => plain.as_bytes().ct_eq(password.as_bytes()).into(),
+            // Unknown user: spend the same argon2 time, so timing does not reveal names.
+            None => {
+                let dummy = self
+                    .dummy_hash
+                    .get_or_init(|| self.hasher.hash("onyxia-lite dummy"));
+                PasswordHasher::verify(password, dummy);
+                false
+            }
         };
         match (ok, user) {
             (true, Some(user)) => {
-                self.throttle.record_success(username);
+                self.throttle.succeeded(login, address);
                 Ok(user)
             }
-            _ => {
-                self.throttle.record_failure(username, address);
-                Err(LoginError::InvalidCredentials)
-            }
+            _ => Err(LoginError::InvalidCredentials),
         }
     }
 
@@ -242,19 +252,25 @@ impl Identity {
     /// The live session a cookie proves, touched (idle timer reset).
     pub fn session_from_cookie(&self, cookie: &str) -> Option<Session> {
         let (sid, secret) = cookie.split_once('.')?;
-        let mut session = self.store.get(&SESSIONS, sid).ok()??;
-        let proof: bool = session
-            .secret_hash
-            .as_bytes()
-            .ct_eq(sha256_hex(secret).as_bytes())
-            .into();
         let now = now_secs();
-        if !proof || !self.session_alive(&session, now) {
-            return None;
-        }
-        session.last_seen = now;
-        self.store.put(&SESSIONS, sid, &session).ok()?;
-        Some(session)
+        // Check and touch in one transaction, so a concurrent logout cannot be undone.
+        let touched = self.store.write(|w| {
+            let Some(mut session) = w.get(&SESSIONS, sid)? else {
+                return Ok::<_, StoreError>(None);
+            };
+            let proof: bool = session
+                .secret_hash
+                .as_bytes()
+                .ct_eq(sha256_hex(secret).as_bytes())
+                .into();
+            if !proof || !self.session_alive(&session, now) {
+                return Ok(None);
+            }
+            session.last_seen = now;
+            w.put(&SESSIONS, sid, &session)?;
+            Ok(Some(session))
+        });
+        touched.ok().flatten()
     }
 
     /// The session with this id, if it is still alive.
@@ -352,7 +368,7 @@ impl Identity {
             scope: scope.to_owned(),
             auth_time,
             expires,
-            used: false,
+            used_at: None,
         };
         w.put(&REFRESH_TOKENS, &jti, &record)?;
         let mut claims = Claims::new();
@@ -387,10 +403,13 @@ impl Identity {
             .and_then(Value::as_str)
             .ok_or(RefreshError::Invalid)?;
         let now = now_secs();
-        let (record, session, new_refresh) = self.store.write(|w| {
+        let rotated = self.store.write(|w| {
             let mut record = w.get(&REFRESH_TOKENS, jti)?.ok_or(RefreshError::Invalid)?;
-            if record.used {
-                return Err(RefreshError::Reused);
+            if let Some(used_at) = record.used_at {
+                return Err(RefreshError::Reused {
+                    used_at,
+                    sid: record.sid.clone(),
+                });
             }
             if record.expires < now {
                 return Err(RefreshError::Invalid);
@@ -407,7 +426,7 @@ impl Identity {
                 }
                 None => None,
             };
-            record.used = true;
+            record.used_at = Some(now);
             w.put(&REFRESH_TOKENS, jti, &record)?;
             let sid = record.sid.as_deref();
             let new = self.new_refresh(
@@ -419,7 +438,27 @@ impl Identity {
                 record.auth_time,
             )?;
             Ok((record, session, new))
-        })?;
+        });
+        let (record, session, new_refresh) = match rotated {
+            // A spent token back well after its rotation: someone else may hold the chain.
+            // End the session, as OAuth's security best practice advises. A quick retry
+            // (a lost response, two tabs racing) is only refused.
+            Err(RefreshError::Reused {
+                used_at,
+                sid: Some(sid),
+            }) if now > used_at + REUSE_GRACE_SECS => {
+                tracing::warn!(
+                    sid,
+                    "refresh token reused after rotation; ending its session"
+                );
+                self.end_session(&sid)?;
+                return Err(RefreshError::Reused {
+                    used_at,
+                    sid: Some(sid),
+                });
+            }
+            other => other?,
+        };
         let user = self
             .realm
             .user(&record.username)

@@ -79,6 +79,7 @@ impl UriPattern {
 /// Rejects URIs no client may use whatever is registered: unparsable, with user info or fragment.
 fn acceptable_uri(candidate: &str) -> bool {
     match url::Url::parse(candidate) {
+        Ok(url) if matches!(url.scheme(), "javascript" | "data" | "vbscript" | "file") => false,
         Ok(url) => {
             url.username().is_empty() && url.password().is_none() && url.fragment().is_none()
         }
@@ -257,6 +258,20 @@ impl Realm {
 
     pub fn user(&self, username: &str) -> Option<Arc<User>> {
         self.users.get(&username.to_ascii_lowercase()).cloned()
+    }
+
+    /// The user a login form names: by username, else by email (as Keycloak allows).
+    pub fn user_by_login(&self, login: &str) -> Option<Arc<User>> {
+        self.user(login).or_else(|| {
+            self.users
+                .values()
+                .find(|u| {
+                    u.email
+                        .as_deref()
+                        .is_some_and(|e| e.eq_ignore_ascii_case(login))
+                })
+                .cloned()
+        })
     }
 
     pub fn users(&self) -> impl Iterator<Item = &Arc<User>> {

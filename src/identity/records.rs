@@ -26,11 +26,12 @@ pub struct RefreshRecord {
     pub scope: String,
     pub auth_time: u64,
     pub expires: u64,
-    pub used: bool,
+    /// Unix seconds of its rotation; a spent token presented again is refused.
+    pub used_at: Option<u64>,
 }
 
-/// A fixture user's password hash, with a digest of the fixture password it came from so an
-/// unchanged fixture is not hashed again at the next start.
+/// A fixture user's password hash, with a keyed digest of the fixture password it came from so
+/// an unchanged fixture is not hashed again at the next start.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StoredCredential {
     pub password_hash: String,

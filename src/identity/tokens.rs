@@ -28,7 +28,6 @@ const KNOWN_SCOPES: &[&str] = &[
     "roles",
     "web-origins",
     "groups",
-    "offline_access",
 ];
 
 /// The granted scope string: `openid` if asked, then Keycloak's default `profile email`,

@@ -20,6 +20,7 @@ use crate::identity::records::Session;
 use crate::identity::tokens::granted_scope;
 use crate::identity::{LoginError, now_secs};
 
+const MAX_PARAM_LEN: usize = 2048;
 pub const SESSION_COOKIE: &str = "ONYXIA_LITE_SESSION";
 const LOGIN_COOKIE: &str = "ONYXIA_LITE_LOGIN";
 
@@ -70,7 +71,10 @@ impl Reply<'_> {
                 let fragment = url::form_urlencoded::Serializer::new(String::new())
                     .extend_pairs(&all)
                     .finish();
-                Redirect::to(&format!("{}#{fragment}", self.redirect_uri)).into_response()
+                let mut url =
+                    url::Url::parse(self.redirect_uri).expect("registered redirect URIs parse");
+                url.set_fragment(Some(&fragment));
+                Redirect::to(url.as_str()).into_response()
             }
         }
     }
@@ -121,7 +125,12 @@ async fn authorize(state: &OidcState, jar: CookieJar, params: Params) -> Respons
     let mode = match params.get("response_mode") {
         None | Some("query") => ResponseMode::Query,
         Some("fragment") => ResponseMode::Fragment,
-        Some("form_post") => ResponseMode::FormPost,
+        // A form post to a non-web scheme would be a script injection vector.
+        Some("form_post")
+            if redirect_uri.starts_with("http://") || redirect_uri.starts_with("https://") =>
+        {
+            ResponseMode::FormPost
+        }
         Some(_) => {
             return pages::error(StatusCode::BAD_REQUEST, "Invalid parameter: response_mode");
         }
@@ -131,6 +140,15 @@ async fn authorize(state: &OidcState, jar: CookieJar, params: Params) -> Respons
         mode,
         state: params.get("state"),
     };
+    // Values kept while the login form is pending are bounded, so requests cannot pile up memory.
+    for name in ["state", "nonce", "login_hint", "scope"] {
+        if params.get(name).is_some_and(|v| v.len() > MAX_PARAM_LEN) {
+            return pages::error(
+                StatusCode::BAD_REQUEST,
+                &format!("Parameter {name} is longer than {MAX_PARAM_LEN} bytes"),
+            );
+        }
+    }
     if params.get("response_type") != Some("code") {
         return match params.get("response_type") {
             None => reply.error("invalid_request", "Missing parameter: response_type"),
@@ -202,7 +220,12 @@ fn random() -> String {
 
 fn show_login(state: &OidcState, jar: CookieJar, request: AuthRequest) -> Response {
     let id = random();
-    let csrf = random();
+    // One CSRF value per browser, so logins started in two tabs both stay valid.
+    let csrf = jar
+        .get(LOGIN_COOKIE)
+        .map(|c| c.value().to_owned())
+        .filter(|v| v.len() == 43 && URL_SAFE_NO_PAD.decode(v).is_ok())
+        .unwrap_or_else(random);
     let username = request.login_hint.clone();
     let client_name = client_title(state, &request.client_id);
     {
@@ -210,6 +233,12 @@ fn show_login(state: &OidcState, jar: CookieJar, request: AuthRequest) -> Respon
         if logins.len() >= MAX_PENDING {
             let now = Instant::now();
             logins.retain(|_, l| l.expires > now);
+            if logins.len() >= MAX_PENDING {
+                return pages::error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Too many sign-ins are in progress. Try again in a few minutes.",
+                );
+            }
         }
         logins.insert(
             id.clone(),
@@ -246,10 +275,17 @@ fn client_title(state: &OidcState, client_id: &str) -> String {
 }
 
 fn cookie(state: &OidcState, name: &'static str, value: String) -> Cookie<'static> {
+    // Over https, SameSite=None lets silent renewal in an iframe of another site send the
+    // session cookie (as Keycloak does); over plain http browsers require Lax.
+    let same_site = if state.secure_cookies {
+        SameSite::None
+    } else {
+        SameSite::Lax
+    };
     Cookie::build((name, value))
         .path(format!("{}/", state.realm_path()))
         .http_only(true)
-        .same_site(SameSite::Lax)
+        .same_site(same_site)
         .secure(state.secure_cookies)
         .build()
 }
@@ -265,6 +301,7 @@ fn issue_code(state: &OidcState, request: &AuthRequest, session: &Session) -> Re
         codes.insert(
             code.clone(),
             CodeGrant {
+                spent: false,
                 client_id: request.client_id.clone(),
                 redirect_uri: request
                     .redirect_uri_sent
@@ -395,11 +432,27 @@ pub async fn login_submit(
     (jar, response).into_response()
 }
 
-/// Takes a code out of the store (single use).
-pub(super) fn take_code(state: &OidcState, code: &str) -> Option<CodeGrant> {
-    state
-        .codes
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .remove(code)
+/// What presenting a code found.
+pub(super) enum CodeUse {
+    Fresh(CodeGrant),
+    /// Presented before: the session it started is suspect.
+    Spent {
+        sid: String,
+    },
+    Unknown,
+}
+
+/// Spends a code (single use); the entry stays as a tombstone until it expires.
+pub(super) fn take_code(state: &OidcState, code: &str) -> CodeUse {
+    let mut codes = state.codes.lock().unwrap_or_else(|e| e.into_inner());
+    match codes.get_mut(code) {
+        None => CodeUse::Unknown,
+        Some(grant) if grant.spent => CodeUse::Spent {
+            sid: grant.sid.clone(),
+        },
+        Some(grant) => {
+            grant.spent = true;
+            CodeUse::Fresh(grant.clone())
+        }
+    }
 }

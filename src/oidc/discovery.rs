@@ -31,7 +31,7 @@ pub async fn openid_configuration(State(state): State<Arc<OidcState>>) -> Json<V
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "code_challenge_methods_supported": ["S256"],
-        "scopes_supported": ["openid", "profile", "email", "roles", "web-origins", "groups", "offline_access"],
+        "scopes_supported": ["openid", "profile", "email", "roles", "web-origins", "groups"],
         "claims_supported": [
             "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "azp", "sid", "at_hash",
             "name", "given_name", "family_name", "preferred_username", "email", "email_verified", "groups"
@@ -56,4 +56,14 @@ pub async fn realm_info(State(state): State<Arc<OidcState>>) -> Json<Value> {
         "account-service": format!("{}/account", identity.issuer),
         "tokens-not-before": 0,
     }))
+}
+
+/// keycloak-js probes third-party cookies through these pages before it starts its session
+/// iframe. Answering "unsupported" makes it skip the iframe (this issuer has none) instead of
+/// waiting for a timeout.
+pub async fn third_party_cookies() -> axum::response::Html<&'static str> {
+    axum::response::Html(
+        "<!doctype html><html><body><script>\
+         window.parent.postMessage(\"unsupported\", \"*\");</script></body></html>",
+    )
 }

@@ -58,7 +58,10 @@ fn logout(state: &OidcState, jar: CookieJar, params: Params, posted: bool) -> Re
         .get("id_token_hint")
         .map(|t| identity.decode_id_token_hint(t))
     {
-        Some(Ok(claims)) => Some(claims),
+        Some(Ok(claims)) if claims.get("typ").and_then(Value::as_str) == Some("ID") => Some(claims),
+        Some(Ok(_)) => {
+            return pages::error(StatusCode::BAD_REQUEST, "id_token_hint is not an ID token");
+        }
         Some(Err(e)) => return pages::error(StatusCode::BAD_REQUEST, &e),
         None => None,
     };
@@ -85,8 +88,17 @@ fn logout(state: &OidcState, jar: CookieJar, params: Params, posted: bool) -> Re
             return pages::error(StatusCode::BAD_REQUEST, "Invalid redirect uri");
         }
     }
-    // Without proof that the request comes from the signed-in app, ask the user first.
-    if hint.is_none() && !(posted && params.get("confirm") == Some("yes")) {
+    let hint_sid = hint
+        .as_ref()
+        .and_then(|c| c.get("sid").and_then(Value::as_str).map(str::to_owned));
+    let cookie_sid = jar
+        .get(SESSION_COOKIE)
+        .and_then(|c| c.value().split_once('.').map(|(sid, _)| sid.to_owned()));
+    // The hint proves the app's session; it may end the browser's session only when they are
+    // the same one. Otherwise ask the user, so a stray link cannot sign anyone out.
+    let hint_matches = hint_sid.is_some() && (cookie_sid.is_none() || cookie_sid == hint_sid);
+    let confirmed = posted && params.get("confirm") == Some("yes");
+    if !hint_matches && !confirmed {
         let action = format!("{}/protocol/openid-connect/logout", state.realm_path());
         let keep: Vec<(&str, &str)> = ["client_id", "post_logout_redirect_uri", "state"]
             .iter()
@@ -94,13 +106,11 @@ fn logout(state: &OidcState, jar: CookieJar, params: Params, posted: bool) -> Re
             .collect();
         return pages::logout_confirm(&action, &keep);
     }
-    let sid = hint
-        .as_ref()
-        .and_then(|c| c.get("sid").and_then(Value::as_str).map(str::to_owned))
-        .or_else(|| {
-            jar.get(SESSION_COOKIE)
-                .and_then(|c| c.value().split_once('.').map(|(sid, _)| sid.to_owned()))
-        });
+    let sid = if confirmed {
+        cookie_sid.or(hint_sid)
+    } else {
+        hint_sid
+    };
     if let Some(sid) = sid
         && let Err(e) = identity.end_session(&sid)
     {

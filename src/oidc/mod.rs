@@ -29,7 +29,10 @@ use form::Params;
 use crate::identity::Identity;
 
 /// An authorization code waiting to be exchanged (single use, short-lived).
+#[derive(Clone)]
 struct CodeGrant {
+    /// Exchanged already; kept until expiry so a second use can be detected.
+    spent: bool,
     client_id: String,
     /// The redirect_uri sent in the authorization request, which the exchange must repeat.
     redirect_uri: Option<String>,
@@ -110,6 +113,14 @@ pub fn router(state: Arc<OidcState>) -> Router {
         )
         .route(&format!("{oidc}/certs"), get(discovery::jwks))
         .route(
+            &format!("{oidc}/3p-cookies/step1.html"),
+            get(discovery::third_party_cookies),
+        )
+        .route(
+            &format!("{oidc}/3p-cookies/step2.html"),
+            get(discovery::third_party_cookies),
+        )
+        .route(
             &format!("{oidc}/auth"),
             get(authorize::authorize_get).post(authorize::authorize_post),
         )
@@ -150,6 +161,11 @@ async fn realm_and_cors(
     if realm != state.identity.realm.settings.name {
         return OAuthError::realm_not_found().into_response();
     }
+    // Browser navigations (authorization, login form, logout) never get CORS headers: a
+    // script on another origin must not read a login page or a form_post response.
+    let path = request.uri().path();
+    let navigation =
+        path.ends_with("/auth") || path.contains("/login-actions/") || path.ends_with("/logout");
     let origin = request
         .headers()
         .get(header::ORIGIN)
@@ -162,6 +178,7 @@ async fn realm_and_cors(
     };
     let allowed = origin
         .as_deref()
+        .filter(|_| !navigation)
         .filter(|o| public || state.identity.realm.any_client_allows_origin(o))
         .map(str::to_owned);
     if request.method() == Method::OPTIONS {

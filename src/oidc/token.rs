@@ -15,7 +15,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::authorize::take_code;
+use super::authorize::{CodeUse, take_code};
 use super::form::Params;
 use super::{OAuthError, OidcState, client_auth, no_store, read_form};
 use crate::config::fixtures::Grant;
@@ -113,8 +113,16 @@ fn authorization_code(
     let code = params
         .require("code")
         .map_err(OAuthError::invalid_request)?;
-    let grant =
-        take_code(state, code).ok_or_else(|| OAuthError::invalid_grant("Code not valid"))?;
+    let grant = match take_code(state, code) {
+        CodeUse::Fresh(grant) => grant,
+        // RFC 6749 §4.1.2: a code used twice revokes what it granted.
+        CodeUse::Spent { sid } => {
+            tracing::warn!(sid, "authorization code reused; ending its session");
+            state.identity.end_session(&sid)?;
+            return Err(OAuthError::invalid_grant("Code not valid"));
+        }
+        CodeUse::Unknown => return Err(OAuthError::invalid_grant("Code not valid")),
+    };
     if grant.expires <= Instant::now() {
         return Err(OAuthError::invalid_grant("Code is expired"));
     }
@@ -127,6 +135,11 @@ fn authorization_code(
         && params.get("redirect_uri") != Some(expected.as_str())
     {
         return Err(OAuthError::invalid_grant("Incorrect redirect_uri"));
+    }
+    if grant.code_challenge.is_none() && params.get("code_verifier").is_some() {
+        return Err(OAuthError::invalid_grant(
+            "PKCE code verifier specified but challenge not present in authorization",
+        ));
     }
     if let Some(challenge) = &grant.code_challenge {
         let verifier = params

@@ -3,5 +3,6 @@
 mod config_and_store;
 mod oidc_errors;
 mod oidc_flow;
+mod oidc_hardening;
 mod process;
 mod support;

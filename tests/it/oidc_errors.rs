@@ -6,17 +6,22 @@ use sha2::{Digest, Sha256};
 
 use crate::support::*;
 
-fn pkce() -> (String, String) {
+pub fn pkce() -> (String, String) {
     let verifier = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
     (verifier, challenge)
 }
 
-fn callback(tp: &TestPlatform) -> String {
+pub fn callback(tp: &TestPlatform) -> String {
     format!("{}/callback", tp.running.endpoints.url)
 }
 
-fn auth_url(tp: &TestPlatform, client: &str, redirect: &str, challenge: Option<&str>) -> String {
+pub fn auth_url(
+    tp: &TestPlatform,
+    client: &str,
+    redirect: &str,
+    challenge: Option<&str>,
+) -> String {
     let mut url = url::Url::parse(&tp.oidc("auth")).unwrap();
     url.query_pairs_mut()
         .append_pair("response_type", "code")
@@ -33,7 +38,7 @@ fn auth_url(tp: &TestPlatform, client: &str, redirect: &str, challenge: Option<&
 }
 
 /// Logs alice in through the form and returns (code, verifier).
-async fn code_for_alice(tp: &TestPlatform) -> (String, String) {
+pub async fn code_for_alice(tp: &TestPlatform) -> (String, String) {
     let (verifier, challenge) = pkce();
     let http = browser();
     let done = submit_login(
@@ -46,7 +51,7 @@ async fn code_for_alice(tp: &TestPlatform) -> (String, String) {
     (query(&location(&done), "code").unwrap(), verifier)
 }
 
-async fn exchange(
+pub async fn exchange(
     tp: &TestPlatform,
     code: &str,
     verifier: &str,
@@ -65,7 +70,7 @@ async fn exchange(
     .await
 }
 
-fn error_of(reply: &(u16, serde_json::Value)) -> (u16, &str) {
+pub fn error_of(reply: &(u16, serde_json::Value)) -> (u16, &str) {
     (reply.0, reply.1["error"].as_str().unwrap_or("<none>"))
 }
 

@@ -152,6 +152,42 @@ async fn token_command_signs_with_the_servers_key() {
     assert!(terminate(&mut child).success());
 }
 
+#[tokio::test]
+async fn json_output_describes_the_running_server() {
+    let mut child = Command::new(BIN)
+        .args([
+            "serve",
+            "--ephemeral",
+            "--port",
+            "0",
+            "--s3-port",
+            "0",
+            "--vault-port",
+            "0",
+            "--json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let line = tokio::task::spawn_blocking(move || {
+        BufReader::new(stdout).lines().next().unwrap().unwrap()
+    })
+    .await
+    .unwrap();
+    let json: serde_json::Value = serde_json::from_str(&line).expect("one JSON object on stdout");
+    let url = json["ONYXIA_URL"].as_str().unwrap();
+    assert_eq!(json["OIDC_ISSUER_URL"], format!("{url}/realms/datalab"));
+    let health = reqwest::get(format!("{url}/healthz")).await.unwrap();
+    assert_eq!(health.status(), 200);
+    assert!(terminate(&mut child).success());
+    // The banner went to stderr, with the demo accounts.
+    let mut banner = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut banner).unwrap();
+    assert!(banner.contains("alice / alice"), "{banner}");
+}
+
 #[test]
 fn usage_and_config_errors_have_meaningful_exit_codes() {
     let version = Command::new(BIN).arg("--version").output().unwrap();
