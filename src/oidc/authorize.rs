@@ -367,13 +367,7 @@ pub async fn login_submit(
     }
     let username = form.get("username").unwrap_or_default().to_owned();
     let password = form.get("password").unwrap_or_default().to_owned();
-    let identity = state.identity.clone();
-    let who = username.clone();
-    let outcome = tokio::task::spawn_blocking(move || {
-        identity.authenticate(&who, &password, Some(peer.ip()))
-    })
-    .await
-    .unwrap_or(Err(LoginError::InvalidCredentials));
+    let outcome = state.check_password(&username, password, peer.ip()).await;
     let user = match outcome {
         Ok(user) => user,
         Err(e) => {

@@ -61,6 +61,7 @@ pub struct OidcState {
     max_body: usize,
     /// Cookies get `Secure` when the public URL is https.
     secure_cookies: bool,
+    password_checks: tokio::sync::Semaphore,
 }
 
 const LOGIN_FORM_LIFESPAN: Duration = Duration::from_secs(30 * 60);
@@ -81,11 +82,35 @@ impl OidcState {
             code_lifespan,
             max_body,
             secure_cookies,
+            password_checks: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
+            ),
         }
     }
 
     fn realm_path(&self) -> String {
         format!("/realms/{}", self.identity.realm.settings.name)
+    }
+
+    /// Checks a password off the async workers. Checks run a few at a time: each argon2
+    /// verification holds its memory cost (19 MiB by default) while it runs.
+    async fn check_password(
+        &self,
+        username: &str,
+        password: String,
+        address: std::net::IpAddr,
+    ) -> Result<Arc<crate::identity::realm::User>, crate::identity::LoginError> {
+        let refused = Err(crate::identity::LoginError::InvalidCredentials);
+        let Ok(_permit) = self.password_checks.acquire().await else {
+            return refused;
+        };
+        let identity = self.identity.clone();
+        let username = username.to_owned();
+        tokio::task::spawn_blocking(move || {
+            identity.authenticate(&username, &password, Some(address))
+        })
+        .await
+        .unwrap_or(refused)
     }
 
     /// Drops expired codes and login forms.

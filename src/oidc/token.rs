@@ -198,13 +198,7 @@ async fn password(
         .require("password")
         .map_err(OAuthError::invalid_request)?
         .to_owned();
-    let checker = identity.clone();
-    let outcome = tokio::task::spawn_blocking(move || {
-        checker.authenticate(&username, &password, Some(peer.ip()))
-    })
-    .await
-    .unwrap_or(Err(LoginError::InvalidCredentials));
-    let user = match outcome {
+    let user = match state.check_password(&username, password, peer.ip()).await {
         Ok(user) => user,
         Err(LoginError::InvalidCredentials) => {
             return Err(OAuthError::invalid_grant("Invalid user credentials"));
