@@ -1,11 +1,20 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond the Rust toolchain. Idempotent.
-# Today the suite needs only the toolchain and `kill` (procps); later parts add Podman and
-# Chromium here, so CI installs them rather than skipping their tests.
+# The suite drives real clients: Python ones (authlib; later boto3, hvac) need python3 and pip.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 need=()
 command -v kill >/dev/null 2>&1 || need+=(procps)
+command -v python3 >/dev/null 2>&1 || need+=(python3 python3-pip)
 if [ "${#need[@]}" -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq "${need[@]}"
+fi
+if ! python3 - <<'PY' 2>/dev/null
+import authlib, requests
+PY
+then
+  pip=(python3 -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt)
+  # Debian's own python3 refuses pip installs unless told otherwise (PEP 668).
+  PIP_ROOT_USER_ACTION=ignore "${pip[@]}" || PIP_ROOT_USER_ACTION=ignore "${pip[@]}" --break-system-packages
 fi

@@ -19,8 +19,8 @@ pub fn escape(text: &str) -> String {
 }
 
 const STYLE: &str = r#"
-:root { color-scheme: light dark; --bg:#f4f6fb; --card:#fff; --fg:#1d2330; --muted:#5d6678; --accent:#2f5bea; --error:#b42318; --line:#d8dde8; }
-@media (prefers-color-scheme: dark) { :root { --bg:#11141b; --card:#1b202b; --fg:#e8ebf2; --muted:#9aa3b5; --accent:#7c9cff; --error:#ff8a80; --line:#2d3444; } }
+:root { color-scheme: light dark; --bg:#f4f6fb; --card:#fff; --fg:#1d2330; --muted:#5d6678; --accent:#2f5bea; --error:#b42318; --line:#d8dde8; --on-accent:#fff; }
+@media (prefers-color-scheme: dark) { :root { --bg:#11141b; --card:#1b202b; --fg:#e8ebf2; --muted:#9aa3b5; --accent:#7c9cff; --error:#ff8a80; --line:#2d3444; --on-accent:#0b1020; } }
 * { box-sizing: border-box; }
 body { margin:0; min-height:100vh; display:grid; place-items:center; background:var(--bg); color:var(--fg);
   font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
@@ -33,7 +33,7 @@ label { display:block; font-size:14px; font-weight:600; margin:14px 0 6px; }
 input[type=text], input[type=password] { width:100%; padding:10px 12px; border-radius:8px; border:1px solid var(--line);
   background:transparent; color:inherit; font:inherit; }
 input:focus-visible, button:focus-visible { outline:3px solid color-mix(in srgb, var(--accent) 45%, transparent); outline-offset:1px; }
-button { margin-top:22px; width:100%; padding:11px; border:0; border-radius:8px; background:var(--accent); color:#fff;
+button { margin-top:22px; width:100%; padding:11px; border:0; border-radius:8px; background:var(--accent); color:var(--on-accent);
   font:inherit; font-weight:600; cursor:pointer; }
 .error { color:var(--error); background:color-mix(in srgb, var(--error) 10%, transparent); border-radius:8px; padding:10px 12px; margin-bottom:8px; }
 footer { color:var(--muted); font-size:13px; margin-top:18px; text-align:center; }

@@ -5,4 +5,5 @@ mod oidc_errors;
 mod oidc_flow;
 mod oidc_hardening;
 mod process;
+mod python_clients;
 mod support;

@@ -1,0 +1,33 @@
+//! Python clients (authlib today; boto3 and hvac as their listeners land) against a platform.
+
+use std::process::Command;
+
+use crate::support::*;
+
+/// Runs a script of tests/python with the platform's variables; fails the test on any error.
+/// Without Python or its packages the test fails too: `scripts/install-test-deps.sh` installs them.
+pub async fn run_python(tp: &TestPlatform, script: &str) {
+    let path = format!("{}/tests/python/{script}", env!("CARGO_MANIFEST_DIR"));
+    let mut command = Command::new("python3");
+    command.arg(&path);
+    for (key, value) in tp.running.endpoints.variables() {
+        command.env(key, value);
+    }
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .expect("python3 runs (scripts/install-test-deps.sh installs the test dependencies)");
+    assert!(
+        output.status.success(),
+        "{script} failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[tokio::test]
+async fn authlib_relying_party() {
+    let tp = TestPlatform::start().await;
+    run_python(&tp, "oidc_authlib.py").await;
+    tp.stop().await;
+}
