@@ -18,6 +18,13 @@ pub struct Endpoints {
     pub issuer: String,
     pub realm: String,
     pub client_id: String,
+    /// S3 (and STS) endpoint URL.
+    pub s3_url: String,
+    pub s3_region: String,
+    /// Root S3 keys (printed like `vault server -dev` prints its root token).
+    pub s3_access_key: String,
+    #[serde(skip)]
+    pub s3_secret_key: String,
     pub data_dir: PathBuf,
     /// Demo accounts (username, password) from the fixtures, for the banner.
     #[serde(skip)]
@@ -43,6 +50,11 @@ impl Endpoints {
                 "OIDC_JWKS_URL",
                 format!("{}/protocol/openid-connect/certs", self.issuer),
             ),
+            ("AWS_ENDPOINT_URL", self.s3_url.clone()),
+            ("AWS_S3_ENDPOINT", self.s3_url.clone()),
+            ("AWS_DEFAULT_REGION", self.s3_region.clone()),
+            ("AWS_ACCESS_KEY_ID", self.s3_access_key.clone()),
+            ("AWS_SECRET_ACCESS_KEY", self.s3_secret_key.clone()),
             ("ONYXIA_LITE_DATA_DIR", self.data_dir.display().to_string()),
         ]
     }
@@ -66,12 +78,14 @@ impl Endpoints {
     pub fn banner(&self) -> String {
         let mut out = format!(
             "\n  onyxia-lite {} is ready\n\n  Web UI and API   {}\n  OIDC issuer      {}\n  \
-             S3 listener      {} (S3 and STS are not in this build yet)\n  Vault listener   {} (not in this build yet)\n  \
+             S3 and STS       {} (root keys {} / {})\n  Vault listener   {} (not in this build yet)\n  \
              Data directory   {}\n",
             env!("CARGO_PKG_VERSION"),
             self.url,
             self.issuer,
-            self.s3_addr,
+            self.s3_url,
+            self.s3_access_key,
+            self.s3_secret_key,
             self.vault_addr,
             self.data_dir.display(),
         );

@@ -7,7 +7,11 @@
 pub mod config;
 pub mod endpoints;
 pub mod identity;
+mod markup;
+pub mod objects;
 pub mod oidc;
+pub mod policy;
+pub mod s3;
 mod server;
 pub mod store;
 

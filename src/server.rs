@@ -42,6 +42,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Identity(#[from] IdentityError),
+    #[error("object store: {0}")]
+    Objects(#[from] crate::objects::ObjectError),
 }
 
 /// The three listeners, bound before the platform starts so port 0 resolves to real ports.
@@ -137,9 +139,16 @@ impl Platform {
             &config,
             &fixtures,
             &public_url,
-            store,
+            store.clone(),
             data_dir.path(),
         )?);
+        let s3 = crate::s3::build(
+            &config,
+            &fixtures,
+            identity.clone(),
+            store.clone(),
+            data_dir.path(),
+        )?;
         let oidc_state = Arc::new(OidcState::new(
             identity.clone(),
             Duration::from_secs(config.oidc.code_lifespan_seconds),
@@ -155,6 +164,14 @@ impl Platform {
             issuer: identity.issuer.clone(),
             realm: identity.realm.settings.name.clone(),
             client_id: "onyxia".into(),
+            s3_url: format!(
+                "http://{}:{}",
+                endpoint_host(&config, s3_addr),
+                s3_addr.port()
+            ),
+            s3_region: config.s3.region.clone(),
+            s3_access_key: config.s3.root_access_key.clone(),
+            s3_secret_key: config.s3.root_secret_key.expose().to_owned(),
             data_dir: data_dir.path().to_owned(),
             demo_users: fixtures
                 .users
@@ -186,9 +203,14 @@ impl Platform {
             ));
         let mut tasks = JoinSet::new();
         tasks.spawn(serve(listeners.main, main, stopped.clone()));
-        tasks.spawn(serve(listeners.s3, reserved_s3(), stopped.clone()));
+        tasks.spawn(serve(listeners.s3, s3.router, stopped.clone()));
         tasks.spawn(serve(listeners.vault, reserved_vault(), stopped.clone()));
-        tasks.spawn(background(identity.clone(), oidc_state, stopped));
+        tasks.spawn(background(
+            identity.clone(),
+            oidc_state,
+            s3.keys.clone(),
+            stopped,
+        ));
 
         tracing::info!(
             url = %endpoints.url,
@@ -203,6 +225,18 @@ impl Platform {
             tasks,
             data_dir,
         })
+    }
+}
+
+/// The host clients should use for a listener: `localhost` for loopback or all addresses.
+fn endpoint_host(config: &Config, addr: SocketAddr) -> String {
+    if config.bind.is_loopback() || config.bind.is_unspecified() {
+        "localhost".into()
+    } else {
+        match addr.ip() {
+            std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+            ip => ip.to_string(),
+        }
     }
 }
 
@@ -231,6 +265,7 @@ async fn serve(
 async fn background(
     identity: Arc<Identity>,
     oidc: Arc<OidcState>,
+    s3_keys: Arc<crate::s3::KeyRing>,
     mut stopped: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let hasher = identity.clone();
@@ -244,6 +279,10 @@ async fn background(
         tokio::select! {
             _ = tick.tick() => {
                 oidc.sweep();
+                let keys = s3_keys.clone();
+                if let Ok(Err(e)) = tokio::task::spawn_blocking(move || keys.sweep()).await {
+                    tracing::warn!(error = %e, "cannot sweep expired STS credentials");
+                }
                 let sweeper = identity.clone();
                 if let Ok(Err(e)) = tokio::task::spawn_blocking(move || sweeper.sweep_expired()).await {
                     tracing::warn!(error = %e, "cannot sweep expired sessions");
@@ -272,18 +311,6 @@ async fn not_found() -> impl IntoResponse {
             serde_json::json!({"error": "not_found", "error_description": "No such endpoint"}),
         ),
     )
-}
-
-/// The S3 port is reserved; S3 and STS land in a later version. Answers in S3's XML format.
-fn reserved_s3() -> Router {
-    Router::new().fallback(|| async {
-        (
-            StatusCode::NOT_IMPLEMENTED,
-            [(header::CONTENT_TYPE, "application/xml")],
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NotImplemented</Code>\
-             <Message>S3 is not available in this build of onyxia-lite yet</Message></Error>",
-        )
-    })
 }
 
 /// The Vault port is reserved; the KV store lands in a later version. Answers in Vault's format.

@@ -195,6 +195,53 @@ mod defaults {
     }
 }
 
+/// S3 seed: canned policies, static users, buckets with objects.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Fixture {
+    /// Create `user-<name>` for every user and `projet-<group>` for every group.
+    #[serde(default)]
+    pub create_user_buckets: bool,
+    /// Canned policies by name, as IAM policy JSON.
+    #[serde(default)]
+    pub policies: BTreeMap<String, String>,
+    #[serde(default, rename = "user")]
+    pub users: Vec<S3UserFixture>,
+    #[serde(default, rename = "bucket")]
+    pub buckets: Vec<BucketFixture>,
+}
+
+/// A static S3 user (like a MinIO user with access and secret keys).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3UserFixture {
+    pub access_key: String,
+    pub secret_key: String,
+    #[serde(default)]
+    pub policies: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BucketFixture {
+    pub name: String,
+    /// Bucket policy JSON (e.g. public read of a prefix).
+    #[serde(default)]
+    pub policy: Option<String>,
+    #[serde(default, rename = "object")]
+    pub objects: Vec<ObjectFixture>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectFixture {
+    pub key: String,
+    /// Text content (leading newline of a TOML multi-line string removed).
+    pub content: String,
+    #[serde(default)]
+    pub content_type: Option<String>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct UsersFile {
@@ -215,6 +262,7 @@ pub struct Fixtures {
     pub realm: RealmFixture,
     pub users: Vec<UserFixture>,
     pub clients: Vec<ClientFixture>,
+    pub s3: S3Fixture,
 }
 
 /// Where a fixture file's text came from, for error messages.
@@ -255,12 +303,16 @@ impl Fixtures {
         let users: UsersFile = parse(&users_label, &text)?;
         let (clients_label, text) = read(dir, "clients.toml")?;
         let clients: ClientsFile = parse(&clients_label, &text)?;
+        let (s3_label, text) = read(dir, "s3.toml")?;
+        let s3: S3Fixture = parse(&s3_label, &text)?;
         let fixtures = Fixtures {
             realm,
             users: users.user,
             clients: clients.client,
+            s3,
         };
         fixtures.validate(&realm_label, &users_label, &clients_label)?;
+        fixtures.validate_s3(&s3_label)?;
         Ok(fixtures)
     }
 
@@ -478,6 +530,63 @@ impl Fixtures {
                     }
                     MapperKind::Groups => {}
                 }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Fixtures {
+    fn validate_s3(&self, file: &str) -> Result<(), FixtureError> {
+        for (name, text) in &self.s3.policies {
+            crate::policy::Policy::parse(text)
+                .map_err(|e| fail(file, format!("policies.{name}: {e}")))?;
+        }
+        let mut keys = BTreeSet::new();
+        for user in &self.s3.users {
+            if user.access_key.len() < 3 || user.secret_key.len() < 8 {
+                return Err(fail(
+                    file,
+                    format!(
+                        "user `{}`: access_key needs 3+ and secret_key 8+ characters",
+                        user.access_key
+                    ),
+                ));
+            }
+            if !keys.insert(user.access_key.as_str()) {
+                return Err(fail(
+                    file,
+                    format!("user.access_key: `{}` is declared twice", user.access_key),
+                ));
+            }
+            if let Some(p) = user
+                .policies
+                .iter()
+                .find(|p| !self.s3.policies.contains_key(*p))
+            {
+                return Err(fail(
+                    file,
+                    format!(
+                        "user `{}`: policies: `{p}` is not in [policies]",
+                        user.access_key
+                    ),
+                ));
+            }
+        }
+        for bucket in &self.s3.buckets {
+            crate::objects::names::check_bucket(&bucket.name)
+                .map_err(|e| fail(file, format!("bucket.name: {e}")))?;
+            if let Some(policy) = &bucket.policy {
+                crate::policy::Policy::parse(policy)
+                    .map_err(|e| fail(file, format!("bucket `{}`: policy: {e}", bucket.name)))?;
+            }
+            for object in &bucket.objects {
+                crate::objects::names::check_key(&object.key).map_err(|e| {
+                    fail(
+                        file,
+                        format!("bucket `{}`: object.key `{}`: {e}", bucket.name, object.key),
+                    )
+                })?;
             }
         }
         Ok(())

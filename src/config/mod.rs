@@ -36,7 +36,7 @@ config_section! {
         /// Largest request body accepted by the main listener's form and JSON endpoints, in bytes.
         max_body_bytes: usize = "1048576",
     }
-    sections { oidc: OidcConfig, passwords: PasswordConfig }
+    sections { oidc: OidcConfig, passwords: PasswordConfig, s3: S3Config }
 }
 
 config_section! {
@@ -56,6 +56,28 @@ config_section! {
         login_failures_per_address: u32 = "20",
         /// Length of the failed-login window, in seconds.
         login_failure_window_seconds: u64 = "300",
+    }
+}
+
+config_section! {
+    /// The S3 and STS listener.
+    pub struct S3Config {
+        /// Region reported to clients (GetBucketLocation, STS) and expected in signatures.
+        region: String = "us-east-1",
+        /// Access key of the root user, who may do everything (like MinIO's root user).
+        root_access_key: String = "onyxia-admin",
+        /// Secret key of the root user.
+        root_secret_key: Secret = "onyxia-admin-secret",
+        /// Domain for virtual-host-style requests (`<bucket>.<domain>`). Empty: path style only.
+        domain: Option<String> = "",
+        /// Largest object accepted, in bytes (single PUT, copy, or the sum of a multipart upload's parts).
+        max_object_size: u64 = "5497558138880",
+        /// Client whose tokens STS accepts: the token's `aud` must contain it or its `azp` must equal it.
+        sts_client_id: String = "onyxia-minio",
+        /// Longest lifetime of STS credentials, in seconds (DurationSeconds above it is refused).
+        sts_max_duration_seconds: u64 = "604800",
+        /// Token claim naming the canned policies of an STS session (string, list or comma-separated).
+        policy_claim: String = "policy",
     }
 }
 

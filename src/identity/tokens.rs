@@ -284,6 +284,52 @@ impl Identity {
         }
     }
 
+    /// A token presented to STS (ID or access token), checked as MinIO does: signature by this
+    /// issuer's key (`kid` required), `iss`, `exp`, `sub`, and `aud` containing `client_id` or
+    /// `azp` equal to it. Errors are short reasons for the STS error message.
+    pub fn verify_web_identity(
+        &self,
+        token: &str,
+        client_id: &str,
+    ) -> Result<Claims, WebIdentityError> {
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|_| WebIdentityError::Invalid("malformed token".into()))?;
+        match header.kid.as_deref() {
+            None => return Err(WebIdentityError::Invalid("the token has no kid".into())),
+            Some(kid) if kid != self.signing.kid => {
+                return Err(WebIdentityError::Invalid(
+                    "the token was not signed by this issuer's key".into(),
+                ));
+            }
+            _ => {}
+        }
+        let mut validation = Validation::new(self.signing.algorithm);
+        validation.set_issuer(&[&self.issuer]);
+        validation.validate_aud = false;
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+        let claims =
+            match jsonwebtoken::decode::<Claims>(token, &self.signing.decoding, &validation) {
+                Ok(data) => data.claims,
+                Err(e) if matches!(e.kind(), jsonwebtoken::errors::ErrorKind::ExpiredSignature) => {
+                    return Err(WebIdentityError::Expired);
+                }
+                Err(e) => return Err(WebIdentityError::Invalid(format!("token rejected: {e}"))),
+            };
+        let aud_ok = match claims.get("aud") {
+            Some(Value::String(a)) => a == client_id,
+            Some(Value::Array(list)) => list.iter().any(|a| a.as_str() == Some(client_id)),
+            _ => false,
+        };
+        let azp_ok = claims.get("azp").and_then(Value::as_str) == Some(client_id);
+        if !aud_ok && !azp_ok {
+            return Err(WebIdentityError::Invalid(format!(
+                "the token's audience is not {client_id}"
+            )));
+        }
+        Ok(claims)
+    }
+
     /// An ID token this issuer signed, expired or not (RP-initiated logout accepts both).
     pub fn decode_id_token_hint(&self, token: &str) -> Result<Claims, String> {
         let mut validation = Validation::new(self.signing.algorithm);
@@ -317,6 +363,12 @@ impl Identity {
             _ => Err("not a refresh token".into()),
         }
     }
+}
+
+#[derive(Debug)]
+pub enum WebIdentityError {
+    Expired,
+    Invalid(String),
 }
 
 /// Left half of SHA-256 of the access token, base64url (OIDC Core 3.1.3.6).

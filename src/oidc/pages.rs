@@ -3,20 +3,7 @@
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use crate::markup::escape;
 
 const STYLE: &str = r#"
 :root { color-scheme: light dark; --bg:#f4f6fb; --card:#fff; --fg:#1d2330; --muted:#5d6678; --accent:#2f5bea; --error:#b42318; --line:#d8dde8; --on-accent:#fff; }

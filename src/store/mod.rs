@@ -161,6 +161,34 @@ impl Store {
         }
     }
 
+    /// Up to `limit` entries with `start <= key < end` (no end: to the last key), in key order.
+    pub fn range<T: DeserializeOwned>(
+        &self,
+        table: &Table<T>,
+        start: &str,
+        end: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, T)>> {
+        let txn = self.db.begin_read()?;
+        let t = match txn.open_table(table.def()) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let iter = match end {
+            Some(end) => t.range(start..end)?,
+            None => t.range(start..)?,
+        };
+        let mut out = Vec::new();
+        for entry in iter.take(limit) {
+            let (k, v) = entry?;
+            let key = k.value().to_owned();
+            let value = decode(table.name, &key, v.value())?;
+            out.push((key, value));
+        }
+        Ok(out)
+    }
+
     /// Every entry of a table, in key order.
     pub fn scan<T: DeserializeOwned>(&self, table: &Table<T>) -> Result<Vec<(String, T)>> {
         let txn = self.db.begin_read()?;
@@ -231,6 +259,25 @@ impl Writer<'_> {
             Some(v) => decode(table.name, key, v.value()).map(Some),
             None => Ok(None),
         }
+    }
+
+    /// Keys (with values) in `start <= key < end`, up to `limit`.
+    pub fn range<T: DeserializeOwned>(
+        &mut self,
+        table: &Table<T>,
+        start: &str,
+        end: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, T)>> {
+        let t = self.txn.open_table(table.def())?;
+        let mut out = Vec::new();
+        for entry in t.range(start..end)?.take(limit) {
+            let (k, v) = entry?;
+            let key = k.value().to_owned();
+            let value = decode(table.name, &key, v.value())?;
+            out.push((key, value));
+        }
+        Ok(out)
     }
 
     /// Removes every entry for which `doomed` is true; returns how many went.

@@ -258,7 +258,11 @@ fn usage_and_config_errors_have_meaningful_exit_codes() {
         .unwrap();
     let shown = String::from_utf8_lossy(&shown.stdout);
     assert!(shown.contains("oidc.signing_key = ********"), "{shown}");
-    assert!(!shown.contains("secret"));
+    assert!(shown.contains("s3.root_secret_key = ********"), "{shown}");
+    assert!(
+        !shown.contains("BEGIN PRIVATE") && !shown.contains("onyxia-admin-secret"),
+        "{shown}"
+    );
 }
 
 #[test]

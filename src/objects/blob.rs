@@ -1,0 +1,198 @@
+//! Object bytes as files named by random id (never by key, so no key can reach a path).
+//!
+//! A blob is written to `tmp/`, fsynced, then renamed into `blobs/xx/<id>` and the directory
+//! fsynced; only then may metadata point at it. A crash leaves at worst an unreferenced file,
+//! which the start-up sweep removes.
+
+use std::path::{Path, PathBuf};
+
+use md5::{Digest, Md5};
+use tokio::io::AsyncWriteExt;
+
+use super::ObjectError;
+
+pub struct BlobStore {
+    blobs: PathBuf,
+    tmp: PathBuf,
+}
+
+/// A finished, durable blob.
+#[derive(Debug, Clone)]
+pub struct Blob {
+    pub id: String,
+    pub size: u64,
+    pub md5: [u8; 16],
+}
+
+/// A blob being written. Dropping it unfinished removes the temp file.
+pub struct BlobWriter {
+    file: Option<tokio::fs::File>,
+    tmp_path: PathBuf,
+    final_path: PathBuf,
+    final_dir: PathBuf,
+    id: String,
+    size: u64,
+    max_size: u64,
+    md5: Md5,
+}
+
+fn io(context: &str, e: std::io::Error) -> ObjectError {
+    ObjectError::Io(format!("{context}: {e}"))
+}
+
+impl BlobStore {
+    pub fn open(root: &Path) -> Result<Self, ObjectError> {
+        let blobs = root.join("blobs");
+        let tmp = root.join("tmp");
+        for dir in [&blobs, &tmp] {
+            std::fs::create_dir_all(dir).map_err(|e| io(&dir.display().to_string(), e))?;
+        }
+        // Temp files belong to writes that never finished.
+        if let Ok(entries) = std::fs::read_dir(&tmp) {
+            for entry in entries.flatten() {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+        Ok(BlobStore { blobs, tmp })
+    }
+
+    pub fn path(&self, id: &str) -> PathBuf {
+        let shard = id.get(..2).unwrap_or("00");
+        self.blobs.join(shard).join(id)
+    }
+
+    /// Starts a blob that refuses to grow past `max_size` bytes.
+    pub async fn writer(&self, max_size: u64) -> Result<BlobWriter, ObjectError> {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let tmp_path = self.tmp.join(&id);
+        let final_path = self.path(&id);
+        let final_dir = final_path
+            .parent()
+            .map(Path::to_owned)
+            .unwrap_or_else(|| self.blobs.clone());
+        let file = tokio::fs::File::create(&tmp_path)
+            .await
+            .map_err(|e| io("creating a temp file", e))?;
+        Ok(BlobWriter {
+            file: Some(file),
+            tmp_path,
+            final_path,
+            final_dir,
+            id,
+            size: 0,
+            max_size,
+            md5: Md5::new(),
+        })
+    }
+
+    /// Writes a small blob synchronously (seeding at start-up), with the same durability steps.
+    pub fn write_all_blocking(&self, bytes: &[u8]) -> Result<Blob, ObjectError> {
+        use std::io::Write;
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let tmp = self.tmp.join(&id);
+        let target = self.path(&id);
+        let dir = target
+            .parent()
+            .map(Path::to_owned)
+            .unwrap_or_else(|| self.blobs.clone());
+        let mut file = std::fs::File::create(&tmp).map_err(|e| io("creating a temp file", e))?;
+        file.write_all(bytes)
+            .and_then(|_| file.sync_all())
+            .map_err(|e| io("writing a blob", e))?;
+        std::fs::create_dir_all(&dir).map_err(|e| io("creating a blob directory", e))?;
+        std::fs::rename(&tmp, &target).map_err(|e| io("renaming a blob", e))?;
+        std::fs::File::open(&dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| io("syncing a blob directory", e))?;
+        Ok(Blob {
+            id,
+            size: bytes.len() as u64,
+            md5: Md5::digest(bytes).into(),
+        })
+    }
+
+    /// Removes blobs; missing files are fine (a crash may have removed them already).
+    pub fn remove(&self, ids: impl IntoIterator<Item = String>) {
+        for id in ids {
+            let _ = std::fs::remove_file(self.path(&id));
+        }
+    }
+
+    /// Removes every blob file not in `referenced` (leftovers of interrupted writes or deletes).
+    pub fn sweep(&self, referenced: &std::collections::HashSet<String>) -> usize {
+        let mut removed = 0;
+        let Ok(shards) = std::fs::read_dir(&self.blobs) else {
+            return 0;
+        };
+        for shard in shards.flatten() {
+            let Ok(files) = std::fs::read_dir(shard.path()) else {
+                continue;
+            };
+            for file in files.flatten() {
+                let name = file.file_name().to_string_lossy().into_owned();
+                if !referenced.contains(&name) && std::fs::remove_file(file.path()).is_ok() {
+                    removed += 1;
+                }
+            }
+        }
+        removed
+    }
+}
+
+impl BlobWriter {
+    pub async fn write(&mut self, chunk: &[u8]) -> Result<(), ObjectError> {
+        self.size += chunk.len() as u64;
+        if self.size > self.max_size {
+            return Err(ObjectError::EntityTooLarge { max: self.max_size });
+        }
+        self.md5.update(chunk);
+        let file = self
+            .file
+            .as_mut()
+            .ok_or_else(|| ObjectError::Io("blob already finished".into()))?;
+        file.write_all(chunk)
+            .await
+            .map_err(|e| io("writing a blob", e))
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Makes the blob durable under its final name.
+    pub async fn finish(mut self) -> Result<Blob, ObjectError> {
+        let mut file = self
+            .file
+            .take()
+            .ok_or_else(|| ObjectError::Io("blob already finished".into()))?;
+        file.flush().await.map_err(|e| io("flushing a blob", e))?;
+        file.sync_all().await.map_err(|e| io("syncing a blob", e))?;
+        drop(file);
+        tokio::fs::create_dir_all(&self.final_dir)
+            .await
+            .map_err(|e| io("creating a blob directory", e))?;
+        tokio::fs::rename(&self.tmp_path, &self.final_path)
+            .await
+            .map_err(|e| io("renaming a blob", e))?;
+        let dir = self.final_dir.clone();
+        // The rename is durable only once its directory is synced.
+        tokio::task::spawn_blocking(move || std::fs::File::open(&dir).and_then(|d| d.sync_all()))
+            .await
+            .map_err(|e| ObjectError::Io(e.to_string()))?
+            .map_err(|e| io("syncing a blob directory", e))?;
+        let md5 = std::mem::take(&mut self.md5).finalize().into();
+        Ok(Blob {
+            id: std::mem::take(&mut self.id),
+            size: self.size,
+            md5,
+        })
+    }
+}
+
+impl Drop for BlobWriter {
+    fn drop(&mut self) {
+        if self.file.is_some() {
+            let _ = std::fs::remove_file(&self.tmp_path);
+        }
+    }
+}

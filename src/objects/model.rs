@@ -1,0 +1,114 @@
+//! What the object store keeps in redb.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::store::Table;
+
+/// A bucket and its configuration documents (kept as the JSON/XML text clients sent, parsed
+/// by the S3 edge when needed).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct BucketRecord {
+    pub name: String,
+    /// Unix milliseconds.
+    pub created: u64,
+    /// Who created it (access key or user name), for `ListBuckets` filtering.
+    #[serde(default)]
+    pub owner: Option<String>,
+    #[serde(default)]
+    pub policy: Option<String>,
+    #[serde(default)]
+    pub cors: Option<Vec<CorsRule>>,
+    #[serde(default)]
+    pub tags: Vec<(String, String)>,
+}
+
+/// One CORS rule of a bucket, as S3's `CORSRule`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CorsRule {
+    pub id: Option<String>,
+    pub allowed_origins: Vec<String>,
+    pub allowed_methods: Vec<String>,
+    pub allowed_headers: Vec<String>,
+    pub expose_headers: Vec<String>,
+    pub max_age_seconds: Option<i32>,
+}
+
+/// A piece of an object's bytes: a blob file. Single uploads have one, multipart objects one
+/// per part, so completing an upload never copies bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Segment {
+    pub blob: String,
+    pub size: u64,
+}
+
+/// Standard headers stored with an object and replayed on GET/HEAD.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ObjectHeaders {
+    pub content_type: Option<String>,
+    pub content_encoding: Option<String>,
+    pub content_disposition: Option<String>,
+    pub content_language: Option<String>,
+    pub cache_control: Option<String>,
+    /// HTTP date text, as sent.
+    pub expires: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ObjectRecord {
+    pub segments: Vec<Segment>,
+    pub size: u64,
+    /// Without quotes: hex MD5, or `<md5 of part md5s>-<parts>` for multipart objects.
+    pub etag: String,
+    /// Unix milliseconds.
+    pub last_modified: u64,
+    pub headers: ObjectHeaders,
+    /// User metadata (`x-amz-meta-*`), names in lower case.
+    pub metadata: BTreeMap<String, String>,
+    pub tags: Vec<(String, String)>,
+    /// Checksums by algorithm name (`CRC32`, `SHA256`, …), base64 as S3 shows them.
+    pub checksums: BTreeMap<String, String>,
+    /// Number of parts, for multipart objects.
+    pub parts: Option<u32>,
+}
+
+/// A multipart upload in progress.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UploadRecord {
+    pub bucket: String,
+    pub key: String,
+    pub initiated: u64,
+    pub headers: ObjectHeaders,
+    pub metadata: BTreeMap<String, String>,
+    pub tags: Vec<(String, String)>,
+    pub owner: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PartRecord {
+    pub segment: Segment,
+    /// Hex MD5 of the part.
+    pub etag: String,
+    pub last_modified: u64,
+    pub checksums: BTreeMap<String, String>,
+}
+
+pub const BUCKETS: Table<BucketRecord> = Table::new("s3_buckets");
+/// Keyed `bucket/key`: bucket names have no `/`, so one bucket's keys are one ordered range.
+pub const OBJECTS: Table<ObjectRecord> = Table::new("s3_objects");
+/// Keyed by upload id.
+pub const UPLOADS: Table<UploadRecord> = Table::new("s3_uploads");
+/// Keyed `upload_id/00042` (part numbers zero-padded, so parts sort in order).
+pub const PARTS: Table<PartRecord> = Table::new("s3_parts");
+
+/// Seed items already created once (so a bucket a user deleted is not recreated).
+pub const SEEDED: Table<u64> = Table::new("s3_seeded");
+
+pub fn object_key(bucket: &str, key: &str) -> String {
+    format!("{bucket}/{key}")
+}
+
+pub fn part_key(upload_id: &str, part: u32) -> String {
+    format!("{upload_id}/{part:05}")
+}

@@ -1,0 +1,324 @@
+//! Authentication and authorization of S3 requests: which secret verifies a signature, who the
+//! caller is (session-token rules), and whether their policies allow the operation.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use s3s::access::{S3Access, S3AccessContext};
+use s3s::auth::{S3Auth, SecretKey};
+use s3s::dto::*;
+use s3s::path::S3Path;
+use s3s::{S3Error, S3ErrorCode, S3Request, S3Result, s3_error};
+
+use super::keys::{KeyProblem, KeyRing, TokenProblem};
+use super::principal::Principal;
+use super::visible::VisibleBuckets;
+use crate::objects::ObjectStore;
+use crate::policy::{self, Decision, Policy};
+
+pub struct Auth {
+    pub keys: Arc<KeyRing>,
+}
+
+#[async_trait::async_trait]
+impl S3Auth for Auth {
+    async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
+        match self.keys.secret_for(access_key) {
+            Ok(secret) => Ok(SecretKey::from(secret)),
+            Err(KeyProblem::Expired) => {
+                Err(s3_error!(ExpiredToken, "The provided token has expired."))
+            }
+            Err(KeyProblem::Unknown) => Err(s3_error!(
+                InvalidAccessKeyId,
+                "The Access Key Id you provided does not exist in our records."
+            )),
+        }
+    }
+}
+
+pub struct Access {
+    pub keys: Arc<KeyRing>,
+    pub objects: Arc<ObjectStore>,
+}
+
+fn denied() -> S3Error {
+    S3Error::with_message(S3ErrorCode::AccessDenied, "Access Denied.")
+}
+
+/// The IAM action of an S3 operation (AWS's names; see protocols §2.5).
+pub fn action_of(op: &str) -> String {
+    let action = match op {
+        "ListObjects" | "ListObjectsV2" | "HeadBucket" => "ListBucket",
+        "ListBuckets" => "ListAllMyBuckets",
+        "HeadObject" => "GetObject",
+        "UploadPart"
+        | "CompleteMultipartUpload"
+        | "CreateMultipartUpload"
+        | "UploadPartCopy"
+        | "CopyObject" => "PutObject",
+        "ListMultipartUploads" => "ListBucketMultipartUploads",
+        "ListParts" => "ListMultipartUploadParts",
+        "DeleteObjects" => "DeleteObject",
+        "GetBucketCors" => "GetBucketCORS",
+        "PutBucketCors" | "DeleteBucketCors" => "PutBucketCORS",
+        "DeleteBucketTagging" => "PutBucketTagging",
+        other => other,
+    };
+    format!("s3:{action}")
+}
+
+/// The session token of a request: the header, or the query of a presigned URL.
+fn session_token(headers: &axum::http::HeaderMap, uri: &axum::http::Uri) -> Option<String> {
+    if let Some(v) = headers
+        .get("x-amz-security-token")
+        .and_then(|v| v.to_str().ok())
+    {
+        return Some(v.to_owned());
+    }
+    url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+        .find(|(k, _)| k == "X-Amz-Security-Token")
+        .map(|(_, v)| v.into_owned())
+}
+
+impl Access {
+    fn resolve(&self, access_key: Option<&str>, token: Option<&str>) -> S3Result<Principal> {
+        match access_key {
+            None if token.is_some() => Err(s3_error!(
+                InvalidToken,
+                "The provided token is malformed or otherwise invalid."
+            )),
+            None => Ok(Principal::Anonymous),
+            Some(ak) => self.keys.principal(ak, token).map_err(|p| match p {
+                TokenProblem::Expired => s3_error!(ExpiredToken, "The provided token has expired."),
+                TokenProblem::Invalid | TokenProblem::Unexpected => {
+                    s3_error!(
+                        InvalidToken,
+                        "The provided token is malformed or otherwise invalid."
+                    )
+                }
+            }),
+        }
+    }
+
+    /// Judges one action on one resource (`bucket` or `bucket/key`) for a principal.
+    pub fn decide(
+        &self,
+        principal: &Principal,
+        action: &str,
+        resource: &str,
+        context: BTreeMap<&str, String>,
+    ) -> Decision {
+        let (policies, claims, username) = match principal {
+            Principal::Root => return Decision::Allow,
+            Principal::Anonymous => {
+                let bucket = resource.split('/').next().unwrap_or_default();
+                let Ok(record) = self.objects.bucket(bucket) else {
+                    return Decision::NotApplicable;
+                };
+                let Some(policy) = record.policy.as_deref().and_then(|p| Policy::parse(p).ok())
+                else {
+                    return Decision::NotApplicable;
+                };
+                let req = policy::Request {
+                    action,
+                    resource,
+                    claims: None,
+                    username: None,
+                    context,
+                };
+                return policy.evaluate_anonymous(&req);
+            }
+            Principal::User { name, policies } => (policies, None, Some(name.as_str())),
+            Principal::Session {
+                username,
+                claims,
+                policies,
+            } => (policies, Some(claims), Some(username.as_str())),
+        };
+        let req = policy::Request {
+            action,
+            resource,
+            claims,
+            username,
+            context,
+        };
+        policy::combine(
+            policies
+                .iter()
+                .filter_map(|p| self.keys.policies.get(p))
+                .map(|p| p.evaluate(&req)),
+        )
+    }
+
+    fn require(
+        &self,
+        principal: &Principal,
+        action: &str,
+        resource: &str,
+        context: BTreeMap<&str, String>,
+    ) -> S3Result<()> {
+        match self.decide(principal, action, resource, context) {
+            Decision::Allow => Ok(()),
+            _ => Err(denied()),
+        }
+    }
+
+    fn visible_buckets(&self, principal: &Principal) -> VisibleBuckets {
+        let (policies, claims, username) = match principal {
+            Principal::Root => return VisibleBuckets::all(),
+            Principal::Anonymous => return VisibleBuckets::none(),
+            Principal::User { name, policies } => (policies.clone(), None, Some(name.clone())),
+            Principal::Session {
+                username,
+                claims,
+                policies,
+            } => (
+                policies.clone(),
+                Some(claims.clone()),
+                Some(username.clone()),
+            ),
+        };
+        let keys = self.keys.clone();
+        VisibleBuckets::new(move |bucket| {
+            let req = policy::Request {
+                action: "s3:ListBucket",
+                resource: bucket,
+                claims: claims.as_ref(),
+                username: username.as_deref(),
+                context: BTreeMap::new(),
+            };
+            policies
+                .iter()
+                .filter_map(|p| keys.policies.get(p))
+                .any(|p| p.allows_something_in(bucket, &req))
+        })
+    }
+}
+
+fn principal_of<T>(req: &S3Request<T>) -> Principal {
+    req.extensions
+        .get::<Principal>()
+        .cloned()
+        .unwrap_or(Principal::Anonymous)
+}
+
+/// Condition keys of a listing request.
+fn list_context(prefix: Option<&str>, delimiter: Option<&str>) -> BTreeMap<&'static str, String> {
+    let mut context = BTreeMap::new();
+    if let Some(p) = prefix.filter(|p| !p.is_empty()) {
+        context.insert("s3:prefix", p.to_owned());
+    }
+    if let Some(d) = delimiter.filter(|d| !d.is_empty()) {
+        context.insert("s3:delimiter", d.to_owned());
+    }
+    context
+}
+
+#[async_trait::async_trait]
+impl S3Access for Access {
+    async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+        let token = session_token(cx.headers(), cx.uri());
+        let access_key = cx.credentials().map(|c| c.access_key.clone());
+        let principal = self.resolve(access_key.as_deref(), token.as_deref())?;
+        let op = cx.s3_op().name().to_owned();
+        let resource = match cx.s3_path() {
+            S3Path::Root => None,
+            S3Path::Bucket { bucket } => Some(bucket.to_string()),
+            S3Path::Object { bucket, key } => Some(format!("{bucket}/{key}")),
+        };
+        match (op.as_str(), resource) {
+            // Anyone signed in may list buckets; they see those their policies reach.
+            ("ListBuckets", _) => {
+                if matches!(principal, Principal::Anonymous) {
+                    return Err(denied());
+                }
+                let visible = self.visible_buckets(&principal);
+                cx.extensions_mut().insert(visible);
+            }
+            // Decided in the per-operation hooks below, which see the typed input.
+            (
+                "ListObjects" | "ListObjectsV2" | "CopyObject" | "UploadPartCopy" | "DeleteObjects",
+                _,
+            ) => {}
+            (_, Some(resource)) => {
+                self.require(&principal, &action_of(&op), &resource, BTreeMap::new())?
+            }
+            (_, None) => {
+                if !matches!(principal, Principal::Root) {
+                    return Err(denied());
+                }
+            }
+        }
+        cx.extensions_mut().insert(principal);
+        Ok(())
+    }
+
+    async fn list_objects(&self, req: &mut S3Request<ListObjectsInput>) -> S3Result<()> {
+        let context = list_context(req.input.prefix.as_deref(), req.input.delimiter.as_deref());
+        self.require(
+            &principal_of(req),
+            "s3:ListBucket",
+            &req.input.bucket,
+            context,
+        )
+    }
+
+    async fn list_objects_v2(&self, req: &mut S3Request<ListObjectsV2Input>) -> S3Result<()> {
+        let context = list_context(req.input.prefix.as_deref(), req.input.delimiter.as_deref());
+        self.require(
+            &principal_of(req),
+            "s3:ListBucket",
+            &req.input.bucket,
+            context,
+        )
+    }
+
+    async fn copy_object(&self, req: &mut S3Request<CopyObjectInput>) -> S3Result<()> {
+        let principal = principal_of(req);
+        if let CopySource::Bucket { bucket, key, .. } = &req.input.copy_source {
+            self.require(
+                &principal,
+                "s3:GetObject",
+                &format!("{bucket}/{key}"),
+                BTreeMap::new(),
+            )?;
+        }
+        self.require(
+            &principal,
+            "s3:PutObject",
+            &format!("{}/{}", req.input.bucket, req.input.key),
+            BTreeMap::new(),
+        )
+    }
+
+    async fn upload_part_copy(&self, req: &mut S3Request<UploadPartCopyInput>) -> S3Result<()> {
+        let principal = principal_of(req);
+        if let CopySource::Bucket { bucket, key, .. } = &req.input.copy_source {
+            self.require(
+                &principal,
+                "s3:GetObject",
+                &format!("{bucket}/{key}"),
+                BTreeMap::new(),
+            )?;
+        }
+        self.require(
+            &principal,
+            "s3:PutObject",
+            &format!("{}/{}", req.input.bucket, req.input.key),
+            BTreeMap::new(),
+        )
+    }
+
+    async fn delete_objects(&self, req: &mut S3Request<DeleteObjectsInput>) -> S3Result<()> {
+        let principal = principal_of(req);
+        for object in &req.input.delete.objects {
+            self.require(
+                &principal,
+                "s3:DeleteObject",
+                &format!("{}/{}", req.input.bucket, object.key),
+                BTreeMap::new(),
+            )?;
+        }
+        Ok(())
+    }
+}

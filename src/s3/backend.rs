@@ -1,0 +1,86 @@
+//! The `s3s::S3` implementation: each operation maps an S3 request onto the object store.
+//! Authorization happened before (see `access.rs`); the principal is in the extensions.
+
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use s3s::dto::*;
+use s3s::{S3, S3Request, S3Response, S3Result};
+
+use super::principal::Principal;
+use crate::objects::ObjectStore;
+
+pub struct S3Backend {
+    pub objects: Arc<ObjectStore>,
+    pub region: String,
+}
+
+pub fn timestamp(millis: u64) -> Timestamp {
+    Timestamp::from(UNIX_EPOCH + Duration::from_millis(millis))
+}
+
+pub fn millis(ts: &Timestamp) -> u64 {
+    let t: time::OffsetDateTime = ts.clone().into();
+    (t.unix_timestamp_nanos() / 1_000_000).max(0) as u64
+}
+
+pub fn etag(value: &str) -> ETag {
+    ETag::Strong(value.to_owned())
+}
+
+/// Who is asking, as `access.rs` recorded it.
+pub fn principal<T>(req: &S3Request<T>) -> Principal {
+    req.extensions
+        .get::<Principal>()
+        .cloned()
+        .unwrap_or(Principal::Anonymous)
+}
+
+macro_rules! forward {
+    ($($op:ident / $inherent:ident : $input:ty => $output:ty;)*) => {
+        #[async_trait::async_trait]
+        impl S3 for S3Backend {
+            $(
+                async fn $op(&self, req: S3Request<$input>) -> S3Result<S3Response<$output>> {
+                    self.$inherent(req).await
+                }
+            )*
+        }
+    };
+}
+
+forward! {
+    list_buckets / op_list_buckets: ListBucketsInput => ListBucketsOutput;
+    create_bucket / op_create_bucket: CreateBucketInput => CreateBucketOutput;
+    head_bucket / op_head_bucket: HeadBucketInput => HeadBucketOutput;
+    delete_bucket / op_delete_bucket: DeleteBucketInput => DeleteBucketOutput;
+    get_bucket_location / op_get_bucket_location: GetBucketLocationInput => GetBucketLocationOutput;
+    get_bucket_tagging / op_get_bucket_tagging: GetBucketTaggingInput => GetBucketTaggingOutput;
+    put_bucket_tagging / op_put_bucket_tagging: PutBucketTaggingInput => PutBucketTaggingOutput;
+    delete_bucket_tagging / op_delete_bucket_tagging: DeleteBucketTaggingInput => DeleteBucketTaggingOutput;
+    get_bucket_cors / op_get_bucket_cors: GetBucketCorsInput => GetBucketCorsOutput;
+    put_bucket_cors / op_put_bucket_cors: PutBucketCorsInput => PutBucketCorsOutput;
+    delete_bucket_cors / op_delete_bucket_cors: DeleteBucketCorsInput => DeleteBucketCorsOutput;
+    get_bucket_policy / op_get_bucket_policy: GetBucketPolicyInput => GetBucketPolicyOutput;
+    put_bucket_policy / op_put_bucket_policy: PutBucketPolicyInput => PutBucketPolicyOutput;
+    delete_bucket_policy / op_delete_bucket_policy: DeleteBucketPolicyInput => DeleteBucketPolicyOutput;
+    get_bucket_versioning / op_get_bucket_versioning: GetBucketVersioningInput => GetBucketVersioningOutput;
+    put_object / op_put_object: PutObjectInput => PutObjectOutput;
+    get_object / op_get_object: GetObjectInput => GetObjectOutput;
+    head_object / op_head_object: HeadObjectInput => HeadObjectOutput;
+    delete_object / op_delete_object: DeleteObjectInput => DeleteObjectOutput;
+    delete_objects / op_delete_objects: DeleteObjectsInput => DeleteObjectsOutput;
+    copy_object / op_copy_object: CopyObjectInput => CopyObjectOutput;
+    list_objects / op_list_objects: ListObjectsInput => ListObjectsOutput;
+    list_objects_v2 / op_list_objects_v2: ListObjectsV2Input => ListObjectsV2Output;
+    get_object_tagging / op_get_object_tagging: GetObjectTaggingInput => GetObjectTaggingOutput;
+    put_object_tagging / op_put_object_tagging: PutObjectTaggingInput => PutObjectTaggingOutput;
+    delete_object_tagging / op_delete_object_tagging: DeleteObjectTaggingInput => DeleteObjectTaggingOutput;
+    create_multipart_upload / op_create_multipart_upload: CreateMultipartUploadInput => CreateMultipartUploadOutput;
+    upload_part / op_upload_part: UploadPartInput => UploadPartOutput;
+    upload_part_copy / op_upload_part_copy: UploadPartCopyInput => UploadPartCopyOutput;
+    complete_multipart_upload / op_complete_multipart_upload: CompleteMultipartUploadInput => CompleteMultipartUploadOutput;
+    abort_multipart_upload / op_abort_multipart_upload: AbortMultipartUploadInput => AbortMultipartUploadOutput;
+    list_parts / op_list_parts: ListPartsInput => ListPartsOutput;
+    list_multipart_uploads / op_list_multipart_uploads: ListMultipartUploadsInput => ListMultipartUploadsOutput;
+}

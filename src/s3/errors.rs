@@ -1,0 +1,44 @@
+//! Object-store errors as the S3 error codes a real S3 sends.
+
+use s3s::{S3Error, S3ErrorCode};
+
+use crate::objects::ObjectError;
+
+impl From<ObjectError> for S3Error {
+    fn from(e: ObjectError) -> Self {
+        let code = match &e {
+            ObjectError::NoSuchBucket => S3ErrorCode::NoSuchBucket,
+            ObjectError::BucketAlreadyOwnedByYou => S3ErrorCode::BucketAlreadyOwnedByYou,
+            ObjectError::BucketAlreadyExists => S3ErrorCode::BucketAlreadyExists,
+            ObjectError::BucketNotEmpty => S3ErrorCode::BucketNotEmpty,
+            ObjectError::InvalidBucketName(_) => S3ErrorCode::InvalidBucketName,
+            ObjectError::NoSuchKey => S3ErrorCode::NoSuchKey,
+            ObjectError::InvalidObjectName(_) => {
+                S3ErrorCode::Custom("XMinioInvalidObjectName".into())
+            }
+            ObjectError::KeyTooLong => S3ErrorCode::KeyTooLongError,
+            ObjectError::NoSuchUpload => S3ErrorCode::NoSuchUpload,
+            ObjectError::InvalidPart => S3ErrorCode::InvalidPart,
+            ObjectError::InvalidPartOrder => S3ErrorCode::InvalidPartOrder,
+            ObjectError::EntityTooSmall => S3ErrorCode::EntityTooSmall,
+            ObjectError::EntityTooLarge { .. } => S3ErrorCode::EntityTooLarge,
+            ObjectError::PreconditionFailed => S3ErrorCode::PreconditionFailed,
+            ObjectError::Io(_) | ObjectError::Store(_) => {
+                tracing::error!(error = %e, "object store failure");
+                return S3Error::with_message(
+                    S3ErrorCode::InternalError,
+                    "storage failure, see the server log",
+                );
+            }
+        };
+        let status = match code {
+            S3ErrorCode::Custom(_) => Some(axum::http::StatusCode::BAD_REQUEST),
+            _ => None,
+        };
+        let mut err = S3Error::with_message(code, e.to_string());
+        if let Some(status) = status {
+            err.set_status_code(status);
+        }
+        err
+    }
+}

@@ -1,0 +1,137 @@
+//! The S3 listener: an S3 service on s3s over the object store, with STS on the same port,
+//! MinIO-style canned policies, bucket CORS, and seeding from fixtures.
+
+pub mod access;
+mod backend;
+mod body;
+mod conditions;
+mod cors;
+mod errors;
+pub mod keys;
+mod ops_bucket;
+mod ops_multipart;
+mod ops_object;
+pub mod principal;
+mod seed;
+mod sts;
+mod visible;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::Router;
+use s3s::host::{S3Host, VirtualHost};
+use s3s::service::S3ServiceBuilder;
+
+use crate::config::Config;
+use crate::config::fixtures::Fixtures;
+use crate::identity::Identity;
+use crate::objects::{ObjectError, ObjectStore};
+use crate::policy::Policy;
+use crate::store::Store;
+
+pub use keys::KeyRing;
+
+/// `<bucket>.<domain>` is virtual-host style; any other host is path style.
+struct Hosts {
+    domain: Option<String>,
+}
+
+impl S3Host for Hosts {
+    fn parse_host_header<'a>(&'a self, host: &'a str) -> s3s::S3Result<VirtualHost<'a>> {
+        let name = host
+            .rsplit_once(':')
+            .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+            .map_or(host, |(h, _)| h);
+        if let Some(domain) = &self.domain
+            && let Some(bucket) = name
+                .strip_suffix(domain.as_str())
+                .and_then(|h| h.strip_suffix('.'))
+            && !bucket.is_empty()
+        {
+            return Ok(VirtualHost::new(host).with_bucket(bucket.to_owned()));
+        }
+        Ok(VirtualHost::new(host))
+    }
+}
+
+/// What the rest of the platform keeps of the S3 part.
+pub struct S3Part {
+    pub router: Router,
+    pub objects: Arc<ObjectStore>,
+    pub keys: Arc<KeyRing>,
+}
+
+/// Builds the S3 service: object store under `<data_dir>/objects`, keys, policies, STS.
+pub fn build(
+    config: &Config,
+    fixtures: &Fixtures,
+    identity: Arc<Identity>,
+    store: Arc<Store>,
+    data_dir: &Path,
+) -> Result<S3Part, ObjectError> {
+    let objects = Arc::new(ObjectStore::open(
+        store.clone(),
+        &data_dir.join("objects"),
+        config.s3.max_object_size,
+    )?);
+    let policies: HashMap<String, Policy> = fixtures
+        .s3
+        .policies
+        .iter()
+        .filter_map(|(name, text)| Policy::parse(text).ok().map(|p| (name.clone(), p)))
+        .collect();
+    let keys = Arc::new(KeyRing::new(
+        config.s3.root_access_key.clone(),
+        config.s3.root_secret_key.expose().to_owned(),
+        &fixtures.s3.users,
+        policies,
+        store,
+    ));
+    seed::seed(&objects, fixtures)?;
+
+    let backend = backend::S3Backend {
+        objects: objects.clone(),
+        region: config.s3.region.clone(),
+    };
+    let mut builder = S3ServiceBuilder::new(backend);
+    builder.set_auth(access::Auth { keys: keys.clone() });
+    builder.set_access(access::Access {
+        keys: keys.clone(),
+        objects: objects.clone(),
+    });
+    builder.set_host(Hosts {
+        domain: config.s3.domain.clone().filter(|d| !d.is_empty()),
+    });
+    builder.set_route(sts::Sts {
+        identity,
+        keys: keys.clone(),
+        client_id: config.s3.sts_client_id.clone(),
+        max_duration: config.s3.sts_max_duration_seconds,
+        policy_claim: config.s3.policy_claim.clone(),
+    });
+    let service = builder.build();
+    let handled = axum::error_handling::HandleError::new(service, |e: s3s::HttpError| async move {
+        tracing::error!(error = ?e, "S3 request failed");
+        (
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            "internal error",
+        )
+    });
+    let router =
+        Router::new()
+            .fallback_service(handled)
+            .layer(axum::middleware::from_fn_with_state(
+                cors::CorsState {
+                    objects: objects.clone(),
+                    domain: config.s3.domain.clone(),
+                },
+                cors::cors,
+            ));
+    Ok(S3Part {
+        router,
+        objects,
+        keys,
+    })
+}

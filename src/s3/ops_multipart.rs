@@ -1,0 +1,346 @@
+//! Multipart uploads: create, upload part (and part copy), complete, abort, list.
+
+use s3s::dto::*;
+use s3s::{S3Request, S3Response, S3Result, s3_error};
+
+use super::backend::{S3Backend, etag, principal, timestamp};
+use super::body::{self, Announced};
+use super::conditions::{Conditions, http_date};
+use super::ops_object::{checksums_announced, header_tags};
+use crate::objects::{
+    MAX_PARTS, ObjectHeaders, PartRecord, Precondition, Segment, UploadRecord, now_millis,
+};
+
+fn part_number(n: i32) -> S3Result<u32> {
+    u32::try_from(n)
+        .ok()
+        .filter(|n| (1..=MAX_PARTS).contains(n))
+        .ok_or_else(|| {
+            s3_error!(
+                InvalidArgument,
+                "Part number must be an integer between 1 and {MAX_PARTS}, inclusive"
+            )
+        })
+}
+
+impl S3Backend {
+    pub(super) async fn op_create_multipart_upload(
+        &self,
+        req: S3Request<CreateMultipartUploadInput>,
+    ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        let owner = principal(&req).name();
+        let input = req.input;
+        let record = UploadRecord {
+            bucket: input.bucket.clone(),
+            key: input.key.clone(),
+            initiated: now_millis(),
+            headers: ObjectHeaders {
+                content_type: Some(
+                    input
+                        .content_type
+                        .unwrap_or_else(|| "application/octet-stream".into()),
+                ),
+                content_encoding: input.content_encoding,
+                content_disposition: input.content_disposition,
+                content_language: input.content_language,
+                cache_control: input.cache_control,
+                expires: input.expires.as_ref().and_then(http_date),
+            },
+            metadata: input
+                .metadata
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v))
+                .collect(),
+            tags: header_tags(input.tagging.as_deref())?,
+            owner,
+        };
+        let id = self.objects.create_upload(record)?;
+        Ok(S3Response::new(CreateMultipartUploadOutput {
+            bucket: Some(input.bucket),
+            key: Some(input.key),
+            upload_id: Some(id),
+            ..Default::default()
+        }))
+    }
+
+    pub(super) async fn op_upload_part(
+        &self,
+        req: S3Request<UploadPartInput>,
+    ) -> S3Result<S3Response<UploadPartOutput>> {
+        let input = req.input;
+        let number = part_number(input.part_number)?;
+        self.objects
+            .upload(&input.upload_id, &input.bucket, &input.key)?;
+        let (checksums, compute) = checksums_announced(
+            input.checksum_algorithm.as_ref(),
+            [
+                ("CRC32", input.checksum_crc32.as_ref()),
+                ("CRC32C", input.checksum_crc32c.as_ref()),
+                ("SHA1", input.checksum_sha1.as_ref()),
+                ("SHA256", input.checksum_sha256.as_ref()),
+                ("CRC64NVME", input.checksum_crc64nvme.as_ref()),
+            ],
+        );
+        let announced = Announced {
+            content_md5: input.content_md5,
+            checksums,
+            compute,
+            content_length: input.content_length.map(|l| l.max(0) as u64),
+        };
+        let received = body::receive(
+            &self.objects,
+            input.body,
+            self.objects.max_object_size,
+            &announced,
+            req.trailing_headers.as_ref(),
+        )
+        .await?;
+        let part = PartRecord {
+            segment: Segment {
+                blob: received.blob.id.clone(),
+                size: received.blob.size,
+            },
+            etag: crate::objects::hex(&received.blob.md5),
+            last_modified: now_millis(),
+            checksums: received.checksums.clone(),
+        };
+        let out = UploadPartOutput {
+            e_tag: Some(etag(&part.etag)),
+            checksum_crc32: received.checksums.get("CRC32").cloned(),
+            checksum_crc32c: received.checksums.get("CRC32C").cloned(),
+            checksum_sha1: received.checksums.get("SHA1").cloned(),
+            checksum_sha256: received.checksums.get("SHA256").cloned(),
+            checksum_crc64nvme: received.checksums.get("CRC64NVME").cloned(),
+            ..Default::default()
+        };
+        self.objects
+            .put_part(&input.upload_id, &input.bucket, &input.key, number, part)?;
+        Ok(S3Response::new(out))
+    }
+
+    pub(super) async fn op_upload_part_copy(
+        &self,
+        req: S3Request<UploadPartCopyInput>,
+    ) -> S3Result<S3Response<UploadPartCopyOutput>> {
+        let input = req.input;
+        let number = part_number(input.part_number)?;
+        self.objects
+            .upload(&input.upload_id, &input.bucket, &input.key)?;
+        let CopySource::Bucket {
+            bucket: src_bucket,
+            key: src_key,
+            ..
+        } = &input.copy_source
+        else {
+            return Err(s3_error!(
+                NotImplemented,
+                "Only bucket copy sources are supported"
+            ));
+        };
+        let source = self.objects.head(src_bucket, src_key)?;
+        Conditions {
+            if_match: input.copy_source_if_match.as_ref(),
+            if_none_match: input.copy_source_if_none_match.as_ref(),
+            if_modified_since: input.copy_source_if_modified_since.as_ref(),
+            if_unmodified_since: input.copy_source_if_unmodified_since.as_ref(),
+        }
+        .check(&source, true)?;
+        let (start, end) = match input.copy_source_range.as_deref() {
+            None => (0, source.size),
+            Some(text) => {
+                let bad = || {
+                    s3_error!(
+                        InvalidArgument,
+                        "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy"
+                    )
+                };
+                let (a, b) = text
+                    .strip_prefix("bytes=")
+                    .and_then(|r| r.split_once('-'))
+                    .ok_or_else(bad)?;
+                let (a, b): (u64, u64) =
+                    (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
+                if a > b || b >= source.size {
+                    return Err(s3_error!(
+                        InvalidRange,
+                        "Range specified is not valid for source object of size: {}",
+                        source.size
+                    ));
+                }
+                (a, b + 1)
+            }
+        };
+        let blob = body::copy(&self.objects, &source.segments, start, end).await?;
+        let part = PartRecord {
+            segment: Segment {
+                blob: blob.id.clone(),
+                size: blob.size,
+            },
+            etag: crate::objects::hex(&blob.md5),
+            last_modified: now_millis(),
+            checksums: Default::default(),
+        };
+        let result = CopyPartResult {
+            e_tag: Some(etag(&part.etag)),
+            last_modified: Some(timestamp(part.last_modified)),
+            ..Default::default()
+        };
+        self.objects
+            .put_part(&input.upload_id, &input.bucket, &input.key, number, part)?;
+        Ok(S3Response::new(UploadPartCopyOutput {
+            copy_part_result: Some(result),
+            ..Default::default()
+        }))
+    }
+
+    pub(super) async fn op_complete_multipart_upload(
+        &self,
+        req: S3Request<CompleteMultipartUploadInput>,
+    ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        let input = req.input;
+        let mut requested = Vec::new();
+        for part in input
+            .multipart_upload
+            .and_then(|m| m.parts)
+            .unwrap_or_default()
+        {
+            let number = part_number(part.part_number.unwrap_or(0))?;
+            let tag = part
+                .e_tag
+                .map(|t| t.value().to_owned())
+                .ok_or_else(|| s3_error!(InvalidPart, "Each part needs an ETag"))?;
+            requested.push((number, tag));
+        }
+        if requested.is_empty() {
+            return Err(s3_error!(
+                MalformedXML,
+                "You must specify at least one part"
+            ));
+        }
+        let precondition = Precondition {
+            must_not_exist: matches!(input.if_none_match, Some(ETagCondition::Any)),
+            etag_is: input.if_match.as_ref().and_then(|c| match c {
+                ETagCondition::ETag(t) => Some(t.value().to_owned()),
+                ETagCondition::Any => None,
+            }),
+        };
+        let record = self.objects.complete_upload(
+            &input.upload_id,
+            &input.bucket,
+            &input.key,
+            &requested,
+            &precondition,
+        )?;
+        Ok(S3Response::new(CompleteMultipartUploadOutput {
+            bucket: Some(input.bucket.clone()),
+            key: Some(input.key.clone()),
+            e_tag: Some(etag(&record.etag)),
+            location: Some(format!("/{}/{}", input.bucket, input.key)),
+            ..Default::default()
+        }))
+    }
+
+    pub(super) async fn op_abort_multipart_upload(
+        &self,
+        req: S3Request<AbortMultipartUploadInput>,
+    ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+        let input = req.input;
+        self.objects
+            .abort_upload(&input.upload_id, &input.bucket, &input.key)?;
+        Ok(S3Response::with_status(
+            AbortMultipartUploadOutput::default(),
+            axum::http::StatusCode::NO_CONTENT,
+        ))
+    }
+
+    pub(super) async fn op_list_parts(
+        &self,
+        req: S3Request<ListPartsInput>,
+    ) -> S3Result<S3Response<ListPartsOutput>> {
+        let input = req.input;
+        self.objects
+            .upload(&input.upload_id, &input.bucket, &input.key)?;
+        let max = input.max_parts.unwrap_or(1000).clamp(0, 1000) as usize;
+        let after = input.part_number_marker.unwrap_or(0).max(0) as u32;
+        let mut parts = self.objects.parts(&input.upload_id, after, max + 1)?;
+        let truncated = parts.len() > max;
+        parts.truncate(max);
+        let next = parts.last().map(|(n, _)| *n as i32);
+        let parts = parts
+            .into_iter()
+            .map(|(n, p)| Part {
+                part_number: Some(n as i32),
+                e_tag: Some(etag(&p.etag)),
+                size: Some(p.segment.size as i64),
+                last_modified: Some(timestamp(p.last_modified)),
+                checksum_crc32: p.checksums.get("CRC32").cloned(),
+                checksum_crc32c: p.checksums.get("CRC32C").cloned(),
+                checksum_sha1: p.checksums.get("SHA1").cloned(),
+                checksum_sha256: p.checksums.get("SHA256").cloned(),
+                checksum_crc64nvme: p.checksums.get("CRC64NVME").cloned(),
+            })
+            .collect();
+        Ok(S3Response::new(ListPartsOutput {
+            bucket: Some(input.bucket),
+            key: Some(input.key),
+            upload_id: Some(input.upload_id),
+            max_parts: Some(max as i32),
+            part_number_marker: input.part_number_marker,
+            next_part_number_marker: next,
+            is_truncated: Some(truncated),
+            parts: Some(parts),
+            storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
+            ..Default::default()
+        }))
+    }
+
+    pub(super) async fn op_list_multipart_uploads(
+        &self,
+        req: S3Request<ListMultipartUploadsInput>,
+    ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+        let input = req.input;
+        let max = input.max_uploads.unwrap_or(1000).clamp(0, 1000) as usize;
+        let prefix = input.prefix.clone().unwrap_or_default();
+        let key_marker = input.key_marker.clone().unwrap_or_default();
+        let id_marker = input.upload_id_marker.clone().unwrap_or_default();
+        let all: Vec<_> = self
+            .objects
+            .uploads(&input.bucket)?
+            .into_iter()
+            .filter(|(id, u)| {
+                u.key.starts_with(&prefix)
+                    && (u.key > key_marker
+                        || (u.key == key_marker && !id_marker.is_empty() && *id > id_marker))
+            })
+            .collect();
+        let truncated = all.len() > max;
+        let page: Vec<_> = all.into_iter().take(max).collect();
+        let (next_key, next_id) = match page.last() {
+            Some((id, u)) if truncated => (Some(u.key.clone()), Some(id.clone())),
+            _ => (None, None),
+        };
+        let uploads = page
+            .into_iter()
+            .map(|(id, u)| MultipartUpload {
+                key: Some(u.key),
+                upload_id: Some(id),
+                initiated: Some(timestamp(u.initiated)),
+                storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
+                ..Default::default()
+            })
+            .collect();
+        Ok(S3Response::new(ListMultipartUploadsOutput {
+            bucket: Some(input.bucket),
+            prefix: input.prefix,
+            key_marker: input.key_marker,
+            upload_id_marker: input.upload_id_marker,
+            max_uploads: Some(max as i32),
+            is_truncated: Some(truncated),
+            next_key_marker: next_key,
+            next_upload_id_marker: next_id,
+            uploads: Some(uploads),
+            ..Default::default()
+        }))
+    }
+}

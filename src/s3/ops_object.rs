@@ -1,0 +1,616 @@
+//! Object operations: put, get, head, delete, copy, list, tagging.
+
+use std::collections::BTreeMap;
+
+use s3s::dto::*;
+use s3s::{S3Error, S3Request, S3Response, S3Result, s3_error};
+
+use super::backend::{S3Backend, etag, timestamp};
+use super::body::{self, Announced};
+use super::conditions::{Conditions, http_date, parse_http_date};
+use super::ops_bucket::{parse_tags, tag_set};
+use crate::objects::list::ListQuery;
+use crate::objects::{ObjectHeaders, ObjectRecord, Precondition, Segment, now_millis};
+
+/// Tags from the `x-amz-tagging` header (`k1=v1&k2=v2`).
+pub fn header_tags(header: Option<&str>) -> S3Result<Vec<(String, String)>> {
+    let Some(text) = header.filter(|t| !t.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    let tag_set = url::form_urlencoded::parse(text.as_bytes())
+        .map(|(k, v)| Tag {
+            key: Some(k.into_owned()),
+            value: Some(v.into_owned()),
+        })
+        .collect();
+    parse_tags(Tagging { tag_set }, 10)
+}
+
+pub fn checksums_announced(
+    algorithm: Option<&ChecksumAlgorithm>,
+    values: [(&str, Option<&String>); 5],
+) -> (Vec<(String, String)>, Vec<String>) {
+    let given: Vec<(String, String)> = values
+        .iter()
+        .filter_map(|(n, v)| v.map(|v| ((*n).to_owned(), v.clone())))
+        .collect();
+    let compute = algorithm
+        .map(|a| vec![a.as_str().to_ascii_uppercase()])
+        .unwrap_or_default();
+    (given, compute)
+}
+
+fn put_checksums(o: &BTreeMap<String, String>) -> [Option<String>; 5] {
+    ["CRC32", "CRC32C", "SHA1", "SHA256", "CRC64NVME"].map(|n| o.get(n).cloned())
+}
+
+/// Encodes for `encoding-type=url` (everything but unreserved characters and `/`).
+fn url_encode(text: &str) -> String {
+    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~')
+        .remove(b'/');
+    percent_encoding::utf8_percent_encode(text, SET).to_string()
+}
+
+impl S3Backend {
+    pub(super) async fn op_put_object(
+        &self,
+        req: S3Request<PutObjectInput>,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
+        let input = req.input;
+        crate::objects::names::check_key(&input.key)?;
+        self.objects.bucket(&input.bucket)?;
+        let (checksums, compute) = checksums_announced(
+            input.checksum_algorithm.as_ref(),
+            [
+                ("CRC32", input.checksum_crc32.as_ref()),
+                ("CRC32C", input.checksum_crc32c.as_ref()),
+                ("SHA1", input.checksum_sha1.as_ref()),
+                ("SHA256", input.checksum_sha256.as_ref()),
+                ("CRC64NVME", input.checksum_crc64nvme.as_ref()),
+            ],
+        );
+        let tags = header_tags(input.tagging.as_deref())?;
+        let announced = Announced {
+            content_md5: input.content_md5.clone(),
+            checksums,
+            compute,
+            content_length: input.content_length.map(|l| l.max(0) as u64),
+        };
+        let received = body::receive(
+            &self.objects,
+            input.body,
+            self.objects.max_object_size,
+            &announced,
+            req.trailing_headers.as_ref(),
+        )
+        .await?;
+        let record = ObjectRecord {
+            segments: vec![Segment {
+                blob: received.blob.id.clone(),
+                size: received.blob.size,
+            }],
+            size: received.blob.size,
+            etag: crate::objects::hex(&received.blob.md5),
+            last_modified: now_millis(),
+            headers: ObjectHeaders {
+                content_type: Some(
+                    input
+                        .content_type
+                        .unwrap_or_else(|| "application/octet-stream".into()),
+                ),
+                content_encoding: input.content_encoding,
+                content_disposition: input.content_disposition,
+                content_language: input.content_language,
+                cache_control: input.cache_control,
+                expires: input.expires.as_ref().and_then(http_date),
+            },
+            metadata: input
+                .metadata
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v))
+                .collect(),
+            tags,
+            checksums: received.checksums,
+            parts: None,
+        };
+        let precondition = Precondition {
+            must_not_exist: matches!(input.if_none_match, Some(ETagCondition::Any)),
+            etag_is: input.if_match.as_ref().and_then(|c| match c {
+                ETagCondition::ETag(t) => Some(t.value().to_owned()),
+                ETagCondition::Any => None,
+            }),
+        };
+        let [crc32, crc32c, sha1, sha256, crc64] = put_checksums(&record.checksums);
+        let out = PutObjectOutput {
+            e_tag: Some(etag(&record.etag)),
+            checksum_crc32: crc32,
+            checksum_crc32c: crc32c,
+            checksum_sha1: sha1,
+            checksum_sha256: sha256,
+            checksum_crc64nvme: crc64,
+            size: Some(record.size as i64),
+            ..Default::default()
+        };
+        self.objects
+            .commit(&input.bucket, &input.key, record, &precondition)?;
+        Ok(S3Response::new(out))
+    }
+
+    pub(super) async fn op_get_object(
+        &self,
+        req: S3Request<GetObjectInput>,
+    ) -> S3Result<S3Response<GetObjectOutput>> {
+        let input = req.input;
+        let object = self.objects.head(&input.bucket, &input.key)?;
+        Conditions {
+            if_match: input.if_match.as_ref(),
+            if_none_match: input.if_none_match.as_ref(),
+            if_modified_since: input.if_modified_since.as_ref(),
+            if_unmodified_since: input.if_unmodified_since.as_ref(),
+        }
+        .check(&object, false)?;
+        let (start, end, content_range) = match input.range {
+            Some(range) => {
+                let r = range.check(object.size)?;
+                (
+                    r.start,
+                    r.end,
+                    Some(format!("bytes {}-{}/{}", r.start, r.end - 1, object.size)),
+                )
+            }
+            None => (0, object.size, None),
+        };
+        let partial = content_range.is_some();
+        let stream = body::send(&self.objects, &object.segments, start, end);
+        let h = &object.headers;
+        let [crc32, crc32c, sha1, sha256, crc64] = if partial {
+            Default::default()
+        } else {
+            put_checksums(&object.checksums)
+        };
+        let out = GetObjectOutput {
+            body: Some(stream),
+            content_length: Some((end - start) as i64),
+            content_range,
+            accept_ranges: Some("bytes".into()),
+            e_tag: Some(etag(&object.etag)),
+            last_modified: Some(timestamp(object.last_modified)),
+            content_type: input
+                .response_content_type
+                .or_else(|| h.content_type.clone()),
+            content_encoding: input
+                .response_content_encoding
+                .or_else(|| h.content_encoding.clone()),
+            content_disposition: input
+                .response_content_disposition
+                .or_else(|| h.content_disposition.clone()),
+            content_language: input
+                .response_content_language
+                .or_else(|| h.content_language.clone()),
+            cache_control: input
+                .response_cache_control
+                .or_else(|| h.cache_control.clone()),
+            expires: input
+                .response_expires
+                .or_else(|| h.expires.as_deref().and_then(parse_http_date)),
+            metadata: Some(object.metadata.clone().into_iter().collect()),
+            tag_count: (!object.tags.is_empty()).then_some(object.tags.len() as i32),
+            parts_count: object.parts.map(|p| p as i32),
+            checksum_crc32: crc32,
+            checksum_crc32c: crc32c,
+            checksum_sha1: sha1,
+            checksum_sha256: sha256,
+            checksum_crc64nvme: crc64,
+            ..Default::default()
+        };
+        let mut response = S3Response::new(out);
+        if partial {
+            response.status = Some(axum::http::StatusCode::PARTIAL_CONTENT);
+        }
+        Ok(response)
+    }
+
+    pub(super) async fn op_head_object(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> S3Result<S3Response<HeadObjectOutput>> {
+        let input = req.input;
+        let object = self.objects.head(&input.bucket, &input.key)?;
+        Conditions {
+            if_match: input.if_match.as_ref(),
+            if_none_match: input.if_none_match.as_ref(),
+            if_modified_since: input.if_modified_since.as_ref(),
+            if_unmodified_since: input.if_unmodified_since.as_ref(),
+        }
+        .check(&object, false)?;
+        let h = object.headers;
+        let [crc32, crc32c, sha1, sha256, crc64] = put_checksums(&object.checksums);
+        Ok(S3Response::new(HeadObjectOutput {
+            content_length: Some(object.size as i64),
+            accept_ranges: Some("bytes".into()),
+            e_tag: Some(etag(&object.etag)),
+            last_modified: Some(timestamp(object.last_modified)),
+            content_type: input.response_content_type.or(h.content_type),
+            content_encoding: input.response_content_encoding.or(h.content_encoding),
+            content_disposition: input.response_content_disposition.or(h.content_disposition),
+            content_language: input.response_content_language.or(h.content_language),
+            cache_control: input.response_cache_control.or(h.cache_control),
+            expires: input
+                .response_expires
+                .or_else(|| h.expires.as_deref().and_then(parse_http_date)),
+            metadata: Some(object.metadata.into_iter().collect()),
+            parts_count: object.parts.map(|p| p as i32),
+            checksum_crc32: crc32,
+            checksum_crc32c: crc32c,
+            checksum_sha1: sha1,
+            checksum_sha256: sha256,
+            checksum_crc64nvme: crc64,
+            ..Default::default()
+        }))
+    }
+
+    pub(super) async fn op_delete_object(
+        &self,
+        req: S3Request<DeleteObjectInput>,
+    ) -> S3Result<S3Response<DeleteObjectOutput>> {
+        let input = req.input;
+        if let Some(ETagCondition::ETag(expected)) = &input.if_match {
+            let current = self.objects.head(&input.bucket, &input.key)?;
+            if current.etag != expected.value().trim_matches('"') {
+                return Err(s3_error!(
+                    PreconditionFailed,
+                    "At least one of the pre-conditions you specified did not hold"
+                ));
+            }
+        }
+        self.objects.delete(&input.bucket, &input.key)?;
+        Ok(S3Response::with_status(
+            DeleteObjectOutput::default(),
+            axum::http::StatusCode::NO_CONTENT,
+        ))
+    }
+
+    pub(super) async fn op_delete_objects(
+        &self,
+        req: S3Request<DeleteObjectsInput>,
+    ) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        let input = req.input;
+        if input.delete.objects.len() > 1000 {
+            return Err(s3_error!(
+                MalformedXML,
+                "A DeleteObjects request names at most 1000 keys"
+            ));
+        }
+        self.objects.bucket(&input.bucket)?;
+        let quiet = input.delete.quiet.unwrap_or(false);
+        let mut deleted = Vec::new();
+        let mut errors = Vec::new();
+        for id in input.delete.objects {
+            match self.objects.delete(&input.bucket, &id.key) {
+                Ok(_) => {
+                    if !quiet {
+                        deleted.push(DeletedObject {
+                            key: Some(id.key),
+                            ..Default::default()
+                        });
+                    }
+                }
+                Err(e) => {
+                    let e = S3Error::from(e);
+                    errors.push(Error {
+                        code: Some(e.code().as_str().to_owned()),
+                        key: Some(id.key),
+                        message: e.message().map(str::to_owned),
+                        version_id: None,
+                    });
+                }
+            }
+        }
+        Ok(S3Response::new(DeleteObjectsOutput {
+            deleted: Some(deleted),
+            errors: Some(errors),
+            ..Default::default()
+        }))
+    }
+
+    pub(super) async fn op_copy_object(
+        &self,
+        req: S3Request<CopyObjectInput>,
+    ) -> S3Result<S3Response<CopyObjectOutput>> {
+        let input = req.input;
+        let CopySource::Bucket {
+            bucket: src_bucket,
+            key: src_key,
+            ..
+        } = &input.copy_source
+        else {
+            return Err(s3_error!(
+                NotImplemented,
+                "Only bucket copy sources are supported"
+            ));
+        };
+        crate::objects::names::check_key(&input.key)?;
+        let source = self.objects.head(src_bucket, src_key)?;
+        self.objects.bucket(&input.bucket)?;
+        Conditions {
+            if_match: input.copy_source_if_match.as_ref(),
+            if_none_match: input.copy_source_if_none_match.as_ref(),
+            if_modified_since: input.copy_source_if_modified_since.as_ref(),
+            if_unmodified_since: input.copy_source_if_unmodified_since.as_ref(),
+        }
+        .check(&source, true)?;
+        let replace = input
+            .metadata_directive
+            .as_ref()
+            .is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
+        let replace_tags = input
+            .tagging_directive
+            .as_ref()
+            .is_some_and(|d| d.as_str() == TaggingDirective::REPLACE);
+        if **src_bucket == *input.bucket && **src_key == *input.key && !replace && !replace_tags {
+            return Err(s3_error!(
+                InvalidRequest,
+                "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
+            ));
+        }
+        let blob = body::copy(&self.objects, &source.segments, 0, source.size).await?;
+        let (headers, metadata) = if replace {
+            (
+                ObjectHeaders {
+                    content_type: Some(
+                        input
+                            .content_type
+                            .unwrap_or_else(|| "application/octet-stream".into()),
+                    ),
+                    content_encoding: input.content_encoding,
+                    content_disposition: input.content_disposition,
+                    content_language: input.content_language,
+                    cache_control: input.cache_control,
+                    expires: input.expires.as_ref().and_then(http_date),
+                },
+                input
+                    .metadata
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(k, v)| (k.to_ascii_lowercase(), v))
+                    .collect(),
+            )
+        } else {
+            (source.headers.clone(), source.metadata.clone())
+        };
+        let tags = if replace_tags {
+            header_tags(input.tagging.as_deref())?
+        } else {
+            source.tags.clone()
+        };
+        let record = ObjectRecord {
+            segments: vec![Segment {
+                blob: blob.id.clone(),
+                size: blob.size,
+            }],
+            size: blob.size,
+            // A copy is stored as one piece, so its ETag is the MD5 of its bytes.
+            etag: crate::objects::hex(&blob.md5),
+            last_modified: now_millis(),
+            headers,
+            metadata,
+            tags,
+            checksums: if source.parts.is_none() {
+                source.checksums.clone()
+            } else {
+                BTreeMap::new()
+            },
+            parts: None,
+        };
+        let result = CopyObjectResult {
+            e_tag: Some(etag(&record.etag)),
+            last_modified: Some(timestamp(record.last_modified)),
+            ..Default::default()
+        };
+        self.objects
+            .commit(&input.bucket, &input.key, record, &Precondition::default())?;
+        Ok(S3Response::new(CopyObjectOutput {
+            copy_object_result: Some(result),
+            ..Default::default()
+        }))
+    }
+
+    fn list_page(
+        &self,
+        bucket: &str,
+        prefix: Option<String>,
+        delimiter: Option<String>,
+        after: Option<String>,
+        max_keys: Option<i32>,
+    ) -> S3Result<(crate::objects::list::ListPage, i32)> {
+        let max = match max_keys {
+            Some(m) if m < 0 => {
+                return Err(s3_error!(InvalidArgument, "max-keys cannot be negative"));
+            }
+            Some(m) => m.min(1000),
+            None => 1000,
+        };
+        let query = ListQuery {
+            prefix: prefix.unwrap_or_default(),
+            delimiter: delimiter.filter(|d| !d.is_empty()),
+            after,
+            max_keys: max as usize,
+        };
+        Ok((self.objects.list(bucket, &query)?, max))
+    }
+
+    pub(super) async fn op_list_objects(
+        &self,
+        req: S3Request<ListObjectsInput>,
+    ) -> S3Result<S3Response<ListObjectsOutput>> {
+        let input = req.input;
+        let url = input
+            .encoding_type
+            .as_ref()
+            .is_some_and(|e| e.as_str() == EncodingType::URL);
+        let enc = |s: &str| if url { url_encode(s) } else { s.to_owned() };
+        let (page, max) = self.list_page(
+            &input.bucket,
+            input.prefix.clone(),
+            input.delimiter.clone(),
+            input.marker.clone().filter(|m| !m.is_empty()),
+            input.max_keys,
+        )?;
+        let contents = page
+            .objects
+            .iter()
+            .map(|(k, o)| object_entry(&enc(k), o))
+            .collect();
+        let common_prefixes = page
+            .common_prefixes
+            .iter()
+            .map(|p| CommonPrefix {
+                prefix: Some(enc(p)),
+            })
+            .collect();
+        Ok(S3Response::new(ListObjectsOutput {
+            name: Some(input.bucket),
+            prefix: Some(enc(input.prefix.as_deref().unwrap_or_default())),
+            marker: Some(enc(input.marker.as_deref().unwrap_or_default())),
+            delimiter: input.delimiter.as_deref().map(enc),
+            max_keys: Some(max),
+            is_truncated: Some(page.truncated),
+            next_marker: page
+                .truncated
+                .then(|| page.last.as_deref().map(enc))
+                .flatten(),
+            contents: Some(contents),
+            common_prefixes: Some(common_prefixes),
+            encoding_type: input.encoding_type,
+            ..Default::default()
+        }))
+    }
+
+    pub(super) async fn op_list_objects_v2(
+        &self,
+        req: S3Request<ListObjectsV2Input>,
+    ) -> S3Result<S3Response<ListObjectsV2Output>> {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let input = req.input;
+        let url = input
+            .encoding_type
+            .as_ref()
+            .is_some_and(|e| e.as_str() == EncodingType::URL);
+        let enc = |s: &str| if url { url_encode(s) } else { s.to_owned() };
+        let after = match input
+            .continuation_token
+            .as_deref()
+            .filter(|t| !t.is_empty())
+        {
+            Some(token) => Some(
+                b64.decode(token)
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .ok_or_else(|| {
+                        s3_error!(
+                            InvalidArgument,
+                            "The continuation token provided is incorrect"
+                        )
+                    })?,
+            ),
+            None => input.start_after.clone().filter(|s| !s.is_empty()),
+        };
+        let (page, max) = self.list_page(
+            &input.bucket,
+            input.prefix.clone(),
+            input.delimiter.clone(),
+            after,
+            input.max_keys,
+        )?;
+        let key_count = (page.objects.len() + page.common_prefixes.len()) as i32;
+        let fetch_owner = input.fetch_owner.unwrap_or(false);
+        let contents = page
+            .objects
+            .iter()
+            .map(|(k, o)| {
+                let mut entry = object_entry(&enc(k), o);
+                if !fetch_owner {
+                    entry.owner = None;
+                }
+                entry
+            })
+            .collect();
+        let common_prefixes = page
+            .common_prefixes
+            .iter()
+            .map(|p| CommonPrefix {
+                prefix: Some(enc(p)),
+            })
+            .collect();
+        Ok(S3Response::new(ListObjectsV2Output {
+            name: Some(input.bucket),
+            prefix: Some(enc(input.prefix.as_deref().unwrap_or_default())),
+            delimiter: input.delimiter.as_deref().map(enc),
+            max_keys: Some(max),
+            key_count: Some(key_count),
+            continuation_token: input.continuation_token,
+            start_after: input.start_after.as_deref().map(enc),
+            is_truncated: Some(page.truncated),
+            next_continuation_token: page
+                .truncated
+                .then(|| page.last.as_ref().map(|l| b64.encode(l)))
+                .flatten(),
+            contents: Some(contents),
+            common_prefixes: Some(common_prefixes),
+            encoding_type: input.encoding_type,
+            ..Default::default()
+        }))
+    }
+
+    pub(super) async fn op_get_object_tagging(
+        &self,
+        req: S3Request<GetObjectTaggingInput>,
+    ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
+        let object = self.objects.head(&req.input.bucket, &req.input.key)?;
+        Ok(S3Response::new(GetObjectTaggingOutput {
+            tag_set: tag_set(&object.tags),
+            version_id: None,
+        }))
+    }
+
+    pub(super) async fn op_put_object_tagging(
+        &self,
+        req: S3Request<PutObjectTaggingInput>,
+    ) -> S3Result<S3Response<PutObjectTaggingOutput>> {
+        let tags = parse_tags(req.input.tagging, 10)?;
+        self.objects
+            .update_object(&req.input.bucket, &req.input.key, |o| o.tags = tags)?;
+        Ok(S3Response::new(PutObjectTaggingOutput::default()))
+    }
+
+    pub(super) async fn op_delete_object_tagging(
+        &self,
+        req: S3Request<DeleteObjectTaggingInput>,
+    ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
+        self.objects
+            .update_object(&req.input.bucket, &req.input.key, |o| o.tags.clear())?;
+        Ok(S3Response::with_status(
+            DeleteObjectTaggingOutput::default(),
+            axum::http::StatusCode::NO_CONTENT,
+        ))
+    }
+}
+
+fn object_entry(key: &str, o: &ObjectRecord) -> Object {
+    Object {
+        key: Some(key.to_owned()),
+        e_tag: Some(etag(&o.etag)),
+        last_modified: Some(timestamp(o.last_modified)),
+        size: Some(o.size as i64),
+        storage_class: Some(ObjectStorageClass::from_static(
+            ObjectStorageClass::STANDARD,
+        )),
+        ..Default::default()
+    }
+}

@@ -1,0 +1,90 @@
+//! Buckets and objects from the fixtures, created once (a bucket a user deletes stays deleted).
+
+use crate::config::fixtures::Fixtures;
+use crate::objects::{
+    ObjectError, ObjectHeaders, ObjectRecord, ObjectStore, Precondition, Segment, hex, now_millis,
+};
+
+pub fn seed(objects: &ObjectStore, fixtures: &Fixtures) -> Result<(), ObjectError> {
+    let mut buckets: Vec<(String, Option<String>)> = fixtures
+        .s3
+        .buckets
+        .iter()
+        .map(|b| (b.name.clone(), b.policy.clone()))
+        .collect();
+    if fixtures.s3.create_user_buckets {
+        buckets.extend(
+            fixtures
+                .users
+                .iter()
+                .map(|u| (format!("user-{}", u.username.to_ascii_lowercase()), None)),
+        );
+        buckets.extend(
+            fixtures
+                .realm
+                .groups
+                .iter()
+                .map(|g| (format!("projet-{}", g.name), None)),
+        );
+    }
+    for (name, policy) in buckets {
+        if !objects.seed_once(&format!("bucket/{name}"))? {
+            continue;
+        }
+        match objects.create_bucket(&name, None) {
+            Ok(())
+            | Err(ObjectError::BucketAlreadyOwnedByYou)
+            | Err(ObjectError::BucketAlreadyExists) => {}
+            Err(ObjectError::InvalidBucketName(why)) => {
+                tracing::warn!(
+                    bucket = name,
+                    why,
+                    "not seeding a bucket whose name S3 refuses"
+                );
+                continue;
+            }
+            Err(e) => return Err(e),
+        }
+        if let Some(policy) = policy {
+            objects.update_bucket(&name, |b| b.policy = Some(policy))?;
+        }
+    }
+    for bucket in &fixtures.s3.buckets {
+        for object in &bucket.objects {
+            if !objects.seed_once(&format!("object/{}/{}", bucket.name, object.key))? {
+                continue;
+            }
+            let content = object
+                .content
+                .strip_prefix('\n')
+                .unwrap_or(&object.content)
+                .as_bytes()
+                .to_vec();
+            let blob = objects.blobs.write_all_blocking(&content)?;
+            let record = ObjectRecord {
+                segments: vec![Segment {
+                    blob: blob.id.clone(),
+                    size: blob.size,
+                }],
+                size: blob.size,
+                etag: hex(&blob.md5),
+                last_modified: now_millis(),
+                headers: ObjectHeaders {
+                    content_type: Some(
+                        object
+                            .content_type
+                            .clone()
+                            .unwrap_or_else(|| "application/octet-stream".into()),
+                    ),
+                    ..Default::default()
+                },
+                metadata: Default::default(),
+                tags: Vec::new(),
+                checksums: Default::default(),
+                parts: None,
+            };
+            objects.commit(&bucket.name, &object.key, record, &Precondition::default())?;
+        }
+    }
+    Ok(())
+}
