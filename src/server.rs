@@ -253,7 +253,12 @@ async fn serve(
     app: Router,
     mut stopped: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
     let service = app.into_make_service_with_connect_info::<SocketAddr>();
+    // Without TCP_NODELAY, small responses wait on delayed ACKs (~40 ms each).
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, service)
         .with_graceful_shutdown(async move {
             let _ = stopped.wait_for(|s| *s).await;

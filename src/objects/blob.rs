@@ -16,17 +16,35 @@ pub struct BlobStore {
     tmp: PathBuf,
 }
 
-/// A finished, durable blob.
+/// Blobs up to this size are kept in the database rather than in a file of their own.
+pub const INLINE_MAX: usize = 64 * 1024;
+
+/// A finished blob: durable when it is a file, or bytes to commit with its metadata.
 #[derive(Debug, Clone)]
 pub struct Blob {
     pub id: String,
     pub size: u64,
     pub md5: [u8; 16],
+    pub inline: Option<std::sync::Arc<Vec<u8>>>,
 }
 
-/// A blob being written. Dropping it unfinished removes the temp file.
+impl Blob {
+    /// The segment that points at this blob (carrying its bytes when inline).
+    pub fn segment(&self) -> super::Segment {
+        super::Segment {
+            blob: self.id.clone(),
+            size: self.size,
+            data: self.inline.clone(),
+        }
+    }
+}
+
+/// A blob being written: in memory while small, then in a temp file. Dropping it unfinished
+/// removes the temp file.
 pub struct BlobWriter {
+    buffer: Vec<u8>,
     file: Option<tokio::fs::File>,
+    finished: bool,
     tmp_path: PathBuf,
     final_path: PathBuf,
     final_dir: PathBuf,
@@ -70,11 +88,10 @@ impl BlobStore {
             .parent()
             .map(Path::to_owned)
             .unwrap_or_else(|| self.blobs.clone());
-        let file = tokio::fs::File::create(&tmp_path)
-            .await
-            .map_err(|e| io("creating a temp file", e))?;
         Ok(BlobWriter {
-            file: Some(file),
+            buffer: Vec::new(),
+            file: None,
+            finished: false,
             tmp_path,
             final_path,
             final_dir,
@@ -85,10 +102,21 @@ impl BlobStore {
         })
     }
 
-    /// Writes a small blob synchronously (seeding at start-up), with the same durability steps.
+    /// Writes a blob synchronously (seeding at start-up), with the same durability steps; small
+    /// ones are returned inline like streamed ones.
     pub fn write_all_blocking(&self, bytes: &[u8]) -> Result<Blob, ObjectError> {
         use std::io::Write;
         let id = uuid::Uuid::new_v4().simple().to_string();
+        let md5 = Md5::digest(bytes).into();
+        if bytes.len() <= INLINE_MAX {
+            let inline = Some(std::sync::Arc::new(bytes.to_vec()));
+            return Ok(Blob {
+                id: format!("i{id}"),
+                size: bytes.len() as u64,
+                md5,
+                inline,
+            });
+        }
         let tmp = self.tmp.join(&id);
         let target = self.path(&id);
         let dir = target
@@ -107,13 +135,15 @@ impl BlobStore {
         Ok(Blob {
             id,
             size: bytes.len() as u64,
-            md5: Md5::digest(bytes).into(),
+            md5,
+            inline: None,
         })
     }
 
     /// Removes blobs; missing files are fine (a crash may have removed them already).
     pub fn remove(&self, ids: impl IntoIterator<Item = String>) {
-        for id in ids {
+        // Inline blobs go with the transaction that drops their metadata.
+        for id in ids.into_iter().filter(|id| !id.starts_with('i')) {
             let _ = std::fs::remove_file(self.path(&id));
         }
     }
@@ -146,6 +176,19 @@ impl BlobWriter {
             return Err(ObjectError::EntityTooLarge { max: self.max_size });
         }
         self.md5.update(chunk);
+        if self.file.is_none() && self.buffer.len() + chunk.len() <= INLINE_MAX {
+            self.buffer.extend_from_slice(chunk);
+            return Ok(());
+        }
+        if self.file.is_none() {
+            let mut file = tokio::fs::File::create(&self.tmp_path)
+                .await
+                .map_err(|e| io("creating a temp file", e))?;
+            file.write_all(&std::mem::take(&mut self.buffer))
+                .await
+                .map_err(|e| io("writing a blob", e))?;
+            self.file = Some(file);
+        }
         let file = self
             .file
             .as_mut()
@@ -159,12 +202,20 @@ impl BlobWriter {
         self.size
     }
 
-    /// Makes the blob durable under its final name.
+    /// Makes a large blob durable under its final name; a small one is handed over for the
+    /// metadata transaction.
     pub async fn finish(mut self) -> Result<Blob, ObjectError> {
-        let mut file = self
-            .file
-            .take()
-            .ok_or_else(|| ObjectError::Io("blob already finished".into()))?;
+        self.finished = true;
+        let md5 = std::mem::take(&mut self.md5).finalize().into();
+        let Some(mut file) = self.file.take() else {
+            let bytes = std::mem::take(&mut self.buffer);
+            return Ok(Blob {
+                id: format!("i{}", self.id),
+                size: self.size,
+                md5,
+                inline: Some(std::sync::Arc::new(bytes)),
+            });
+        };
         file.flush().await.map_err(|e| io("flushing a blob", e))?;
         file.sync_all().await.map_err(|e| io("syncing a blob", e))?;
         drop(file);
@@ -180,18 +231,19 @@ impl BlobWriter {
             .await
             .map_err(|e| ObjectError::Io(e.to_string()))?
             .map_err(|e| io("syncing a blob directory", e))?;
-        let md5 = std::mem::take(&mut self.md5).finalize().into();
         Ok(Blob {
             id: std::mem::take(&mut self.id),
             size: self.size,
             md5,
+            inline: None,
         })
     }
 }
 
 impl Drop for BlobWriter {
     fn drop(&mut self) {
-        if self.file.is_some() {
+        // An unfinished writer may have spilled to its temp file; a finished one renamed it.
+        if !self.finished {
             let _ = std::fs::remove_file(&self.tmp_path);
         }
     }

@@ -5,6 +5,7 @@ pub mod blob;
 pub mod list;
 pub mod model;
 pub mod names;
+mod txn;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
@@ -12,7 +13,7 @@ use std::sync::Arc;
 
 use md5::{Digest, Md5};
 
-use crate::store::{Store, StoreError, Writer};
+use crate::store::{Store, StoreError};
 pub use blob::{Blob, BlobStore, BlobWriter};
 pub use model::*;
 
@@ -103,16 +104,25 @@ pub struct ObjectStore {
     store: Arc<Store>,
     pub blobs: BlobStore,
     pub max_object_size: u64,
+    /// Queue of the group-commit thread, which stops when the store is dropped.
+    committer: std::sync::Mutex<std::sync::mpsc::Sender<txn::CommitJob>>,
 }
 
 impl ObjectStore {
     /// Opens the blob directory under `root` and removes leftovers of interrupted writes.
     pub fn open(store: Arc<Store>, root: &Path, max_object_size: u64) -> Result<Self> {
         let blobs = BlobStore::open(root)?;
+        let (jobs, queue) = std::sync::mpsc::channel();
+        let committer_store = store.clone();
+        std::thread::Builder::new()
+            .name("object-commits".into())
+            .spawn(move || txn::run_committer(committer_store, queue))
+            .map_err(|e| ObjectError::Io(format!("cannot start the commit thread: {e}")))?;
         let objects = ObjectStore {
             store,
             blobs,
             max_object_size,
+            committer: std::sync::Mutex::new(jobs),
         };
         let referenced = objects.referenced_blobs()?;
         let swept = objects.blobs.sweep(&referenced);
@@ -209,7 +219,7 @@ impl ObjectStore {
                 .map(|(id, _)| id)
                 .collect();
             for id in uploads {
-                doomed.extend(remove_upload(w, &id)?);
+                doomed.extend(txn::remove_upload(w, &id, &HashSet::new())?);
             }
             w.remove(&BUCKETS, name)?;
             Ok(doomed)
@@ -230,8 +240,9 @@ impl ObjectStore {
         }
     }
 
-    /// Points `bucket/key` at a finished blob set, replacing any previous version. The blobs
-    /// must already be durable; replaced blobs are removed after the commit.
+    /// Points `bucket/key` at a finished blob set, replacing any previous version. File blobs
+    /// must already be durable; inline bytes are written in the same transaction. Replaced
+    /// blobs are removed after the commit.
     pub fn commit(
         &self,
         bucket: &str,
@@ -241,18 +252,50 @@ impl ObjectStore {
     ) -> Result<()> {
         names::check_key(key)?;
         let new_blobs: Vec<String> = record.segments.iter().map(|s| s.blob.clone()).collect();
-        let outcome = self.store.write(|w| {
-            w.get(&BUCKETS, bucket)?.ok_or(ObjectError::NoSuchBucket)?;
-            let id = object_key(bucket, key);
-            let old = w.get(&OBJECTS, &id)?;
-            precondition.check(old.as_ref())?;
-            w.put(&OBJECTS, &id, &record)?;
-            Ok(old)
-        });
+        let outcome = self
+            .store
+            .write(|w| txn::apply_commit(w, bucket, key, &record, precondition));
+        self.finish_commit(outcome, new_blobs)
+    }
+
+    /// Like [`ObjectStore::commit`], but concurrent callers share one database transaction
+    /// (group commit), so many small writes cost one fsync.
+    pub async fn commit_grouped(
+        &self,
+        bucket: &str,
+        key: &str,
+        record: ObjectRecord,
+        precondition: Precondition,
+    ) -> Result<()> {
+        names::check_key(key)?;
+        let new_blobs: Vec<String> = record.segments.iter().map(|s| s.blob.clone()).collect();
+        let stopped = || ObjectError::Io("the commit thread has stopped".into());
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = txn::CommitJob {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            record,
+            precondition,
+            reply,
+        };
+        let sent = self
+            .committer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send(job)
+            .is_ok();
+        let outcome = if sent {
+            answer.await.unwrap_or_else(|_| Err(stopped()))
+        } else {
+            Err(stopped())
+        };
+        self.finish_commit(outcome, new_blobs)
+    }
+
+    fn finish_commit(&self, outcome: Result<Vec<String>>, new_blobs: Vec<String>) -> Result<()> {
         match outcome {
-            Ok(old) => {
-                self.blobs
-                    .remove(old.into_iter().flat_map(|o| o.segments).map(|s| s.blob));
+            Ok(replaced) => {
+                self.blobs.remove(replaced);
                 Ok(())
             }
             Err(e) => {
@@ -262,15 +305,25 @@ impl ObjectStore {
         }
     }
 
+    /// Bytes of an inline blob.
+    pub fn inline_bytes(&self, id: &str) -> Result<Vec<u8>> {
+        self.store
+            .get_raw(&INLINE, id)?
+            .ok_or_else(|| ObjectError::Io(format!("inline blob {id} is missing")))
+    }
+
     /// Deletes an object; deleting a missing key is not an error (S3 answers 204 either way).
     pub fn delete(&self, bucket: &str, key: &str) -> Result<bool> {
-        let old = self.store.write(|w| {
+        let (existed, doomed) = self.store.write(|w| {
             w.get(&BUCKETS, bucket)?.ok_or(ObjectError::NoSuchBucket)?;
-            Ok::<_, ObjectError>(w.remove(&OBJECTS, &object_key(bucket, key))?)
+            let old = w.remove(&OBJECTS, &object_key(bucket, key))?;
+            let existed = old.is_some();
+            Ok::<_, ObjectError>((
+                existed,
+                txn::discard(w, old.into_iter().flat_map(|o| o.segments))?,
+            ))
         })?;
-        let existed = old.is_some();
-        self.blobs
-            .remove(old.into_iter().flat_map(|o| o.segments).map(|s| s.blob));
+        self.blobs.remove(doomed);
         Ok(existed)
     }
 
@@ -328,19 +381,11 @@ impl ObjectStore {
                 _ => return Err(ObjectError::NoSuchUpload),
             }
             let old = w.get(&PARTS, &part_key(id, number))?;
+            txn::store_segments(w, std::slice::from_ref(&part.segment))?;
             w.put(&PARTS, &part_key(id, number), &part)?;
-            Ok(old)
+            txn::discard(w, old.map(|p| p.segment))
         });
-        match outcome {
-            Ok(old) => {
-                self.blobs.remove(old.map(|p| p.segment.blob));
-                Ok(())
-            }
-            Err(e) => {
-                self.blobs.remove([blob]);
-                Err(e)
-            }
-        }
+        self.finish_commit(outcome, vec![blob])
     }
 
     /// Parts with numbers above `after`, in order, at most `max`.
@@ -373,7 +418,9 @@ impl ObjectStore {
 
     pub fn abort_upload(&self, id: &str, bucket: &str, key: &str) -> Result<()> {
         self.upload(id, bucket, key)?;
-        let doomed = self.store.write(|w| remove_upload(w, id))?;
+        let doomed = self
+            .store
+            .write(|w| txn::remove_upload(w, id, &HashSet::new()))?;
         self.blobs.remove(doomed);
         Ok(())
     }
@@ -438,12 +485,9 @@ impl ObjectStore {
             let old = w.get(&OBJECTS, &oid)?;
             precondition.check(old.as_ref())?;
             // Parts not named in the request are dropped with the upload.
-            let used: HashSet<&str> = record.segments.iter().map(|s| s.blob.as_str()).collect();
-            let mut doomed: Vec<String> = remove_upload(w, id)?
-                .into_iter()
-                .filter(|b| !used.contains(b.as_str()))
-                .collect();
-            doomed.extend(old.into_iter().flat_map(|o| o.segments).map(|s| s.blob));
+            let used: HashSet<String> = record.segments.iter().map(|s| s.blob.clone()).collect();
+            let mut doomed = txn::remove_upload(w, id, &used)?;
+            doomed.extend(txn::discard(w, old.into_iter().flat_map(|o| o.segments))?);
             w.put(&OBJECTS, &oid, &record)?;
             Ok((record, doomed))
         })?;
@@ -455,16 +499,4 @@ impl ObjectStore {
         self.bucket(bucket)?;
         list::list(&self.store, bucket, query)
     }
-}
-
-/// Removes an upload and its parts; returns the part blobs to delete after the commit.
-fn remove_upload(w: &mut Writer<'_>, id: &str) -> Result<Vec<String>> {
-    w.remove(&UPLOADS, id)?;
-    let parts = w.range(&PARTS, &format!("{id}/"), &format!("{id}0"), usize::MAX)?;
-    let mut blobs = Vec::new();
-    for (k, p) in parts {
-        w.remove(&PARTS, &k)?;
-        blobs.push(p.segment.blob);
-    }
-    Ok(blobs)
 }

@@ -41,6 +41,25 @@ pub struct CorsRule {
 pub struct Segment {
     pub blob: String,
     pub size: u64,
+    /// Bytes of a small blob on its way into the database (never serialized: they live in
+    /// [`INLINE`], written in the same transaction as the metadata that points at them).
+    #[serde(skip)]
+    pub data: Option<std::sync::Arc<Vec<u8>>>,
+}
+
+impl Segment {
+    pub fn file(blob: String, size: u64) -> Self {
+        Segment {
+            blob,
+            size,
+            data: None,
+        }
+    }
+
+    /// Small blobs live in the database, not in files; their ids start with `i`.
+    pub fn is_inline(&self) -> bool {
+        self.blob.starts_with('i')
+    }
 }
 
 /// Standard headers stored with an object and replayed on GET/HEAD.
@@ -101,6 +120,9 @@ pub const OBJECTS: Table<ObjectRecord> = Table::new("s3_objects");
 pub const UPLOADS: Table<UploadRecord> = Table::new("s3_uploads");
 /// Keyed `upload_id/00042` (part numbers zero-padded, so parts sort in order).
 pub const PARTS: Table<PartRecord> = Table::new("s3_parts");
+
+/// Bytes of small blobs, keyed by blob id: one database commit makes a small object durable.
+pub const INLINE: crate::store::RawTable = crate::store::RawTable::new("s3_inline");
 
 /// Seed items already created once (so a bucket a user deleted is not recreated).
 pub const SEEDED: Table<u64> = Table::new("s3_seeded");

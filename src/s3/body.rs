@@ -181,8 +181,19 @@ impl futures_util::Stream for ChannelStream {
 
 const CHUNK: usize = 256 * 1024;
 
-/// Streams bytes `range` (start, end exclusive) of an object made of `segments`.
-pub fn send(objects: &ObjectStore, segments: &[Segment], start: u64, end: u64) -> StreamingBlob {
+enum Piece {
+    /// (path, offset, length) of a blob file.
+    File(std::path::PathBuf, u64, u64),
+    Bytes(Bytes),
+}
+
+/// Streams bytes `start..end` of an object made of `segments`.
+pub fn send(
+    objects: &ObjectStore,
+    segments: &[Segment],
+    start: u64,
+    end: u64,
+) -> S3Result<StreamingBlob> {
     let mut pieces = Vec::new();
     let mut offset = 0;
     for s in segments {
@@ -190,13 +201,38 @@ pub fn send(objects: &ObjectStore, segments: &[Segment], start: u64, end: u64) -
         offset = seg_end;
         let from = start.max(seg_start);
         let to = end.min(seg_end);
-        if from < to {
-            pieces.push((objects.blobs.path(&s.blob), from - seg_start, to - from));
+        if from >= to {
+            continue;
         }
+        let (skip, len) = (from - seg_start, to - from);
+        if s.is_inline() {
+            let bytes = Bytes::from(objects.inline_bytes(&s.blob)?);
+            pieces.push(Piece::Bytes(
+                bytes.slice(skip as usize..(skip + len) as usize),
+            ));
+        } else {
+            pieces.push(Piece::File(objects.blobs.path(&s.blob), skip, len));
+        }
+    }
+    // Single small pieces need no reader task.
+    if let [Piece::Bytes(bytes)] = pieces.as_slice() {
+        let bytes = bytes.clone();
+        return Ok(StreamingBlob::wrap(futures_util::stream::once(
+            async move { Ok::<_, std::io::Error>(bytes) },
+        )));
     }
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     tokio::spawn(async move {
-        for (path, skip, mut left) in pieces {
+        for piece in pieces {
+            let (path, skip, mut left) = match piece {
+                Piece::Bytes(bytes) => {
+                    if tx.send(Ok(bytes)).await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
+                Piece::File(path, skip, len) => (path, skip, len),
+            };
             let opened = async {
                 let mut f = tokio::fs::File::open(&path).await?;
                 f.seek(std::io::SeekFrom::Start(skip)).await?;
@@ -224,7 +260,7 @@ pub fn send(objects: &ObjectStore, segments: &[Segment], start: u64, end: u64) -
                         buf.truncate(n);
                         left -= n as u64;
                         if tx.send(Ok(Bytes::from(buf))).await.is_err() {
-                            return; // client went away
+                            return; // the client went away
                         }
                     }
                     Err(e) => {
@@ -235,7 +271,7 @@ pub fn send(objects: &ObjectStore, segments: &[Segment], start: u64, end: u64) -
             }
         }
     });
-    StreamingBlob::wrap(ChannelStream(rx))
+    Ok(StreamingBlob::wrap(ChannelStream(rx)))
 }
 
 /// Copies bytes `start..end` of an object into a new durable blob.
@@ -245,7 +281,7 @@ pub async fn copy(
     start: u64,
     end: u64,
 ) -> S3Result<Blob> {
-    let mut stream = send(objects, segments, start, end);
+    let mut stream = send(objects, segments, start, end)?;
     let mut writer = objects.blobs.writer(objects.max_object_size).await?;
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| {

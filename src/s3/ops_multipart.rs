@@ -8,7 +8,7 @@ use super::body::{self, Announced};
 use super::conditions::{Conditions, http_date};
 use super::ops_object::{checksums_announced, header_tags};
 use crate::objects::{
-    MAX_PARTS, ObjectHeaders, PartRecord, Precondition, Segment, UploadRecord, now_millis,
+    MAX_PARTS, ObjectHeaders, PartRecord, Precondition, UploadRecord, now_millis,
 };
 
 fn part_number(n: i32) -> S3Result<u32> {
@@ -97,10 +97,7 @@ impl S3Backend {
         )
         .await?;
         let part = PartRecord {
-            segment: Segment {
-                blob: received.blob.id.clone(),
-                size: received.blob.size,
-            },
+            segment: received.blob.segment(),
             etag: crate::objects::hex(&received.blob.md5),
             last_modified: now_millis(),
             checksums: received.checksums.clone(),
@@ -173,10 +170,7 @@ impl S3Backend {
         };
         let blob = body::copy(&self.objects, &source.segments, start, end).await?;
         let part = PartRecord {
-            segment: Segment {
-                blob: blob.id.clone(),
-                size: blob.size,
-            },
+            segment: blob.segment(),
             etag: crate::objects::hex(&blob.md5),
             last_modified: now_millis(),
             checksums: Default::default(),

@@ -10,7 +10,7 @@ use super::body::{self, Announced};
 use super::conditions::{Conditions, http_date, parse_http_date};
 use super::ops_bucket::{parse_tags, tag_set};
 use crate::objects::list::ListQuery;
-use crate::objects::{ObjectHeaders, ObjectRecord, Precondition, Segment, now_millis};
+use crate::objects::{ObjectHeaders, ObjectRecord, Precondition, now_millis};
 
 /// Tags from the `x-amz-tagging` header (`k1=v1&k2=v2`).
 pub fn header_tags(header: Option<&str>) -> S3Result<Vec<(String, String)>> {
@@ -89,10 +89,7 @@ impl S3Backend {
         )
         .await?;
         let record = ObjectRecord {
-            segments: vec![Segment {
-                blob: received.blob.id.clone(),
-                size: received.blob.size,
-            }],
+            segments: vec![received.blob.segment()],
             size: received.blob.size,
             etag: crate::objects::hex(&received.blob.md5),
             last_modified: now_millis(),
@@ -137,7 +134,8 @@ impl S3Backend {
             ..Default::default()
         };
         self.objects
-            .commit(&input.bucket, &input.key, record, &precondition)?;
+            .commit_grouped(&input.bucket, &input.key, record, precondition)
+            .await?;
         Ok(S3Response::new(out))
     }
 
@@ -166,7 +164,7 @@ impl S3Backend {
             None => (0, object.size, None),
         };
         let partial = content_range.is_some();
-        let stream = body::send(&self.objects, &object.segments, start, end);
+        let stream = body::send(&self.objects, &object.segments, start, end)?;
         let h = &object.headers;
         let [crc32, crc32c, sha1, sha256, crc64] = if partial {
             Default::default()
@@ -389,10 +387,7 @@ impl S3Backend {
             source.tags.clone()
         };
         let record = ObjectRecord {
-            segments: vec![Segment {
-                blob: blob.id.clone(),
-                size: blob.size,
-            }],
+            segments: vec![blob.segment()],
             size: blob.size,
             // A copy is stored as one piece, so its ETag is the MD5 of its bytes.
             etag: crate::objects::hex(&blob.md5),
@@ -413,7 +408,8 @@ impl S3Backend {
             ..Default::default()
         };
         self.objects
-            .commit(&input.bucket, &input.key, record, &Precondition::default())?;
+            .commit_grouped(&input.bucket, &input.key, record, Precondition::default())
+            .await?;
         Ok(S3Response::new(CopyObjectOutput {
             copy_object_result: Some(result),
             ..Default::default()

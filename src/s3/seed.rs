@@ -2,7 +2,7 @@
 
 use crate::config::fixtures::Fixtures;
 use crate::objects::{
-    ObjectError, ObjectHeaders, ObjectRecord, ObjectStore, Precondition, Segment, hex, now_millis,
+    ObjectError, ObjectHeaders, ObjectRecord, ObjectStore, Precondition, hex, now_millis,
 };
 
 pub fn seed(objects: &ObjectStore, fixtures: &Fixtures) -> Result<(), ObjectError> {
@@ -62,10 +62,7 @@ pub fn seed(objects: &ObjectStore, fixtures: &Fixtures) -> Result<(), ObjectErro
                 .to_vec();
             let blob = objects.blobs.write_all_blocking(&content)?;
             let record = ObjectRecord {
-                segments: vec![Segment {
-                    blob: blob.id.clone(),
-                    size: blob.size,
-                }],
+                segments: vec![blob.segment()],
                 size: blob.size,
                 etag: hex(&blob.md5),
                 last_modified: now_millis(),

@@ -13,6 +13,9 @@ use serde::de::DeserializeOwned;
 /// The schema this build reads and writes. Bump it when a stored type changes incompatibly.
 pub const SCHEMA_VERSION: u64 = 1;
 
+/// Page cache of the database file.
+const CACHE_BYTES: usize = 16 * 1024 * 1024;
+
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +72,20 @@ impl<T> Table<T> {
     }
 }
 
+/// A table of raw bytes under string keys (object bytes small enough to live in the database).
+pub struct RawTable {
+    name: &'static str,
+}
+
+impl RawTable {
+    pub const fn new(name: &'static str) -> Self {
+        RawTable { name }
+    }
+    fn def(&self) -> TableDefinition<'static, &'static str, &'static [u8]> {
+        TableDefinition::new(self.name)
+    }
+}
+
 fn decode<T: DeserializeOwned>(table: &'static str, key: &str, bytes: &[u8]) -> Result<T> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
         table,
@@ -89,12 +106,16 @@ pub struct Store {
 impl Store {
     /// Opens (or creates) the database file and checks its schema version.
     pub fn open(path: &Path) -> Result<Self> {
-        let db = redb::Database::create(path).map_err(|e| match e {
-            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse {
-                path: path.display().to_string(),
-            },
-            other => StoreError::Db(format!("{}: {other}", path.display())),
-        })?;
+        // A bounded page cache keeps the resident size small (redb's default is 1 GiB).
+        let db = redb::Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
+            .map_err(|e| match e {
+                redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse {
+                    path: path.display().to_string(),
+                },
+                other => StoreError::Db(format!("{}: {other}", path.display())),
+            })?;
         let store = Store { db };
         store.check_schema()?;
         Ok(store)
@@ -207,6 +228,16 @@ impl Store {
         Ok(out)
     }
 
+    pub fn get_raw(&self, table: &RawTable, key: &str) -> Result<Option<Vec<u8>>> {
+        let txn = self.db.begin_read()?;
+        let t = match txn.open_table(table.def()) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(t.get(key)?.map(|v| v.value().to_vec()))
+    }
+
     /// Runs `f` in one write transaction; nothing is written unless it returns `Ok`.
     pub fn write<R, E: From<StoreError>>(
         &self,
@@ -259,6 +290,18 @@ impl Writer<'_> {
             Some(v) => decode(table.name, key, v.value()).map(Some),
             None => Ok(None),
         }
+    }
+
+    pub fn put_raw(&mut self, table: &RawTable, key: &str, bytes: &[u8]) -> Result<()> {
+        let mut t = self.txn.open_table(table.def())?;
+        t.insert(key, bytes)?;
+        Ok(())
+    }
+
+    pub fn remove_raw(&mut self, table: &RawTable, key: &str) -> Result<()> {
+        let mut t = self.txn.open_table(table.def())?;
+        t.remove(key)?;
+        Ok(())
     }
 
     /// Keys (with values) in `start <= key < end`, up to `limit`.
