@@ -6,6 +6,7 @@ mod oidc_flow;
 mod oidc_hardening;
 mod process;
 mod python_clients;
+mod s3_durability;
 mod s3_objects;
 mod s3_sts;
 mod s3_support;

@@ -31,3 +31,10 @@ async fn authlib_relying_party() {
     run_python(&tp, "oidc_authlib.py").await;
     tp.stop().await;
 }
+
+#[tokio::test]
+async fn boto3_sts_and_s3() {
+    let tp = TestPlatform::start().await;
+    run_python(&tp, "s3_boto3.py").await;
+    tp.stop().await;
+}
