@@ -13,7 +13,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_onyxia-lite");
 fn start(data: &std::path::Path, ports: (u16, u16, u16)) -> (Child, String) {
     let env_file = data.with_extension("env");
     let _ = std::fs::remove_file(&env_file);
-    let child = Command::new(BIN)
+    let mut child = Command::new(BIN)
         .args(["serve", "--data-dir"])
         .arg(data)
         .args([
@@ -38,6 +38,8 @@ fn start(data: &std::path::Path, ports: (u16, u16, u16)) -> (Child, String) {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("server did not start");
 }
 
