@@ -67,6 +67,21 @@ async fn serve_print_env_is_usable_and_sigterm_is_graceful() {
     let issuer = &vars["OIDC_ISSUER_URL"];
     assert_eq!(issuer, &format!("{url}/realms/datalab"));
     assert_eq!(vars["OIDC_CLIENT_ID"], "onyxia");
+    for name in [
+        "AWS_ENDPOINT_URL",
+        "AWS_S3_ENDPOINT",
+        "AWS_DEFAULT_REGION",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+    ] {
+        assert!(vars.contains_key(name), "{name} printed");
+    }
+    let anonymous = reqwest::get(&vars["AWS_ENDPOINT_URL"]).await.unwrap();
+    assert_eq!(
+        anonymous.status(),
+        403,
+        "the S3 listener answers at the printed URL"
+    );
     assert!(!url.ends_with(":0"), "real port printed: {url}");
     let http = reqwest::Client::new();
     assert_eq!(

@@ -756,3 +756,47 @@ async fn presigned_urls_cors_and_public_bucket_policy() {
     assert_eq!(code(&none), "NoSuchCORSConfiguration");
     tp.stop().await;
 }
+
+#[tokio::test]
+async fn virtual_host_style_and_size_limit() {
+    let mut config = test_config();
+    config.s3.domain = Some("s3.test".into());
+    config.s3.max_object_size = 1024;
+    let tp = TestPlatform::start_with(config).await;
+    let s3 = root_client(&tp);
+    s3.create_bucket().bucket("vhost").send().await.unwrap();
+    s3.put_object()
+        .bucket("vhost")
+        .key("dir/file.txt")
+        .body(ByteStream::from_static(b"by host"))
+        .send()
+        .await
+        .unwrap();
+    let too_big = s3
+        .put_object()
+        .bucket("vhost")
+        .key("big")
+        .body(ByteStream::from(vec![0u8; 2048]))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&too_big), "EntityTooLarge");
+    let policy = r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::vhost/*"}]}"#;
+    s3.put_bucket_policy()
+        .bucket("vhost")
+        .policy(policy)
+        .send()
+        .await
+        .unwrap();
+    // `<bucket>.<domain>` names the bucket; the path is the key.
+    let port = tp.running.endpoints.s3_addr.port();
+    let r = reqwest::Client::new()
+        .get(format!("{}/dir/file.txt", s3_url(&tp)))
+        .header("host", format!("vhost.s3.test:{port}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), "by host");
+    tp.stop().await;
+}
