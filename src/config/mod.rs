@@ -76,6 +76,8 @@ config_section! {
         sts_client_id: String = "onyxia-minio",
         /// Longest lifetime of STS credentials, in seconds (DurationSeconds above it is refused).
         sts_max_duration_seconds: u64 = "604800",
+        /// Issuer URL of an external OpenID provider (e.g. a Keycloak realm) whose tokens STS accepts too; its keys are found through its discovery document. Empty: only the embedded issuer.
+        sts_external_issuer: Option<String> = "",
         /// Token claim naming the canned policies of an STS session (string, list or comma-separated).
         policy_claim: String = "policy",
     }

@@ -284,50 +284,19 @@ impl Identity {
         }
     }
 
-    /// A token presented to STS (ID or access token), checked as MinIO does: signature by this
-    /// issuer's key (`kid` required), `iss`, `exp`, `sub`, and `aud` containing `client_id` or
-    /// `azp` equal to it. Errors are short reasons for the STS error message.
+    /// A token presented to STS (ID or access token), checked as MinIO does: see
+    /// [`verify_web_identity`]. This issuer's own key signs it.
     pub fn verify_web_identity(
         &self,
         token: &str,
         client_id: &str,
     ) -> Result<Claims, WebIdentityError> {
-        let header = jsonwebtoken::decode_header(token)
-            .map_err(|_| WebIdentityError::Invalid("malformed token".into()))?;
-        match header.kid.as_deref() {
-            None => return Err(WebIdentityError::Invalid("the token has no kid".into())),
-            Some(kid) if kid != self.signing.kid => {
-                return Err(WebIdentityError::Invalid(
-                    "the token was not signed by this issuer's key".into(),
-                ));
-            }
-            _ => {}
-        }
-        let mut validation = Validation::new(self.signing.algorithm);
-        validation.set_issuer(&[&self.issuer]);
-        validation.validate_aud = false;
-        validation.leeway = 0;
-        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
-        let claims =
-            match jsonwebtoken::decode::<Claims>(token, &self.signing.decoding, &validation) {
-                Ok(data) => data.claims,
-                Err(e) if matches!(e.kind(), jsonwebtoken::errors::ErrorKind::ExpiredSignature) => {
-                    return Err(WebIdentityError::Expired);
-                }
-                Err(e) => return Err(WebIdentityError::Invalid(format!("token rejected: {e}"))),
-            };
-        let aud_ok = match claims.get("aud") {
-            Some(Value::String(a)) => a == client_id,
-            Some(Value::Array(list)) => list.iter().any(|a| a.as_str() == Some(client_id)),
-            _ => false,
-        };
-        let azp_ok = claims.get("azp").and_then(Value::as_str) == Some(client_id);
-        if !aud_ok && !azp_ok {
-            return Err(WebIdentityError::Invalid(format!(
-                "the token's audience is not {client_id}"
-            )));
-        }
-        Ok(claims)
+        let keys = [(
+            self.signing.kid.as_str(),
+            self.signing.algorithm,
+            &self.signing.decoding,
+        )];
+        verify_web_identity(token, &self.issuer, &keys, client_id)
     }
 
     /// An ID token this issuer signed, expired or not (RP-initiated logout accepts both).
@@ -365,8 +334,61 @@ impl Identity {
     }
 }
 
+/// Checks a token as MinIO's STS does: a `kid` naming one of `keys` (kid, algorithm, key),
+/// the signature, `iss`, `exp`, `sub`, and `aud` containing `client_id` or `azp` equal to it.
+pub fn verify_web_identity(
+    token: &str,
+    issuer: &str,
+    keys: &[(&str, jsonwebtoken::Algorithm, &jsonwebtoken::DecodingKey)],
+    client_id: &str,
+) -> Result<Claims, WebIdentityError> {
+    let header = jsonwebtoken::decode_header(token)
+        .map_err(|_| WebIdentityError::Invalid("malformed token".into()))?;
+    let kid = header
+        .kid
+        .ok_or_else(|| WebIdentityError::Invalid("the token has no kid".into()))?;
+    let (_, algorithm, key) = keys
+        .iter()
+        .find(|(k, alg, _)| *k == kid && *alg == header.alg)
+        .ok_or_else(|| WebIdentityError::UnknownKey(kid.clone()))?;
+    let mut validation = Validation::new(*algorithm);
+    validation.set_issuer(&[issuer]);
+    validation.validate_aud = false;
+    validation.leeway = 0;
+    validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+    let claims = match jsonwebtoken::decode::<Claims>(token, key, &validation) {
+        Ok(data) => data.claims,
+        Err(e) if matches!(e.kind(), jsonwebtoken::errors::ErrorKind::ExpiredSignature) => {
+            return Err(WebIdentityError::Expired);
+        }
+        Err(e) => return Err(WebIdentityError::Invalid(format!("token rejected: {e}"))),
+    };
+    let aud_ok = match claims.get("aud") {
+        Some(Value::String(a)) => a == client_id,
+        Some(Value::Array(list)) => list.iter().any(|a| a.as_str() == Some(client_id)),
+        _ => false,
+    };
+    let azp_ok = claims.get("azp").and_then(Value::as_str) == Some(client_id);
+    if !aud_ok && !azp_ok {
+        return Err(WebIdentityError::Invalid(format!(
+            "the token's audience is not {client_id}"
+        )));
+    }
+    Ok(claims)
+}
+
+/// The `iss` a token claims, read without verification (to pick the keys to verify it with).
+pub fn claimed_issuer(token: &str) -> Option<String> {
+    let payload = token.split('.').nth(1)?;
+    let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
+    let claims: Claims = serde_json::from_slice(&bytes).ok()?;
+    claims.get("iss")?.as_str().map(str::to_owned)
+}
+
 #[derive(Debug)]
 pub enum WebIdentityError {
+    /// No key of the issuer has this `kid` (the issuer may have rotated its keys).
+    UnknownKey(String),
     Expired,
     Invalid(String),
 }

@@ -65,6 +65,14 @@ impl BlobStore {
         for dir in [&blobs, &tmp] {
             std::fs::create_dir_all(dir).map_err(|e| io(&dir.display().to_string(), e))?;
         }
+        // Every shard directory exists (and is durable in its parent) before any blob lands.
+        for shard in 0..=255u8 {
+            let dir = blobs.join(format!("{shard:02x}"));
+            std::fs::create_dir_all(&dir).map_err(|e| io(&dir.display().to_string(), e))?;
+        }
+        std::fs::File::open(&blobs)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| io("syncing the blob directory", e))?;
         // Temp files belong to writes that never finished.
         if let Ok(entries) = std::fs::read_dir(&tmp) {
             for entry in entries.flatten() {
@@ -205,9 +213,9 @@ impl BlobWriter {
     /// Makes a large blob durable under its final name; a small one is handed over for the
     /// metadata transaction.
     pub async fn finish(mut self) -> Result<Blob, ObjectError> {
-        self.finished = true;
         let md5 = std::mem::take(&mut self.md5).finalize().into();
         let Some(mut file) = self.file.take() else {
+            self.finished = true;
             let bytes = std::mem::take(&mut self.buffer);
             return Ok(Blob {
                 id: format!("i{}", self.id),
@@ -225,6 +233,7 @@ impl BlobWriter {
         tokio::fs::rename(&self.tmp_path, &self.final_path)
             .await
             .map_err(|e| io("renaming a blob", e))?;
+        self.finished = true;
         let dir = self.final_dir.clone();
         // The rename is durable only once its directory is synced.
         tokio::task::spawn_blocking(move || std::fs::File::open(&dir).and_then(|d| d.sync_all()))

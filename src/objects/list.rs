@@ -42,8 +42,8 @@ pub fn list(store: &Store, bucket: &str, q: &ListQuery) -> Result<ListPage> {
     // resume point was one), and never before the prefix.
     let mut start = match &q.after {
         Some(after)
-            if roll_up(after, "", delimiter)
-                .is_some_and(|cp| cp == after && after.starts_with(&q.prefix)) =>
+            if after.starts_with(&q.prefix)
+                && roll_up(after, &q.prefix, delimiter).is_some_and(|cp| cp == after) =>
         {
             format!("{}{PAST}", object_key(bucket, after))
         }
@@ -168,6 +168,13 @@ mod tests {
         assert!(!p2.truncated);
         let none = list(&store, "b", &q("nothing", None, None, 10)).unwrap();
         assert!(none.objects.is_empty() && !none.truncated);
+        // Resuming after a common prefix under a prefix skips it (no page repeats it).
+        let d1 = list(&store, "b", &q("dir/", Some("/"), None, 2)).unwrap();
+        assert_eq!(names(&d1), (vec!["dir/1", "dir/2"], vec![]));
+        let d2 = list(&store, "b", &q("dir/", Some("/"), d1.last.as_deref(), 2)).unwrap();
+        assert_eq!(names(&d2), (vec![], vec!["dir/sub/"]));
+        let d3 = list(&store, "b", &q("dir/", Some("/"), d2.last.as_deref(), 2)).unwrap();
+        assert!(d3.objects.is_empty() && d3.common_prefixes.is_empty() && !d3.truncated);
         let zero = list(&store, "b", &q("", None, None, 0)).unwrap();
         assert!(zero.truncated && zero.objects.is_empty());
     }

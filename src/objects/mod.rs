@@ -305,11 +305,9 @@ impl ObjectStore {
         }
     }
 
-    /// Bytes of an inline blob.
-    pub fn inline_bytes(&self, id: &str) -> Result<Vec<u8>> {
-        self.store
-            .get_raw(&INLINE, id)?
-            .ok_or_else(|| ObjectError::Io(format!("inline blob {id} is missing")))
+    /// Bytes of an inline blob; `None` once its object was replaced or deleted.
+    pub fn inline_bytes(&self, id: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.store.get_raw(&INLINE, id)?)
     }
 
     /// Deletes an object; deleting a missing key is not an error (S3 answers 204 either way).
@@ -468,6 +466,11 @@ impl ObjectStore {
                 md5s.update(&raw);
                 size += part.segment.size;
                 segments.push(part.segment);
+            }
+            if size > self.max_object_size {
+                return Err(ObjectError::EntityTooLarge {
+                    max: self.max_object_size,
+                });
             }
             let record = ObjectRecord {
                 segments,

@@ -5,6 +5,7 @@ mod authorize;
 mod client_auth;
 mod discovery;
 mod error;
+pub mod external;
 mod form;
 mod logout;
 mod pages;

@@ -43,7 +43,7 @@ enum PrincipalSpec {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct Statement {
     #[serde(default)]
     pub sid: Option<String>,
@@ -61,11 +61,15 @@ pub struct Statement {
     condition: BTreeMap<String, BTreeMap<String, OneOrMany>>,
 }
 
+/// Unknown elements (`NotResource`, `NotPrincipal`, …) are refused rather than ignored: an
+/// ignored restriction would silently widen what a policy allows.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct Policy {
     #[serde(default)]
     pub version: Option<String>,
+    #[serde(default)]
+    pub id: Option<String>,
     pub statement: Vec<Statement>,
 }
 
@@ -92,6 +96,9 @@ pub enum Decision {
     NotApplicable,
 }
 
+/// AWS's limit on a bucket policy's size.
+pub const MAX_POLICY_BYTES: usize = 20 * 1024;
+
 const CONDITION_OPERATORS: &[&str] = &[
     "StringEquals",
     "StringNotEquals",
@@ -101,6 +108,9 @@ const CONDITION_OPERATORS: &[&str] = &[
 
 impl Policy {
     pub fn parse(text: &str) -> Result<Policy, String> {
+        if text.len() > MAX_POLICY_BYTES {
+            return Err(format!("policies are limited to {MAX_POLICY_BYTES} bytes"));
+        }
         let policy: Policy =
             serde_json::from_str(text).map_err(|e| format!("policy is not valid: {e}"))?;
         if policy.statement.is_empty() {
@@ -425,6 +435,7 @@ mod tests {
         assert!(wildcard("a?c*", "abcdef"));
         assert!(!wildcard("a*c", "abd"));
         assert!(Policy::parse("{}").is_err());
+        assert!(Policy::parse(r#"{"Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*","NotResource":"arn:aws:s3:::x/*"}]}"#).is_err());
         assert!(
             Policy::parse(
                 r#"{"Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"bucket"}]}"#

@@ -39,7 +39,27 @@ impl S3Auth for Auth {
 pub struct Access {
     pub keys: Arc<KeyRing>,
     pub objects: Arc<ObjectStore>,
+    pub region: String,
 }
+
+/// The region of a SigV4 credential scope (`AK/date/region/service/aws4_request`), from the
+/// Authorization header or a presigned URL's query.
+fn signed_region(headers: &axum::http::HeaderMap, uri: &axum::http::Uri) -> Option<String> {
+    let scope = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.starts_with("AWS4-"))
+        .and_then(|v| v.split("Credential=").nth(1))
+        .map(|c| c.split(',').next().unwrap_or_default().to_owned())
+        .or_else(|| {
+            url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+                .find(|(k, _)| k == "X-Amz-Credential")
+                .map(|(_, v)| v.into_owned())
+        })?;
+    scope.split('/').nth(2).map(str::to_owned)
+}
+
+const MAX_PRESIGNED_SECS: u64 = 604_800;
 
 fn denied() -> S3Error {
     S3Error::with_message(S3ErrorCode::AccessDenied, "Access Denied.")
@@ -111,12 +131,7 @@ impl Access {
         let (policies, claims, username) = match principal {
             Principal::Root => return Decision::Allow,
             Principal::Anonymous => {
-                let bucket = resource.split('/').next().unwrap_or_default();
-                let Ok(record) = self.objects.bucket(bucket) else {
-                    return Decision::NotApplicable;
-                };
-                let Some(policy) = record.policy.as_deref().and_then(|p| Policy::parse(p).ok())
-                else {
+                let Some(policy) = self.bucket_policy(resource) else {
                     return Decision::NotApplicable;
                 };
                 let req = policy::Request {
@@ -142,12 +157,24 @@ impl Access {
             username,
             context,
         };
+        // The bucket's own policy binds everyone: its Deny wins, its Allow for `*` counts too.
+        let bucket_policy = self
+            .bucket_policy(resource)
+            .map(|p| p.evaluate_anonymous(&req));
         policy::combine(
             policies
                 .iter()
                 .filter_map(|p| self.keys.policies.get(p))
-                .map(|p| p.evaluate(&req)),
+                .map(|p| p.evaluate(&req))
+                .chain(bucket_policy),
         )
+    }
+
+    /// The policy of the bucket a resource lives in, if it has one.
+    fn bucket_policy(&self, resource: &str) -> Option<Policy> {
+        let bucket = resource.split('/').next().unwrap_or_default();
+        let record = self.objects.bucket(bucket).ok()?;
+        Policy::parse(record.policy.as_deref()?).ok()
     }
 
     fn require(
@@ -217,6 +244,32 @@ fn list_context(prefix: Option<&str>, delimiter: Option<&str>) -> BTreeMap<&'sta
 #[async_trait::async_trait]
 impl S3Access for Access {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+        if let Some(region) = signed_region(cx.headers(), cx.uri())
+            && region != self.region
+        {
+            return Err(S3Error::with_message(
+                S3ErrorCode::AuthorizationHeaderMalformed,
+                format!(
+                    "The authorization header is malformed; the region '{region}' is wrong; expecting '{}'",
+                    self.region
+                ),
+            ));
+        }
+        let query: Vec<(String, String)> =
+            url::form_urlencoded::parse(cx.uri().query().unwrap_or_default().as_bytes())
+                .into_owned()
+                .collect();
+        // s3s 0.14 does not cap presigned lifetimes; AWS allows at most 7 days.
+        if let Some((_, expires)) = query.iter().find(|(k, _)| k == "X-Amz-Expires")
+            && expires
+                .parse::<u64>()
+                .map_or(true, |e| e > MAX_PRESIGNED_SECS)
+        {
+            return Err(S3Error::with_message(
+                S3ErrorCode::AuthorizationQueryParametersError,
+                "X-Amz-Expires must be less than a week (in seconds) that is 604800",
+            ));
+        }
         let token = session_token(cx.headers(), cx.uri());
         let access_key = cx.credentials().map(|c| c.access_key.clone());
         let principal = self.resolve(access_key.as_deref(), token.as_deref())?;

@@ -182,18 +182,27 @@ impl futures_util::Stream for ChannelStream {
 const CHUNK: usize = 256 * 1024;
 
 enum Piece {
-    /// (path, offset, length) of a blob file.
-    File(std::path::PathBuf, u64, u64),
+    /// An opened blob file (already positioned), and how many bytes to read from it.
+    File(tokio::fs::File, u64),
     Bytes(Bytes),
 }
 
-/// Streams bytes `start..end` of an object made of `segments`.
-pub fn send(
+/// Why an object's bytes could not be opened.
+pub enum SendError {
+    /// A blob went away: the object was replaced or deleted meanwhile. Read its record again.
+    Gone,
+    Failed(S3Error),
+}
+
+/// Streams bytes `start..end` of an object made of `segments`. Every blob is opened before
+/// this returns, so a concurrent overwrite or delete (which unlinks files) cannot cut the
+/// body short: an open file stays readable.
+pub async fn send(
     objects: &ObjectStore,
     segments: &[Segment],
     start: u64,
     end: u64,
-) -> S3Result<StreamingBlob> {
+) -> Result<StreamingBlob, SendError> {
     let mut pieces = Vec::new();
     let mut offset = 0;
     for s in segments {
@@ -206,12 +215,40 @@ pub fn send(
         }
         let (skip, len) = (from - seg_start, to - from);
         if s.is_inline() {
-            let bytes = Bytes::from(objects.inline_bytes(&s.blob)?);
+            let bytes = match objects.inline_bytes(&s.blob) {
+                Ok(Some(b)) => Bytes::from(b),
+                Ok(None) => return Err(SendError::Gone),
+                Err(e) => return Err(SendError::Failed(e.into())),
+            };
+            if bytes.len() < (skip + len) as usize {
+                return Err(SendError::Failed(s3_error!(
+                    InternalError,
+                    "stored object is shorter than recorded"
+                )));
+            }
             pieces.push(Piece::Bytes(
                 bytes.slice(skip as usize..(skip + len) as usize),
             ));
         } else {
-            pieces.push(Piece::File(objects.blobs.path(&s.blob), skip, len));
+            let mut file = match tokio::fs::File::open(objects.blobs.path(&s.blob)).await {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(SendError::Gone),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot open an object file");
+                    return Err(SendError::Failed(s3_error!(
+                        InternalError,
+                        "storage failure, see the server log"
+                    )));
+                }
+            };
+            if let Err(e) = file.seek(std::io::SeekFrom::Start(skip)).await {
+                tracing::error!(error = %e, "cannot seek in an object file");
+                return Err(SendError::Failed(s3_error!(
+                    InternalError,
+                    "storage failure, see the server log"
+                )));
+            }
+            pieces.push(Piece::File(file, len));
         }
     }
     // Single small pieces need no reader task.
@@ -224,26 +261,14 @@ pub fn send(
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     tokio::spawn(async move {
         for piece in pieces {
-            let (path, skip, mut left) = match piece {
+            let (mut file, mut left) = match piece {
                 Piece::Bytes(bytes) => {
                     if tx.send(Ok(bytes)).await.is_err() {
                         return;
                     }
                     continue;
                 }
-                Piece::File(path, skip, len) => (path, skip, len),
-            };
-            let opened = async {
-                let mut f = tokio::fs::File::open(&path).await?;
-                f.seek(std::io::SeekFrom::Start(skip)).await?;
-                Ok::<_, std::io::Error>(f)
-            };
-            let mut file = match opened.await {
-                Ok(f) => f,
-                Err(e) => {
-                    let _ = tx.send(Err(e)).await;
-                    return;
-                }
+                Piece::File(file, len) => (file, len),
             };
             while left > 0 {
                 let mut buf = vec![0u8; CHUNK.min(left as usize)];
@@ -281,7 +306,16 @@ pub async fn copy(
     start: u64,
     end: u64,
 ) -> S3Result<Blob> {
-    let mut stream = send(objects, segments, start, end)?;
+    let mut stream = match send(objects, segments, start, end).await {
+        Ok(stream) => stream,
+        Err(SendError::Gone) => {
+            return Err(s3_error!(
+                NoSuchKey,
+                "The copy source changed while it was read; try again"
+            ));
+        }
+        Err(SendError::Failed(e)) => return Err(e),
+    };
     let mut writer = objects.blobs.writer(objects.max_object_size).await?;
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| {

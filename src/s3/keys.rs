@@ -169,7 +169,6 @@ impl KeyRing {
                 claims,
                 policies: temp.policies,
             },
-            TempOwner::Assumed { user } if user == "root" => Principal::Root,
             TempOwner::Assumed { user } => Principal::User {
                 name: user,
                 policies: temp.policies,

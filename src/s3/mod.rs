@@ -100,12 +100,19 @@ pub fn build(
     builder.set_access(access::Access {
         keys: keys.clone(),
         objects: objects.clone(),
+        region: config.s3.region.clone(),
     });
     builder.set_host(Hosts {
         domain: config.s3.domain.clone().filter(|d| !d.is_empty()),
     });
     builder.set_route(sts::Sts {
         identity,
+        external: config
+            .s3
+            .sts_external_issuer
+            .as_deref()
+            .filter(|i| !i.is_empty())
+            .map(crate::oidc::external::ExternalIssuer::new),
         keys: keys.clone(),
         client_id: config.s3.sts_client_id.clone(),
         max_duration: config.s3.sts_max_duration_seconds,

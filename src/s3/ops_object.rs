@@ -144,27 +144,47 @@ impl S3Backend {
         req: S3Request<GetObjectInput>,
     ) -> S3Result<S3Response<GetObjectOutput>> {
         let input = req.input;
-        let object = self.objects.head(&input.bucket, &input.key)?;
-        Conditions {
-            if_match: input.if_match.as_ref(),
-            if_none_match: input.if_none_match.as_ref(),
-            if_modified_since: input.if_modified_since.as_ref(),
-            if_unmodified_since: input.if_unmodified_since.as_ref(),
-        }
-        .check(&object, false)?;
-        let (start, end, content_range) = match input.range {
-            Some(range) => {
-                let r = range.check(object.size)?;
-                (
-                    r.start,
-                    r.end,
-                    Some(format!("bytes {}-{}/{}", r.start, r.end - 1, object.size)),
-                )
+        // A concurrent overwrite or delete can remove the blobs just read about: read again.
+        let mut attempts = 0;
+        let (object, stream, content_range, start, end) = loop {
+            let object = self.objects.head(&input.bucket, &input.key)?;
+            Conditions {
+                if_match: input.if_match.as_ref(),
+                if_none_match: input.if_none_match.as_ref(),
+                if_modified_since: input.if_modified_since.as_ref(),
+                if_unmodified_since: input.if_unmodified_since.as_ref(),
             }
-            None => (0, object.size, None),
+            .check(&object, false)?;
+            let (start, end, content_range) = match input.range {
+                Some(range) => {
+                    let r = range.check(object.size)?;
+                    if r.is_empty() {
+                        return Err(s3_error!(
+                            InvalidRange,
+                            "The requested range is not satisfiable"
+                        ));
+                    }
+                    (
+                        r.start,
+                        r.end,
+                        Some(format!("bytes {}-{}/{}", r.start, r.end - 1, object.size)),
+                    )
+                }
+                None => (0, object.size, None),
+            };
+            match body::send(&self.objects, &object.segments, start, end).await {
+                Ok(stream) => break (object, stream, content_range, start, end),
+                Err(body::SendError::Gone) if attempts < 3 => attempts += 1,
+                Err(body::SendError::Gone) => {
+                    return Err(s3_error!(
+                        SlowDown,
+                        "The object is being rewritten; try again"
+                    ));
+                }
+                Err(body::SendError::Failed(e)) => return Err(e),
+            }
         };
         let partial = content_range.is_some();
-        let stream = body::send(&self.objects, &object.segments, start, end)?;
         let h = &object.headers;
         let [crc32, crc32c, sha1, sha256, crc64] = if partial {
             Default::default()

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::keys::{KeyRing, TempOwner};
 use crate::identity::Identity;
-use crate::identity::tokens::WebIdentityError;
+use crate::identity::tokens::{WebIdentityError, claimed_issuer};
 use crate::markup::escape as escape_xml;
 
 const NS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
@@ -19,6 +19,7 @@ const MIN_DURATION: u64 = 900;
 
 pub struct Sts {
     pub identity: Arc<Identity>,
+    pub external: Option<crate::oidc::external::ExternalIssuer>,
     pub keys: Arc<KeyRing>,
     pub client_id: String,
     pub max_duration: u64,
@@ -158,6 +159,14 @@ impl S3Route for Sts {
                 .map(|(_, v)| v.as_str())
                 .filter(|v| !v.is_empty())
         };
+        // Session policies would narrow the credentials; ignoring one would silently grant more.
+        if get("Policy").is_some() || params.iter().any(|(k, _)| k.starts_with("PolicyArns.")) {
+            return Ok(bad(
+                "InvalidParameterValue",
+                "session policies (Policy, PolicyArns) are not supported",
+            )
+            .into_response());
+        }
         let outcome = match (get("Action"), get("Version")) {
             (None, _) => Err(bad("MissingParameter", "Action is missing")),
             (_, None) => Err(bad("MissingParameter", "Version is missing")),
@@ -165,7 +174,7 @@ impl S3Route for Sts {
                 "InvalidParameterValue",
                 format!("unsupported Version {v}"),
             )),
-            (Some("AssumeRoleWithWebIdentity"), _) => self.web_identity(&get),
+            (Some("AssumeRoleWithWebIdentity"), _) => self.web_identity(&get).await,
             (Some("AssumeRole"), _) => self.assume_role(&req, &get),
             (Some(other), _) => Err(bad(
                 "InvalidAction",
@@ -199,20 +208,38 @@ impl Sts {
         Ok(Some(seconds))
     }
 
-    fn web_identity<'a>(&self, get: &impl Fn(&str) -> Option<&'a str>) -> Result<String, StsError> {
+    /// Verifies with the embedded issuer, or the configured external one when the token says so.
+    async fn verify(
+        &self,
+        token: &str,
+    ) -> Result<serde_json::Map<String, Value>, WebIdentityError> {
+        match (claimed_issuer(token), &self.external) {
+            (Some(iss), Some(external)) if iss == external.issuer => {
+                external.verify(token, &self.client_id).await
+            }
+            (Some(iss), _) if iss != self.identity.issuer => Err(WebIdentityError::Invalid(
+                format!("tokens of {iss} are not trusted"),
+            )),
+            _ => self.identity.verify_web_identity(token, &self.client_id),
+        }
+    }
+
+    async fn web_identity<'a>(
+        &self,
+        get: &(impl Fn(&str) -> Option<&'a str> + Sync),
+    ) -> Result<String, StsError> {
         let token = get("WebIdentityToken")
             .or_else(|| get("Token"))
             .ok_or_else(|| bad("MissingParameter", "WebIdentityToken is missing"))?;
         let duration = self.duration(get("DurationSeconds"))?;
-        let claims = self
-            .identity
-            .verify_web_identity(token, &self.client_id)
-            .map_err(|e| match e {
-                WebIdentityError::Expired => {
-                    bad("ExpiredToken", "The web identity token has expired")
-                }
-                WebIdentityError::Invalid(why) => bad("InvalidIdentityToken", why),
-            })?;
+        let claims = self.verify(token).await.map_err(|e| match e {
+            WebIdentityError::Expired => bad("ExpiredToken", "The web identity token has expired"),
+            WebIdentityError::UnknownKey(_) => bad(
+                "InvalidIdentityToken",
+                "the token was not signed by a key of its issuer",
+            ),
+            WebIdentityError::Invalid(why) => bad("InvalidIdentityToken", why),
+        })?;
         let now = crate::identity::now_secs();
         let token_exp = claims.get("exp").and_then(Value::as_u64).unwrap_or(now);
         let expires = match duration {
@@ -306,22 +333,15 @@ impl Sts {
         }
         let duration = self.duration(get("DurationSeconds"))?.unwrap_or(3600);
         let user = credentials.access_key.clone();
-        let policies = if user == self.keys.root_access_key() {
-            Vec::new()
-        } else {
-            self.keys.user_policies(&user).ok_or_else(|| {
-                err(
-                    StatusCode::FORBIDDEN,
-                    "AccessDenied",
-                    "temporary credentials cannot assume a role",
-                )
-            })?
-        };
-        let owner = if user == self.keys.root_access_key() {
-            "root".to_owned()
-        } else {
-            user
-        };
+        // Like MinIO: the root keys cannot mint long-lived root sessions, nor can temporary keys.
+        let policies = self.keys.user_policies(&user).ok_or_else(|| {
+            err(
+                StatusCode::FORBIDDEN,
+                "AccessDenied",
+                "only static users may call AssumeRole",
+            )
+        })?;
+        let owner = user;
         let session = get("RoleSessionName").unwrap_or("session").to_owned();
         let issued = self
             .keys

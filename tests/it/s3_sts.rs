@@ -203,7 +203,7 @@ async fn sts_refuses_bad_tokens_with_sts_errors() {
 }
 
 #[tokio::test]
-async fn assume_role_signed_by_root() {
+async fn assume_role_refused_for_root_and_session_policies() {
     let tp = TestPlatform::start().await;
     let e = &tp.running.endpoints;
     let config = aws_sdk_sts::Config::builder()
@@ -219,18 +219,192 @@ async fn assume_role_signed_by_root() {
         ))
         .http_client(aws_smithy_http_client::Builder::new().build_http())
         .build();
-    let out = aws_sdk_sts::Client::from_conf(config)
+    let err = aws_sdk_sts::Client::from_conf(config)
         .assume_role()
         .role_arn("arn:aws:iam::000000000000:role/admin")
         .role_session_name("admin")
         .send()
         .await
-        .expect("AssumeRole");
-    let s3 = session_client(&tp, &out.credentials.unwrap());
-    s3.create_bucket()
-        .bucket("made-by-session")
+        .unwrap_err();
+    assert_eq!(code(&err), "AccessDenied", "no long-lived root sessions");
+    let token = password_grant(&tp, "onyxia-minio", "alice", "alice").await;
+    let err = sts_client(&tp)
+        .assume_role_with_web_identity()
+        .role_arn("arn:aws:iam::000000000000:role/onyxia")
+        .role_session_name("alice")
+        .web_identity_token(token["access_token"].as_str().unwrap())
+        .policy(r#"{"Statement":[]}"#)
         .send()
         .await
-        .expect("root session can create buckets");
+        .unwrap_err();
+    assert_eq!(
+        code(&err),
+        "InvalidParameterValue",
+        "session policies are refused, not ignored"
+    );
     tp.stop().await;
+}
+
+#[tokio::test]
+async fn query_string_sts_static_users_and_wrong_region() {
+    let dir = tempfile::tempdir().unwrap();
+    let built_in =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/s3.toml")).unwrap();
+    std::fs::write(
+        dir.path().join("s3.toml"),
+        format!("{built_in}\n[[user]]\naccess_key = \"analyst\"\nsecret_key = \"analyst-secret\"\npolicies = [\"readonly\"]\n"),
+    )
+    .unwrap();
+    let mut config = test_config();
+    config.fixtures = Some(dir.path().to_owned());
+    let tp = TestPlatform::start_with(config).await;
+
+    // A static user with the readonly policy reads but cannot write.
+    let analyst = s3_client(&tp, "analyst", "analyst-secret", None);
+    let csv = analyst
+        .get_object()
+        .bucket("projet-demo")
+        .key("datasets/penguins.csv")
+        .send()
+        .await;
+    assert!(csv.is_ok(), "readonly may read");
+    let e = analyst
+        .put_object()
+        .bucket("projet-demo")
+        .key("x")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "AccessDenied");
+    // …and may assume a role that keeps its policies.
+    let config = aws_sdk_sts::Config::builder()
+        .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
+        .region(aws_sdk_sts::config::Region::new("us-east-1"))
+        .endpoint_url(s3_url(&tp))
+        .credentials_provider(aws_sdk_sts::config::Credentials::new(
+            "analyst",
+            "analyst-secret",
+            None,
+            None,
+            "test",
+        ))
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .build();
+    let assumed = aws_sdk_sts::Client::from_conf(config)
+        .assume_role()
+        .role_arn("arn:aws:iam::000000000000:role/analyst")
+        .role_session_name("analysis")
+        .send()
+        .await
+        .unwrap();
+    let session = session_client(&tp, &assumed.credentials.unwrap());
+    let e = session
+        .put_object()
+        .bucket("projet-demo")
+        .key("x")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        code(&e),
+        "AccessDenied",
+        "the session keeps the readonly policy"
+    );
+
+    // minio-go style: every parameter in the query string, empty body.
+    let token = password_grant(&tp, "onyxia-minio", "bob", "bob").await;
+    let url = format!(
+        "{}/?Action=AssumeRoleWithWebIdentity&Version=2011-06-15&WebIdentityToken={}&DurationSeconds=900",
+        s3_url(&tp),
+        token["access_token"].as_str().unwrap()
+    );
+    let r = reqwest::Client::new().post(&url).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let xml = r.text().await.unwrap();
+    assert!(
+        xml.contains("<AssumeRoleWithWebIdentityResponse") && xml.contains("<SessionToken>"),
+        "{xml}"
+    );
+    let r = reqwest::Client::new()
+        .post(format!("{}/?Action=AssumeRoleWithWebIdentity", s3_url(&tp)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let xml = r.text().await.unwrap();
+    assert!(
+        xml.contains("<ErrorResponse") && xml.contains("<Code>MissingParameter</Code>"),
+        "{xml}"
+    );
+
+    // Signatures for another region are refused as S3 does.
+    let e = &tp.running.endpoints;
+    let config = aws_sdk_s3::Config::builder()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new("eu-west-3"))
+        .endpoint_url(s3_url(&tp))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            &e.s3_access_key,
+            &e.s3_secret_key,
+            None,
+            None,
+            "t",
+        ))
+        .force_path_style(true)
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .build();
+    let err = aws_sdk_s3::Client::from_conf(config)
+        .list_buckets()
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "AuthorizationHeaderMalformed");
+    tp.stop().await;
+}
+
+#[tokio::test]
+async fn tokens_of_an_external_issuer() {
+    // One platform plays the external Keycloak (with keys of its own); the other's STS trusts it.
+    let mut external = test_config();
+    external.oidc.signing_key = None;
+    external.oidc.signing_algorithm = onyxia_lite::config::SigningAlgorithm::ES256;
+    let keycloak = TestPlatform::start_with(external).await;
+    let mut config = test_config();
+    config.s3.sts_external_issuer = Some(keycloak.issuer.clone());
+    let tp = TestPlatform::start_with(config).await;
+    let token = password_grant(&keycloak, "onyxia-minio", "alice", "alice").await;
+    let out = sts_client(&tp)
+        .assume_role_with_web_identity()
+        .role_arn("arn:aws:iam::000000000000:role/onyxia")
+        .role_session_name("alice")
+        .web_identity_token(token["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .expect("a token of the external issuer is accepted");
+    let s3 = session_client(&tp, &out.credentials.unwrap());
+    s3.put_object()
+        .bucket("user-alice")
+        .key("k")
+        .body(ByteStream::from_static(b"v"))
+        .send()
+        .await
+        .unwrap();
+    // Tokens of the platform's own issuer still work; a third issuer's do not.
+    sts_credentials(&tp, "bob", "bob").await;
+    let stranger = TestPlatform::start().await;
+    let foreign = password_grant(&stranger, "onyxia-minio", "alice", "alice").await;
+    let e = sts_client(&tp)
+        .assume_role_with_web_identity()
+        .role_arn("arn:aws:iam::000000000000:role/onyxia")
+        .role_session_name("alice")
+        .web_identity_token(foreign["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "InvalidIdentityToken");
+    for p in [tp, keycloak, stranger] {
+        p.stop().await;
+    }
 }
