@@ -222,6 +222,10 @@ impl Access {
     }
 }
 
+/// Keys of a DeleteObjects request the caller may not delete.
+#[derive(Clone, Default)]
+pub struct DeniedKeys(pub std::collections::HashSet<String>);
+
 fn principal_of<T>(req: &S3Request<T>) -> Principal {
     req.extensions
         .get::<Principal>()
@@ -362,16 +366,23 @@ impl S3Access for Access {
         )
     }
 
+    /// Keys the caller may not delete are reported one by one in the response (as S3 does),
+    /// not by failing the whole request.
     async fn delete_objects(&self, req: &mut S3Request<DeleteObjectsInput>) -> S3Result<()> {
         let principal = principal_of(req);
-        for object in &req.input.delete.objects {
-            self.require(
-                &principal,
-                "s3:DeleteObject",
-                &format!("{}/{}", req.input.bucket, object.key),
-                BTreeMap::new(),
-            )?;
-        }
+        let denied: std::collections::HashSet<String> = req
+            .input
+            .delete
+            .objects
+            .iter()
+            .filter(|o| {
+                let resource = format!("{}/{}", req.input.bucket, o.key);
+                self.decide(&principal, "s3:DeleteObject", &resource, BTreeMap::new())
+                    != Decision::Allow
+            })
+            .map(|o| o.key.clone())
+            .collect();
+        req.extensions.insert(DeniedKeys(denied));
         Ok(())
     }
 }

@@ -308,7 +308,21 @@ impl S3Backend {
         let quiet = input.delete.quiet.unwrap_or(false);
         let mut deleted = Vec::new();
         let mut errors = Vec::new();
+        let denied = req
+            .extensions
+            .get::<super::access::DeniedKeys>()
+            .cloned()
+            .unwrap_or_default();
         for id in input.delete.objects {
+            if denied.0.contains(&id.key) {
+                errors.push(Error {
+                    code: Some("AccessDenied".into()),
+                    key: Some(id.key),
+                    message: Some("Access Denied.".into()),
+                    version_id: None,
+                });
+                continue;
+            }
             match self.objects.delete(&input.bucket, &id.key) {
                 Ok(_) => {
                     if !quiet {

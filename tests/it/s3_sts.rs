@@ -103,6 +103,31 @@ async fn alice_reaches_her_buckets_only() {
         .unwrap_err();
     assert_eq!(code(&other), "AccessDenied");
 
+    // A batch delete reports the keys she may not delete, one by one.
+    let ids = ["user-alice/a.csv", "user-bob/x"]
+        .map(|k| {
+            aws_sdk_s3::types::ObjectIdentifier::builder()
+                .key(k)
+                .build()
+                .unwrap()
+        })
+        .to_vec();
+    let batch = s3
+        .delete_objects()
+        .bucket("onyxia")
+        .delete(
+            aws_sdk_s3::types::Delete::builder()
+                .set_objects(Some(ids))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(batch.deleted().len(), 1);
+    assert_eq!(batch.errors()[0].code(), Some("AccessDenied"));
+    assert_eq!(batch.errors()[0].key(), Some("user-bob/x"));
+
     // The keys need their session token, and only theirs.
     let no_token = s3_client(&tp, &creds.access_key_id, &creds.secret_access_key, None);
     let e = no_token
