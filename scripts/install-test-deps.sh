@@ -11,7 +11,7 @@ if [ "${#need[@]}" -gt 0 ]; then
   apt-get install -y -qq "${need[@]}"
 fi
 if ! python3 - <<'PY' 2>/dev/null
-import authlib, boto3, requests
+import authlib, boto3, hvac, requests
 PY
 then
   pip=(python3 -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt)

@@ -25,6 +25,11 @@ pub struct Endpoints {
     pub s3_access_key: String,
     #[serde(skip)]
     pub s3_secret_key: String,
+    /// Vault listener URL, root token and first KV mount.
+    pub vault_url: String,
+    #[serde(skip)]
+    pub vault_token: String,
+    pub vault_mount: String,
     pub data_dir: PathBuf,
     /// Demo accounts (username, password) from the fixtures, for the banner.
     #[serde(skip)]
@@ -55,6 +60,9 @@ impl Endpoints {
             ("AWS_DEFAULT_REGION", self.s3_region.clone()),
             ("AWS_ACCESS_KEY_ID", self.s3_access_key.clone()),
             ("AWS_SECRET_ACCESS_KEY", self.s3_secret_key.clone()),
+            ("VAULT_ADDR", self.vault_url.clone()),
+            ("VAULT_TOKEN", self.vault_token.clone()),
+            ("VAULT_MOUNT", self.vault_mount.clone()),
             ("ONYXIA_LITE_DATA_DIR", self.data_dir.display().to_string()),
         ]
     }
@@ -78,7 +86,7 @@ impl Endpoints {
     pub fn banner(&self) -> String {
         let mut out = format!(
             "\n  onyxia-lite {} is ready\n\n  Web UI and API   {}\n  OIDC issuer      {}\n  \
-             S3 and STS       {} (root keys {} / {})\n  Vault listener   {} (not in this build yet)\n  \
+             S3 and STS       {} (root keys {} / {})\n  Vault (KV v2)    {} (root token {}, mount {})\n  \
              Data directory   {}\n",
             env!("CARGO_PKG_VERSION"),
             self.url,
@@ -86,7 +94,9 @@ impl Endpoints {
             self.s3_url,
             self.s3_access_key,
             self.s3_secret_key,
-            self.vault_addr,
+            self.vault_url,
+            self.vault_token,
+            self.vault_mount,
             self.data_dir.display(),
         );
         if !self.demo_users.is_empty() {

@@ -12,8 +12,10 @@ pub mod objects;
 pub mod oidc;
 pub mod policy;
 pub mod s3;
+pub mod secrets;
 mod server;
 pub mod store;
+pub mod vault;
 
 pub use config::Config;
 pub use endpoints::Endpoints;

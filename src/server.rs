@@ -149,6 +149,13 @@ impl Platform {
             store.clone(),
             data_dir.path(),
         )?;
+        let vault = crate::vault::build(
+            &config,
+            &fixtures,
+            identity.clone(),
+            store.clone(),
+            data_dir.path(),
+        )?;
         let oidc_state = Arc::new(OidcState::new(
             identity.clone(),
             Duration::from_secs(config.oidc.code_lifespan_seconds),
@@ -172,6 +179,13 @@ impl Platform {
             s3_region: config.s3.region.clone(),
             s3_access_key: config.s3.root_access_key.clone(),
             s3_secret_key: config.s3.root_secret_key.expose().to_owned(),
+            vault_url: format!(
+                "http://{}:{}",
+                endpoint_host(&config, vault_addr),
+                vault_addr.port()
+            ),
+            vault_token: config.vault.root_token.expose().to_owned(),
+            vault_mount: fixtures.vault.mounts.first().cloned().unwrap_or_default(),
             data_dir: data_dir.path().to_owned(),
             demo_users: fixtures
                 .users
@@ -204,7 +218,7 @@ impl Platform {
         let mut tasks = JoinSet::new();
         tasks.spawn(serve(listeners.main, main, stopped.clone()));
         tasks.spawn(serve(listeners.s3, s3.router, stopped.clone()));
-        tasks.spawn(serve(listeners.vault, reserved_vault(), stopped.clone()));
+        tasks.spawn(serve(listeners.vault, vault, stopped.clone()));
         tasks.spawn(background(
             identity.clone(),
             oidc_state,
@@ -316,16 +330,6 @@ async fn not_found() -> impl IntoResponse {
             serde_json::json!({"error": "not_found", "error_description": "No such endpoint"}),
         ),
     )
-}
-
-/// The Vault port is reserved; the KV store lands in a later version. Answers in Vault's format.
-fn reserved_vault() -> Router {
-    Router::new().fallback(|| async {
-        (
-            StatusCode::NOT_IMPLEMENTED,
-            axum::Json(serde_json::json!({"errors": ["the Vault API is not available in this build of onyxia-lite yet"]})),
-        )
-    })
 }
 
 impl RunningPlatform {

@@ -190,9 +190,74 @@ mod defaults {
     pub fn plus() -> Vec<String> {
         vec!["+".to_owned()]
     }
+    pub fn jwt() -> String {
+        "jwt".into()
+    }
+    pub fn token_ttl() -> u64 {
+        3600
+    }
+    pub fn token_max_ttl() -> u64 {
+        86_400
+    }
     pub fn grants() -> Vec<Grant> {
         vec![Grant::AuthorizationCode, Grant::RefreshToken]
     }
+}
+
+/// Vault seed: mounts, JWT roles, ACL policies, secrets.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VaultFixture {
+    #[serde(default)]
+    pub mounts: Vec<String>,
+    #[serde(default, rename = "role")]
+    pub roles: Vec<VaultRoleFixture>,
+    #[serde(default, rename = "policy")]
+    pub policies: Vec<VaultPolicyFixture>,
+    #[serde(default, rename = "secret")]
+    pub secrets: Vec<VaultSecretFixture>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VaultRoleFixture {
+    pub name: String,
+    #[serde(default = "defaults::jwt")]
+    pub role_type: String,
+    #[serde(default)]
+    pub bound_audiences: Vec<String>,
+    pub user_claim: String,
+    #[serde(default)]
+    pub groups_claim: Option<String>,
+    #[serde(default)]
+    pub token_policies: Vec<String>,
+    #[serde(default = "defaults::token_ttl")]
+    pub token_ttl: u64,
+    #[serde(default = "defaults::token_max_ttl")]
+    pub token_max_ttl: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VaultPolicyFixture {
+    pub name: String,
+    #[serde(default, rename = "path")]
+    pub paths: Vec<VaultPathRule>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VaultPathRule {
+    pub path: String,
+    pub capabilities: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VaultSecretFixture {
+    pub mount: String,
+    pub path: String,
+    pub data: serde_json::Map<String, serde_json::Value>,
 }
 
 /// S3 seed: canned policies, static users, buckets with objects.
@@ -263,6 +328,7 @@ pub struct Fixtures {
     pub users: Vec<UserFixture>,
     pub clients: Vec<ClientFixture>,
     pub s3: S3Fixture,
+    pub vault: VaultFixture,
 }
 
 /// Where a fixture file's text came from, for error messages.
@@ -305,14 +371,18 @@ impl Fixtures {
         let clients: ClientsFile = parse(&clients_label, &text)?;
         let (s3_label, text) = read(dir, "s3.toml")?;
         let s3: S3Fixture = parse(&s3_label, &text)?;
+        let (vault_label, text) = read(dir, "vault.toml")?;
+        let vault: VaultFixture = parse(&vault_label, &text)?;
         let fixtures = Fixtures {
             realm,
             users: users.user,
             clients: clients.client,
             s3,
+            vault,
         };
         fixtures.validate(&realm_label, &users_label, &clients_label)?;
         fixtures.validate_s3(&s3_label)?;
+        fixtures.validate_vault(&vault_label)?;
         Ok(fixtures)
     }
 
@@ -537,6 +607,80 @@ impl Fixtures {
 }
 
 impl Fixtures {
+    fn validate_vault(&self, file: &str) -> Result<(), FixtureError> {
+        const CAPS: &[&str] = &[
+            "create", "read", "update", "patch", "delete", "list", "sudo", "deny",
+        ];
+        for mount in &self.vault.mounts {
+            if mount.is_empty()
+                || !mount
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(fail(
+                    file,
+                    format!("mounts: `{mount}` must be letters, digits, - and _"),
+                ));
+            }
+        }
+        let names: BTreeSet<&str> = self
+            .vault
+            .policies
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect();
+        for role in &self.vault.roles {
+            if role.role_type != "jwt" {
+                return Err(fail(
+                    file,
+                    format!("role `{}`: role_type must be jwt", role.name),
+                ));
+            }
+            if let Some(p) = role
+                .token_policies
+                .iter()
+                .find(|p| !names.contains(p.as_str()) && *p != "default")
+            {
+                return Err(fail(
+                    file,
+                    format!(
+                        "role `{}`: token_policies: `{p}` is not a [[policy]]",
+                        role.name
+                    ),
+                ));
+            }
+        }
+        for policy in &self.vault.policies {
+            for rule in &policy.paths {
+                if let Some(c) = rule
+                    .capabilities
+                    .iter()
+                    .find(|c| !CAPS.contains(&c.as_str()))
+                {
+                    return Err(fail(
+                        file,
+                        format!(
+                            "policy `{}`: path `{}`: unknown capability `{c}`",
+                            policy.name, rule.path
+                        ),
+                    ));
+                }
+            }
+        }
+        for secret in &self.vault.secrets {
+            if !self.vault.mounts.contains(&secret.mount) {
+                return Err(fail(
+                    file,
+                    format!(
+                        "secret `{}`: mount `{}` is not in mounts",
+                        secret.path, secret.mount
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     fn validate_s3(&self, file: &str) -> Result<(), FixtureError> {
         for (name, text) in &self.s3.policies {
             crate::policy::Policy::parse(text)

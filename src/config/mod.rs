@@ -36,7 +36,7 @@ config_section! {
         /// Largest request body accepted by the main listener's form and JSON endpoints, in bytes.
         max_body_bytes: usize = "1048576",
     }
-    sections { oidc: OidcConfig, passwords: PasswordConfig, s3: S3Config }
+    sections { oidc: OidcConfig, passwords: PasswordConfig, s3: S3Config, vault: VaultConfig }
 }
 
 config_section! {
@@ -80,6 +80,18 @@ config_section! {
         sts_external_issuer: Option<String> = "",
         /// Token claim naming the canned policies of an STS session (string, list or comma-separated).
         policy_claim: String = "policy",
+    }
+}
+
+config_section! {
+    /// The Vault-compatible listener.
+    pub struct VaultConfig {
+        /// Root token, allowed everything (like `vault server -dev`'s root token).
+        root_token: Secret = "onyxia-root-token",
+        /// Mount path of the JWT auth method (`/v1/auth/<path>/login`).
+        jwt_path: String = "jwt",
+        /// Role used when a JWT login names none.
+        default_role: String = "onyxia-user",
     }
 }
 

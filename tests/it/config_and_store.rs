@@ -137,7 +137,7 @@ async fn health_discovery_and_realm_document() {
     assert!(realm["public_key"].as_str().unwrap().len() > 200);
     let missing = http.get(format!("{}/nope", tp.base)).send().await.unwrap();
     assert_eq!(missing.status(), 404);
-    // S3 answers anonymous callers in its own XML; the Vault port is reserved until its module lands.
+    // S3 and Vault answer callers without credentials in their own formats.
     let s3 = http
         .get(format!("http://{}/", tp.running.endpoints.s3_addr))
         .send()
@@ -152,13 +152,14 @@ async fn health_discovery_and_realm_document() {
     );
     let vault = http
         .get(format!(
-            "http://{}/v1/sys/health",
+            "http://{}/v1/secret/data/x",
             tp.running.endpoints.vault_addr
         ))
         .send()
         .await
         .unwrap();
+    assert_eq!(vault.status(), 403);
     let body: serde_json::Value = vault.json().await.unwrap();
-    assert!(body["errors"].is_array());
+    assert_eq!(body["errors"][0], "permission denied");
     tp.stop().await;
 }

@@ -11,3 +11,4 @@ mod s3_objects;
 mod s3_sts;
 mod s3_support;
 mod support;
+mod vault_api;

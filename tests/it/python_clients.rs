@@ -38,3 +38,10 @@ async fn boto3_sts_and_s3() {
     run_python(&tp, "s3_boto3.py").await;
     tp.stop().await;
 }
+
+#[tokio::test]
+async fn hvac_jwt_login_and_kv_v2() {
+    let tp = TestPlatform::start().await;
+    run_python(&tp, "vault_hvac.py").await;
+    tp.stop().await;
+}

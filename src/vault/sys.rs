@@ -1,0 +1,308 @@
+//! `sys/*` (health, seal status, mounts) and `auth/*` (token self-service, JWT login).
+
+use axum::http::{Method, StatusCode};
+use axum::response::IntoResponse;
+use serde_json::{Value, json};
+
+use super::{Call, VResult, VaultError, VaultState, envelope, no_content, rfc3339};
+use crate::identity::now_secs;
+use crate::identity::tokens::{WebIdentityError, verify_web_identity};
+use crate::secrets::tokens::{Caller, TokenRecord};
+
+const VERSION: &str = concat!("1.17.0+onyxia-lite-", env!("CARGO_PKG_VERSION"));
+
+fn mount_json(mount: &str) -> Value {
+    json!({
+        "type": "kv",
+        "description": "key/value secret storage",
+        "accessor": format!("kv_{:08x}", mount.bytes().fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32))),
+        "config": {"default_lease_ttl": 0, "max_lease_ttl": 0, "force_no_cache": false},
+        "options": {"version": "2"},
+        "local": false,
+        "seal_wrap": false,
+        "external_entropy_access": false,
+        "plugin_version": "",
+        "running_plugin_version": "",
+    })
+}
+
+pub async fn sys(state: &VaultState, call: &Call, rest: &[&str]) -> VResult {
+    match rest {
+        ["health"] => Ok((StatusCode::OK, axum::Json(json!({
+            "initialized": true, "sealed": false, "standby": false, "performance_standby": false,
+            "replication_performance_mode": "disabled", "replication_dr_mode": "disabled",
+            "server_time_utc": now_secs(), "version": VERSION, "cluster_name": "onyxia-lite", "cluster_id": "onyxia-lite",
+        })))
+            .into_response()),
+        ["seal-status"] => Ok((StatusCode::OK, axum::Json(json!({
+            "type": "shamir", "initialized": true, "sealed": false, "t": 1, "n": 1, "progress": 0, "nonce": "",
+            "version": VERSION, "build_date": "", "migration": false, "cluster_name": "onyxia-lite", "cluster_id": "onyxia-lite",
+            "recovery_seal": false, "storage_type": "onyxia-lite",
+        })))
+            .into_response()),
+        ["init"] => Ok((StatusCode::OK, axum::Json(json!({"initialized": true}))).into_response()),
+        ["mounts"] if call.method == Method::GET => {
+            state.caller(call)?;
+            let data: serde_json::Map<String, Value> = state.mounts.iter().map(|m| (format!("{m}/"), mount_json(m))).collect();
+            Ok(envelope(Value::Object(data), Value::Null))
+        }
+        ["internal", "ui", "mounts", path @ ..] | ["mounts-all", path @ ..] if !path.is_empty() => {
+            state.caller(call)?;
+            let mount = path[0];
+            if !state.mounts.iter().any(|m| m == mount) {
+                return Err(VaultError::bad(format!("no mount found for path {}", path.join("/"))));
+            }
+            let mut data = mount_json(mount);
+            data["path"] = json!(format!("{mount}/"));
+            Ok(envelope(data, Value::Null))
+        }
+        _ => Err(VaultError::new(StatusCode::NOT_FOUND, format!("no handler for route \"sys/{}\". route entry not found.", rest.join("/")))),
+    }
+}
+
+fn auth_block(token: &str, r: &TokenRecord) -> Value {
+    let lease = r.expires.saturating_sub(now_secs());
+    json!({
+        "client_token": token,
+        "accessor": r.accessor,
+        "policies": r.policies,
+        "token_policies": r.policies,
+        "identity_policies": null,
+        "metadata": r.meta,
+        "lease_duration": if r.expires == 0 { 0 } else { lease },
+        "renewable": r.renewable,
+        "entity_id": r.entity_id,
+        "token_type": "service",
+        "orphan": true,
+        "mfa_requirement": null,
+        "num_uses": 0,
+    })
+}
+
+fn lookup_json(caller: &Caller) -> Value {
+    match caller {
+        Caller::Root => json!({
+            "accessor": "root", "creation_time": 0, "creation_ttl": 0, "display_name": "root", "entity_id": "",
+            "expire_time": null, "explicit_max_ttl": 0, "id": "root", "identity_policies": null, "issue_time": rfc3339(0),
+            "meta": null, "num_uses": 0, "orphan": true, "path": "auth/token/root", "policies": ["root"], "renewable": false, "ttl": 0, "type": "service",
+        }),
+        Caller::Token(_, r) => json!({
+            "accessor": r.accessor,
+            "creation_time": r.created,
+            "creation_ttl": r.ttl,
+            "display_name": r.display_name,
+            "entity_id": r.entity_id,
+            "expire_time": if r.expires == 0 { Value::Null } else { json!(rfc3339(r.expires as i128 * 1_000_000_000)) },
+            "explicit_max_ttl": 0,
+            "id": "",
+            "identity_policies": null,
+            "issue_time": rfc3339(r.created as i128 * 1_000_000_000),
+            "meta": r.meta,
+            "num_uses": 0,
+            "orphan": true,
+            "path": r.path,
+            "policies": r.policies,
+            "renewable": r.renewable,
+            "ttl": r.expires.saturating_sub(now_secs()),
+            "type": "service",
+        }),
+    }
+}
+
+/// Durations as Vault writes them: seconds, or `90s`, `15m`, `2h`, `7d`.
+fn duration(v: &Value) -> Option<u64> {
+    if let Some(n) = v.as_u64() {
+        return Some(n);
+    }
+    let s = v.as_str()?.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num.parse().ok()?;
+    Some(match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => return None,
+    })
+}
+
+pub async fn auth(state: &VaultState, call: &Call, rest: &[&str]) -> VResult {
+    let write = call.method == Method::POST || call.method == Method::PUT;
+    match rest {
+        ["token", "lookup-self"] => Ok(envelope(lookup_json(&state.caller(call)?), Value::Null)),
+        ["token", "renew-self"] if write => {
+            let caller = state.caller(call)?;
+            let Caller::Token(id, _) = &caller else {
+                return Err(VaultError::bad("root tokens are not renewable"));
+            };
+            let increment = call
+                .body
+                .get("increment")
+                .map(|v| duration(v).ok_or_else(|| VaultError::bad("invalid increment")));
+            let increment = increment.transpose()?;
+            let record = state
+                .tokens
+                .renew(id, increment)?
+                .ok_or_else(VaultError::denied)?;
+            let token = call.token().unwrap_or_default();
+            Ok(envelope(Value::Null, auth_block(&token, &record)))
+        }
+        ["token", "revoke-self"] if write => {
+            match state.caller(call)? {
+                Caller::Token(id, _) => state.tokens.revoke(&id)?,
+                Caller::Root => {
+                    return Err(VaultError::bad(
+                        "the configured root token cannot be revoked",
+                    ));
+                }
+            }
+            Ok(no_content())
+        }
+        ["token", "create"] if write => {
+            let caller = state.caller(call)?;
+            state.require(&caller, "auth/token/create", &["create", "update", "sudo"])?;
+            let parent_policies = match &caller {
+                Caller::Root => None,
+                Caller::Token(_, r) => Some(r.policies.clone()),
+            };
+            let policies: Vec<String> = match call.body.get("policies") {
+                Some(Value::Array(p)) => p
+                    .iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect(),
+                _ => parent_policies
+                    .clone()
+                    .unwrap_or_else(|| vec!["root".into()]),
+            };
+            // A child token cannot hold policies its parent lacks.
+            if let Some(parent) = &parent_policies
+                && policies.iter().any(|p| !parent.contains(p))
+            {
+                return Err(VaultError::bad("child policies must be subset of parent"));
+            }
+            let ttl = call
+                .body
+                .get("ttl")
+                .map(|v| duration(v).ok_or_else(|| VaultError::bad("invalid ttl")))
+                .transpose()?
+                .unwrap_or(3600);
+            let (username, groups) = match &caller {
+                Caller::Token(_, r) => (r.username.clone(), r.groups.clone()),
+                Caller::Root => (String::new(), Vec::new()),
+            };
+            let now = now_secs();
+            let record = TokenRecord {
+                accessor: String::new(),
+                policies,
+                display_name: "token".into(),
+                path: "auth/token/create".into(),
+                username,
+                groups,
+                meta: serde_json::Map::new(),
+                created: now,
+                ttl,
+                expires: now + ttl,
+                max_expires: 0,
+                renewable: true,
+                entity_id: String::new(),
+            };
+            let (token, record) = state.tokens.create(record)?;
+            Ok(envelope(Value::Null, auth_block(&token, &record)))
+        }
+        [path, "login"] if write && *path == state.jwt_path => login(state, call),
+        _ => Err(VaultError::new(
+            StatusCode::NOT_FOUND,
+            format!(
+                "no handler for route \"auth/{}\". route entry not found.",
+                rest.join("/")
+            ),
+        )),
+    }
+}
+
+fn login(state: &VaultState, call: &Call) -> VResult {
+    let role_name = call
+        .body
+        .get("role")
+        .and_then(Value::as_str)
+        .unwrap_or(&state.default_role);
+    let role = state
+        .roles
+        .iter()
+        .find(|r| r.name == role_name)
+        .ok_or_else(|| VaultError::bad(format!("role \"{role_name}\" could not be found")))?;
+    let jwt = call
+        .body
+        .get("jwt")
+        .and_then(Value::as_str)
+        .ok_or_else(|| VaultError::bad("missing token"))?;
+    let identity = &state.identity;
+    let keys = [(
+        identity.signing.kid.as_str(),
+        identity.signing.algorithm,
+        &identity.signing.decoding,
+    )];
+    if role.bound_audiences.is_empty() {
+        return Err(VaultError::bad(
+            "audience claim found in JWT but no audiences bound to the role",
+        ));
+    }
+    let mut last = String::new();
+    let mut claims = None;
+    for audience in &role.bound_audiences {
+        match verify_web_identity(jwt, &identity.issuer, &keys, audience) {
+            Ok(c) => {
+                claims = Some(c);
+                break;
+            }
+            Err(WebIdentityError::Expired) => last = "token is expired".into(),
+            Err(WebIdentityError::UnknownKey(_)) => {
+                last = "failed to verify id token signature".into()
+            }
+            Err(WebIdentityError::Invalid(why)) => last = why,
+        }
+    }
+    let claims =
+        claims.ok_or_else(|| VaultError::bad(format!("error validating token: {last}")))?;
+    let username = claims
+        .get(&role.user_claim)
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            VaultError::bad(format!("claim \"{}\" not found in token", role.user_claim))
+        })?
+        .to_owned();
+    let groups: Vec<String> = role
+        .groups_claim
+        .as_ref()
+        .and_then(|g| claims.get(g))
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let now = now_secs();
+    let mut policies = vec!["default".to_owned()];
+    policies.extend(role.token_policies.iter().cloned());
+    let mut meta = serde_json::Map::new();
+    meta.insert("role".into(), json!(role.name));
+    meta.insert("username".into(), json!(username));
+    let record = TokenRecord {
+        accessor: String::new(),
+        policies,
+        display_name: format!("{}-{}", state.jwt_path, username),
+        path: format!("auth/{}/login", state.jwt_path),
+        username,
+        groups,
+        meta,
+        created: now,
+        ttl: role.token_ttl,
+        expires: now + role.token_ttl,
+        max_expires: now + role.token_max_ttl,
+        renewable: true,
+        entity_id: String::new(),
+    };
+    let (token, record) = state.tokens.create(record)?;
+    Ok(envelope(Value::Null, auth_block(&token, &record)))
+}
