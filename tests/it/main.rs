@@ -12,3 +12,4 @@ mod s3_sts;
 mod s3_support;
 mod support;
 mod vault_api;
+mod vault_vaultrs;
