@@ -149,7 +149,7 @@ impl Platform {
             store.clone(),
             data_dir.path(),
         )?;
-        let vault = crate::vault::build(
+        let (vault, vault_state) = crate::vault::build(
             &config,
             &fixtures,
             identity.clone(),
@@ -223,6 +223,7 @@ impl Platform {
             identity.clone(),
             oidc_state,
             s3.keys.clone(),
+            vault_state,
             stopped,
         ));
 
@@ -285,6 +286,7 @@ async fn background(
     identity: Arc<Identity>,
     oidc: Arc<OidcState>,
     s3_keys: Arc<crate::s3::KeyRing>,
+    vault: Arc<crate::vault::VaultState>,
     mut stopped: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let hasher = identity.clone();
@@ -298,6 +300,10 @@ async fn background(
         tokio::select! {
             _ = tick.tick() => {
                 oidc.sweep();
+                let vault = vault.clone();
+                if let Ok(Err(e)) = tokio::task::spawn_blocking(move || vault.tokens.sweep()).await {
+                    tracing::warn!(error = %e, "cannot sweep expired Vault tokens");
+                }
                 let keys = s3_keys.clone();
                 if let Ok(Err(e)) = tokio::task::spawn_blocking(move || keys.sweep()).await {
                     tracing::warn!(error = %e, "cannot sweep expired STS credentials");

@@ -13,8 +13,9 @@ pub struct Sealer {
 }
 
 impl Sealer {
-    /// Loads `<keys_dir>/kv.key`, creating it on first use.
-    pub fn load_or_create(keys_dir: &Path) -> Result<Self, KeyError> {
+    /// Loads `<keys_dir>/kv.key`, creating it on first use. A missing key while sealed values
+    /// exist (`has_data`) is an error: a new key would make them unreadable.
+    pub fn load_or_create(keys_dir: &Path, has_data: bool) -> Result<Self, KeyError> {
         let path = keys_dir.join("kv.key");
         let bytes = match std::fs::read(&path) {
             Ok(b) if b.len() == 32 => b,
@@ -22,6 +23,14 @@ impl Sealer {
                 return Err(KeyError::File {
                     path,
                     message: "must hold 32 bytes".into(),
+                });
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && has_data => {
+                return Err(KeyError::File {
+                    path,
+                    message: format!(
+                        "is missing but the database holds sealed secrets ({e}); restore it from a backup"
+                    ),
                 });
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

@@ -65,6 +65,9 @@ pub enum KvError {
     CasRequired,
     #[error("{0}")]
     Invalid(String),
+    /// Stored data that cannot be opened: a server-side problem, not the client's.
+    #[error("{0}")]
+    Corrupt(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -97,6 +100,11 @@ pub fn check_path(path: &str) -> Result<(), KvError> {
         return Err(KvError::Invalid(format!("invalid path: {path}")));
     }
     Ok(())
+}
+
+/// Whether any secret is stored (then the sealing key must already exist).
+pub fn has_data(store: &Store) -> Result<bool, StoreError> {
+    Ok(!store.range(&META, "", None, 1)?.is_empty())
 }
 
 pub struct Kv {
@@ -152,9 +160,9 @@ impl Kv {
         let plain = self
             .sealer
             .open(&sealed, &key)
-            .ok_or_else(|| KvError::Invalid("stored secret cannot be decrypted".into()))?;
+            .ok_or_else(|| KvError::Corrupt(format!("stored secret {key} cannot be decrypted")))?;
         let data = serde_json::from_slice(&plain)
-            .map_err(|_| KvError::Invalid("stored secret is not JSON".into()))?;
+            .map_err(|_| KvError::Corrupt(format!("stored secret {key} is not JSON")))?;
         Ok(Read {
             data,
             version,

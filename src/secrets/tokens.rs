@@ -99,7 +99,7 @@ impl Tokens {
                 return Ok(Some(record));
             }
             let now = now_secs();
-            let mut expires = now + increment.unwrap_or(record.ttl);
+            let mut expires = now.saturating_add(increment.unwrap_or(record.ttl));
             if record.max_expires != 0 {
                 expires = expires.min(record.max_expires);
             }

@@ -16,6 +16,13 @@ impl From<KvError> for VaultError {
             KvError::Invalid(m) => VaultError::bad(m),
             KvError::CasMismatch | KvError::CasRequired => VaultError::bad(e.to_string()),
             KvError::Deleted(..) => VaultError::not_found(),
+            KvError::Corrupt(m) => {
+                tracing::error!(error = m, "a stored secret cannot be read");
+                VaultError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error, see the server log",
+                )
+            }
             KvError::Store(e) => e.into(),
         }
     }
@@ -54,6 +61,9 @@ fn metadata_json(meta: &SecretMeta) -> Value {
 
 fn versions_of(body: &Value) -> Result<Vec<u64>, VaultError> {
     match body.get("versions") {
+        Some(Value::Array(items)) if items.is_empty() => {
+            Err(VaultError::bad("no version number provided"))
+        }
         Some(Value::Array(items)) => items
             .iter()
             .map(|v| {
@@ -131,10 +141,12 @@ pub fn kv(state: &VaultState, call: &Call, mount: &str, rest: &[&str]) -> VResul
                 state.require(&caller, &format!("{mount}/config"), &["update", "create"])?;
                 let mut c = state.kv.config(mount)?;
                 if let Some(v) = call.body.get("max_versions") {
-                    c.max_versions = v
-                        .as_u64()
-                        .ok_or_else(|| VaultError::bad("max_versions must be an integer"))?
-                        as u32;
+                    c.max_versions =
+                        v.as_u64()
+                            .and_then(|n| u32::try_from(n).ok())
+                            .ok_or_else(|| {
+                                VaultError::bad("max_versions must be a small non-negative integer")
+                            })?;
                 }
                 if let Some(v) = call.body.get("cas_required") {
                     c.cas_required = v
@@ -221,7 +233,12 @@ pub fn kv(state: &VaultState, call: &Call, mount: &str, rest: &[&str]) -> VResul
             Ok(no_content())
         }
         "metadata" if call.list => {
-            state.require(&caller, acl_path.trim_end_matches('/'), &["list"])?;
+            // Vault checks a LIST path with a trailing slash against globs, and without it
+            // against exact rules.
+            let trimmed = acl_path.trim_end_matches('/');
+            state
+                .require(&caller, &format!("{trimmed}/"), &["list"])
+                .or_else(|_| state.require(&caller, trimmed, &["list"]))?;
             let prefix = if path.is_empty() || path.ends_with('/') {
                 path.clone()
             } else {
@@ -241,44 +258,72 @@ pub fn kv(state: &VaultState, call: &Call, mount: &str, rest: &[&str]) -> VResul
             ))
         }
         "metadata" if is_write || *m == Method::PATCH => {
+            let patch = *m == Method::PATCH;
             state.require(
                 &caller,
                 &acl_path,
-                if *m == Method::PATCH {
+                if patch {
                     &["patch"]
                 } else {
                     &["update", "create"]
                 },
             )?;
-            let body = call.body.clone();
-            let mut problem = None;
+            // Validate everything before changing anything.
+            let body = &call.body;
+            let max_versions = match body.get("max_versions") {
+                None | Some(Value::Null) => None,
+                Some(v) => Some(v.as_u64().and_then(|n| u32::try_from(n).ok()).ok_or_else(
+                    || VaultError::bad("max_versions must be a small non-negative integer"),
+                )?),
+            };
+            let cas_required = match body.get("cas_required") {
+                None | Some(Value::Null) => None,
+                Some(v) => Some(
+                    v.as_bool()
+                        .ok_or_else(|| VaultError::bad("cas_required must be a boolean"))?,
+                ),
+            };
+            let delete_after = body
+                .get("delete_version_after")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            let custom: Option<Vec<(String, Option<String>)>> = match body.get("custom_metadata") {
+                None => None,
+                Some(Value::Object(map)) => Some(
+                    map.iter()
+                        .map(|(k, v)| match v {
+                            Value::String(s) => Ok((k.clone(), Some(s.clone()))),
+                            Value::Null if patch => Ok((k.clone(), None)),
+                            _ => Err(VaultError::bad("custom_metadata values must be strings")),
+                        })
+                        .collect::<Result<_, _>>()?,
+                ),
+                Some(Value::Null) => Some(Vec::new()),
+                Some(_) => return Err(VaultError::bad("custom_metadata must be an object")),
+            };
             state.kv.update_metadata(mount, &path, |meta| {
-                if let Some(v) = body.get("max_versions") {
-                    match v.as_u64() {
-                        Some(n) => meta.max_versions = n as u32,
-                        None => problem = Some("max_versions must be an integer"),
+                if let Some(n) = max_versions {
+                    meta.max_versions = n;
+                }
+                if let Some(b) = cas_required {
+                    meta.cas_required = b;
+                }
+                if let Some(d) = delete_after {
+                    meta.delete_version_after = d;
+                }
+                if let Some(entries) = custom {
+                    if !patch {
+                        meta.custom_metadata.clear();
                     }
-                }
-                if let Some(v) = body.get("cas_required") {
-                    match v.as_bool() {
-                        Some(b) => meta.cas_required = b,
-                        None => problem = Some("cas_required must be a boolean"),
+                    for (k, v) in entries {
+                        match v {
+                            Some(v) => meta.custom_metadata.insert(k, v),
+                            None => meta.custom_metadata.remove(&k),
+                        };
                     }
-                }
-                if let Some(v) = body.get("delete_version_after").and_then(Value::as_str) {
-                    meta.delete_version_after = v.to_owned();
-                }
-                if let Some(Value::Object(custom)) = body.get("custom_metadata") {
-                    meta.custom_metadata = custom
-                        .iter()
-                        .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_owned())))
-                        .collect();
                 }
             })?;
-            match problem {
-                Some(p) => Err(VaultError::bad(p)),
-                None => Ok(no_content()),
-            }
+            Ok(no_content())
         }
         "metadata" if *m == Method::DELETE => {
             state.require(&caller, &acl_path, &["delete"])?;

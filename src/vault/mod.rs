@@ -94,7 +94,7 @@ pub fn envelope(data: Value, auth: Value) -> Response {
         "wrap_info": null,
         "warnings": null,
         "auth": auth,
-        "mount_type": "",
+        "mount_type": "kv",
     });
     (StatusCode::OK, axum::Json(body)).into_response()
 }
@@ -156,6 +156,10 @@ impl VaultState {
         let Caller::Token(_, record) = caller else {
             return Ok(());
         };
+        // Tokens the root created without naming policies carry `root`, as in Vault.
+        if record.policies.iter().any(|p| p == "root") {
+            return Ok(());
+        }
         let identity = acl::Identity {
             username: record.username.clone(),
             groups: record.groups.clone(),
@@ -177,8 +181,9 @@ pub fn build(
     identity: Arc<Identity>,
     store: Arc<Store>,
     data_dir: &std::path::Path,
-) -> Result<Router, crate::identity::IdentityError> {
-    let sealer = crate::secrets::crypto::Sealer::load_or_create(&data_dir.join("keys"))?;
+) -> Result<(Router, Arc<VaultState>), crate::identity::IdentityError> {
+    let has_data = crate::secrets::kv::has_data(&store)?;
+    let sealer = crate::secrets::crypto::Sealer::load_or_create(&data_dir.join("keys"), has_data)?;
     let kv = Kv::new(store.clone(), sealer);
     let mut mounts: Vec<String> = fixtures.vault.mounts.clone();
     let unique: HashSet<String> = mounts.iter().cloned().collect();
@@ -209,7 +214,45 @@ pub fn build(
         jwt_path: config.vault.jwt_path.clone(),
         default_role: config.vault.default_role.clone(),
     });
-    Ok(Router::new().fallback(dispatch).with_state(state))
+    let router = Router::new()
+        .fallback(dispatch)
+        .with_state(state.clone())
+        .layer(axum::middleware::from_fn(cors));
+    Ok((router, state))
+}
+
+/// Browsers (onyxia-web) call Vault from another origin: answer preflights before any token
+/// check, and let every origin read responses (tokens, not cookies, carry authority here).
+async fn cors(request: Request, next: axum::middleware::Next) -> Response {
+    use axum::http::HeaderValue;
+    let origin = request.headers().get(header::ORIGIN).cloned();
+    if request.method() == Method::OPTIONS {
+        let mut response = StatusCode::NO_CONTENT.into_response();
+        if let Some(origin) = origin {
+            let h = response.headers_mut();
+            h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_static("GET, POST, PUT, PATCH, DELETE, LIST, OPTIONS"),
+            );
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                HeaderValue::from_static("X-Vault-Token, X-Vault-Request, X-Vault-Namespace, X-Vault-Wrap-TTL, Authorization, Content-Type"),
+            );
+            h.insert(
+                header::ACCESS_CONTROL_MAX_AGE,
+                HeaderValue::from_static("3600"),
+            );
+        }
+        return response;
+    }
+    let mut response = next.run(request).await;
+    if let Some(origin) = origin {
+        response
+            .headers_mut()
+            .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    }
+    response
 }
 
 async fn dispatch(State(state): State<Arc<VaultState>>, request: Request) -> Response {
@@ -233,7 +276,10 @@ async fn route(state: &VaultState, request: Request) -> VResult {
             .into_owned()
             .collect();
     let list = parts.method.as_str() == "LIST"
-        || (parts.method == Method::GET && query.iter().any(|(k, v)| k == "list" && v == "true"));
+        || (parts.method == Method::GET
+            && query.iter().any(|(k, v)| {
+                k == "list" && matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "t")
+            }));
     let bytes = axum::body::to_bytes(Body::new(body), MAX_BODY)
         .await
         .map_err(|_| VaultError::new(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"))?;

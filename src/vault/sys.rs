@@ -117,19 +117,23 @@ fn duration(v: &Value) -> Option<u64> {
     let s = v.as_str()?.trim();
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
     let n: u64 = num.parse().ok()?;
-    Some(match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
-        _ => return None,
-    })
+    match unit {
+        "" | "s" => Some(n),
+        "m" => n.checked_mul(60),
+        "h" => n.checked_mul(3600),
+        "d" => n.checked_mul(86_400),
+        _ => None,
+    }
 }
 
 pub async fn auth(state: &VaultState, call: &Call, rest: &[&str]) -> VResult {
     let write = call.method == Method::POST || call.method == Method::PUT;
     match rest {
-        ["token", "lookup-self"] => Ok(envelope(lookup_json(&state.caller(call)?), Value::Null)),
+        ["token", "lookup-self"] => {
+            let mut data = lookup_json(&state.caller(call)?);
+            data["id"] = json!(call.token().unwrap_or_default());
+            Ok(envelope(data, Value::Null))
+        }
         ["token", "renew-self"] if write => {
             let caller = state.caller(call)?;
             let Caller::Token(id, _) = &caller else {
@@ -139,7 +143,8 @@ pub async fn auth(state: &VaultState, call: &Call, rest: &[&str]) -> VResult {
                 .body
                 .get("increment")
                 .map(|v| duration(v).ok_or_else(|| VaultError::bad("invalid increment")));
-            let increment = increment.transpose()?;
+            // 0 means "the token's own TTL", as in Vault.
+            let increment = increment.transpose()?.filter(|i| *i > 0);
             let record = state
                 .tokens
                 .renew(id, increment)?
@@ -191,6 +196,18 @@ pub async fn auth(state: &VaultState, call: &Call, rest: &[&str]) -> VResult {
                 Caller::Root => (String::new(), Vec::new()),
             };
             let now = now_secs();
+            // A child never outlives its parent's limit.
+            let parent_max = match &caller {
+                Caller::Token(_, r) if r.max_expires != 0 => r.max_expires,
+                Caller::Token(_, r) => r.expires,
+                Caller::Root => 0,
+            };
+            let expires = now.saturating_add(ttl);
+            let expires = if parent_max == 0 {
+                expires
+            } else {
+                expires.min(parent_max)
+            };
             let record = TokenRecord {
                 accessor: String::new(),
                 policies,
@@ -201,8 +218,8 @@ pub async fn auth(state: &VaultState, call: &Call, rest: &[&str]) -> VResult {
                 meta: serde_json::Map::new(),
                 created: now,
                 ttl,
-                expires: now + ttl,
-                max_expires: 0,
+                expires,
+                max_expires: parent_max,
                 renewable: true,
                 entity_id: String::new(),
             };
@@ -298,8 +315,8 @@ fn login(state: &VaultState, call: &Call) -> VResult {
         meta,
         created: now,
         ttl: role.token_ttl,
-        expires: now + role.token_ttl,
-        max_expires: now + role.token_max_ttl,
+        expires: now.saturating_add(role.token_ttl.min(role.token_max_ttl)),
+        max_expires: now.saturating_add(role.token_max_ttl),
         renewable: true,
         entity_id: String::new(),
     };

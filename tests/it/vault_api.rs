@@ -196,6 +196,72 @@ async fn envelope_list_and_bad_input() {
         ),
         (200, json!("2"), json!("secret/"))
     );
+    // Browsers: a preflight needs no token.
+    let preflight = v
+        .http
+        .request(
+            Method::OPTIONS,
+            format!("{}/v1/onyxia-kv/data/user-alice/x", v.url),
+        )
+        .header("Origin", "http://localhost:3000")
+        .header("Access-Control-Request-Method", "POST")
+        .header(
+            "Access-Control-Request-Headers",
+            "x-vault-token, content-type",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), 204);
+    assert_eq!(
+        preflight.headers()["access-control-allow-origin"],
+        "http://localhost:3000"
+    );
+    assert!(
+        preflight.headers()["access-control-allow-headers"]
+            .to_str()
+            .unwrap()
+            .contains("X-Vault-Token")
+    );
+    // Metadata: PATCH merges custom metadata (null removes a key); bad values change nothing.
+    v.call(
+        "POST",
+        "secret/metadata/app/config",
+        Some(ROOT),
+        Some(json!({"custom_metadata": {"a": "1", "b": "2"}})),
+    )
+    .await;
+    let (status, _) = v
+        .call(
+            "PATCH",
+            "secret/metadata/app/config",
+            Some(ROOT),
+            Some(json!({"custom_metadata": {"b": null, "c": "3"}})),
+        )
+        .await;
+    assert_eq!(status, 204);
+    let (status, _) = v
+        .call(
+            "POST",
+            "secret/metadata/app/config",
+            Some(ROOT),
+            Some(json!({"max_versions": "many", "custom_metadata": {}})),
+        )
+        .await;
+    assert_eq!(status, 400);
+    let (_, meta) = v
+        .call("GET", "secret/metadata/app/config", Some(ROOT), None)
+        .await;
+    assert_eq!(meta["data"]["custom_metadata"], json!({"a": "1", "c": "3"}));
+    let (status, _) = v
+        .call(
+            "POST",
+            "secret/delete/app/config",
+            Some(ROOT),
+            Some(json!({"versions": []})),
+        )
+        .await;
+    assert_eq!(status, 400, "an empty version list deletes nothing");
     let (status, health) = v.call("GET", "sys/health", None, None).await;
     assert_eq!((status, health["sealed"].clone()), (200, json!(false)));
     tp.stop().await;
