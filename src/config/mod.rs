@@ -92,6 +92,8 @@ config_section! {
         jwt_path: String = "jwt",
         /// Role used when a JWT login names none.
         default_role: String = "onyxia-user",
+        /// Issuer URL of an external OpenID provider (e.g. a Keycloak realm) whose tokens JWT login accepts too; its keys are found through its discovery document. Empty: only the embedded issuer.
+        jwt_external_issuer: Option<String> = "",
     }
 }
 

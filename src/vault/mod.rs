@@ -34,6 +34,8 @@ pub struct VaultState {
     pub roles: Vec<crate::config::fixtures::VaultRoleFixture>,
     pub jwt_path: String,
     pub default_role: String,
+    /// An external OpenID provider whose tokens JWT login accepts too.
+    pub external: Option<crate::oidc::external::ExternalIssuer>,
 }
 
 /// An HTTP answer in Vault's shape.
@@ -213,6 +215,12 @@ pub fn build(
         roles: fixtures.vault.roles.clone(),
         jwt_path: config.vault.jwt_path.clone(),
         default_role: config.vault.default_role.clone(),
+        external: config
+            .vault
+            .jwt_external_issuer
+            .as_deref()
+            .filter(|i| !i.is_empty())
+            .map(crate::oidc::external::ExternalIssuer::new),
     });
     let router = Router::new()
         .fallback(dispatch)

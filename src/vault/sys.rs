@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::{Call, VResult, VaultError, VaultState, envelope, no_content, rfc3339};
 use crate::identity::now_secs;
-use crate::identity::tokens::{WebIdentityError, verify_web_identity};
+use crate::identity::tokens::{WebIdentityError, claimed_issuer, verify_web_identity};
 use crate::secrets::tokens::{Caller, TokenRecord};
 
 const VERSION: &str = concat!("1.17.0+onyxia-lite-", env!("CARGO_PKG_VERSION"));
@@ -226,7 +226,7 @@ pub async fn auth(state: &VaultState, call: &Call, rest: &[&str]) -> VResult {
             let (token, record) = state.tokens.create(record)?;
             Ok(envelope(Value::Null, auth_block(&token, &record)))
         }
-        [path, "login"] if write && *path == state.jwt_path => login(state, call),
+        [path, "login"] if write && *path == state.jwt_path => login(state, call).await,
         _ => Err(VaultError::new(
             StatusCode::NOT_FOUND,
             format!(
@@ -237,7 +237,7 @@ pub async fn auth(state: &VaultState, call: &Call, rest: &[&str]) -> VResult {
     }
 }
 
-fn login(state: &VaultState, call: &Call) -> VResult {
+async fn login(state: &VaultState, call: &Call) -> VResult {
     let role_name = call
         .body
         .get("role")
@@ -267,7 +267,14 @@ fn login(state: &VaultState, call: &Call) -> VResult {
     let mut last = String::new();
     let mut claims = None;
     for audience in &role.bound_audiences {
-        match verify_web_identity(jwt, &identity.issuer, &keys, audience) {
+        // Tokens of the configured external issuer are checked against its published keys.
+        let verified = match (claimed_issuer(jwt), &state.external) {
+            (Some(iss), Some(external)) if iss == external.issuer => {
+                external.verify(jwt, audience).await
+            }
+            _ => verify_web_identity(jwt, &identity.issuer, &keys, audience),
+        };
+        match verified {
             Ok(c) => {
                 claims = Some(c);
                 break;

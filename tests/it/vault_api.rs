@@ -375,3 +375,59 @@ async fn secrets_and_tokens_survive_restart_sealed_at_rest() {
     assert_eq!(meta["data"]["current_version"], 2);
     tp.stop().await;
 }
+
+#[tokio::test]
+async fn merge_patch_and_external_issuer_logins() {
+    // An external provider with its own key; this platform's Vault trusts it.
+    let mut external = test_config();
+    external.oidc.signing_key = None;
+    external.oidc.signing_algorithm = onyxia_lite::config::SigningAlgorithm::ES256;
+    let keycloak = TestPlatform::start_with(external).await;
+    let mut config = test_config();
+    config.vault.jwt_external_issuer = Some(keycloak.issuer.clone());
+    let tp = TestPlatform::start_with(config).await;
+    let v = Vault::of(&tp);
+    let token = password_grant(&keycloak, "onyxia", "alice", "alice").await;
+    let (status, login) = v.login(token["access_token"].as_str().unwrap()).await;
+    assert_eq!(status, 200, "{login}");
+    let alice = login["auth"]["client_token"].as_str().unwrap().to_owned();
+
+    // RFC 7396 merge patch on data, as `vault kv patch` sends it.
+    v.call(
+        "POST",
+        "onyxia-kv/data/user-alice/app",
+        Some(&alice),
+        Some(json!({"data": {"a": "1", "nested": {"x": "1", "y": "2"}}})),
+    )
+    .await;
+    let patched = v
+        .http
+        .patch(format!("{}/v1/onyxia-kv/data/user-alice/app", v.url))
+        .header("X-Vault-Token", &alice)
+        .header("Content-Type", "application/merge-patch+json")
+        .body(json!({"data": {"a": null, "b": "2", "nested": {"y": "3"}}}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status(), 200);
+    let (_, read) = v
+        .call("GET", "onyxia-kv/data/user-alice/app", Some(&alice), None)
+        .await;
+    assert_eq!(
+        read["data"]["data"],
+        json!({"b": "2", "nested": {"x": "1", "y": "3"}})
+    );
+    assert_eq!(read["data"]["metadata"]["version"], 2);
+    let (status, _) = v
+        .call(
+            "PATCH",
+            "onyxia-kv/data/user-alice/none",
+            Some(&alice),
+            Some(json!({"data": {"a": "1"}})),
+        )
+        .await;
+    assert_eq!(status, 404, "patching a missing secret");
+    for p in [tp, keycloak] {
+        p.stop().await;
+    }
+}
