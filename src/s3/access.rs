@@ -170,6 +170,35 @@ impl Access {
         )
     }
 
+    /// A copy reads its source and writes its destination.
+    fn require_copy(
+        &self,
+        principal: &Principal,
+        source: &CopySource,
+        bucket: &str,
+        key: &str,
+    ) -> S3Result<()> {
+        if let CopySource::Bucket {
+            bucket: from,
+            key: from_key,
+            ..
+        } = source
+        {
+            self.require(
+                principal,
+                "s3:GetObject",
+                &format!("{from}/{from_key}"),
+                BTreeMap::new(),
+            )?;
+        }
+        self.require(
+            principal,
+            "s3:PutObject",
+            &format!("{bucket}/{key}"),
+            BTreeMap::new(),
+        )
+    }
+
     /// The policy of the bucket a resource lives in, if it has one.
     fn bucket_policy(&self, resource: &str) -> Option<Policy> {
         let bucket = resource.split('/').next().unwrap_or_default();
@@ -331,38 +360,22 @@ impl S3Access for Access {
     }
 
     async fn copy_object(&self, req: &mut S3Request<CopyObjectInput>) -> S3Result<()> {
-        let principal = principal_of(req);
-        if let CopySource::Bucket { bucket, key, .. } = &req.input.copy_source {
-            self.require(
-                &principal,
-                "s3:GetObject",
-                &format!("{bucket}/{key}"),
-                BTreeMap::new(),
-            )?;
-        }
-        self.require(
-            &principal,
-            "s3:PutObject",
-            &format!("{}/{}", req.input.bucket, req.input.key),
-            BTreeMap::new(),
+        let input = &req.input;
+        self.require_copy(
+            &principal_of(req),
+            &input.copy_source,
+            &input.bucket,
+            &input.key,
         )
     }
 
     async fn upload_part_copy(&self, req: &mut S3Request<UploadPartCopyInput>) -> S3Result<()> {
-        let principal = principal_of(req);
-        if let CopySource::Bucket { bucket, key, .. } = &req.input.copy_source {
-            self.require(
-                &principal,
-                "s3:GetObject",
-                &format!("{bucket}/{key}"),
-                BTreeMap::new(),
-            )?;
-        }
-        self.require(
-            &principal,
-            "s3:PutObject",
-            &format!("{}/{}", req.input.bucket, req.input.key),
-            BTreeMap::new(),
+        let input = &req.input;
+        self.require_copy(
+            &principal_of(req),
+            &input.copy_source,
+            &input.bucket,
+            &input.key,
         )
     }
 

@@ -5,11 +5,9 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::backend::{S3Backend, etag, principal, timestamp};
 use super::body::{self, Announced};
-use super::conditions::{Conditions, http_date};
-use super::ops_object::{checksums_announced, header_tags};
-use crate::objects::{
-    MAX_PARTS, ObjectHeaders, PartRecord, Precondition, UploadRecord, now_millis,
-};
+use super::conditions::Conditions;
+use super::ops_object::{checksums_announced, header_tags, stored_headers, user_metadata};
+use crate::objects::{MAX_PARTS, PartRecord, Precondition, UploadRecord, now_millis};
 
 fn part_number(n: i32) -> S3Result<u32> {
     u32::try_from(n)
@@ -34,24 +32,15 @@ impl S3Backend {
             bucket: input.bucket.clone(),
             key: input.key.clone(),
             initiated: now_millis(),
-            headers: ObjectHeaders {
-                content_type: Some(
-                    input
-                        .content_type
-                        .unwrap_or_else(|| "application/octet-stream".into()),
-                ),
-                content_encoding: input.content_encoding,
-                content_disposition: input.content_disposition,
-                content_language: input.content_language,
-                cache_control: input.cache_control,
-                expires: input.expires.as_ref().and_then(http_date),
-            },
-            metadata: input
-                .metadata
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(k, v)| (k.to_ascii_lowercase(), v))
-                .collect(),
+            headers: stored_headers(
+                input.content_type,
+                input.content_encoding,
+                input.content_disposition,
+                input.content_language,
+                input.cache_control,
+                input.expires.as_ref(),
+            ),
+            metadata: user_metadata(input.metadata),
             tags: header_tags(input.tagging.as_deref())?,
             owner,
         };

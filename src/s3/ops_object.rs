@@ -44,6 +44,34 @@ fn put_checksums(o: &BTreeMap<String, String>) -> [Option<String>; 5] {
     ["CRC32", "CRC32C", "SHA1", "SHA256", "CRC64NVME"].map(|n| o.get(n).cloned())
 }
 
+/// The standard headers to store with an object, as a PUT, copy or multipart upload sent them.
+pub fn stored_headers(
+    content_type: Option<String>,
+    content_encoding: Option<String>,
+    content_disposition: Option<String>,
+    content_language: Option<String>,
+    cache_control: Option<String>,
+    expires: Option<&Timestamp>,
+) -> ObjectHeaders {
+    ObjectHeaders {
+        content_type: Some(content_type.unwrap_or_else(|| "application/octet-stream".into())),
+        content_encoding,
+        content_disposition,
+        content_language,
+        cache_control,
+        expires: expires.and_then(http_date),
+    }
+}
+
+/// `x-amz-meta-*` names are case-insensitive: keep them in lower case.
+pub fn user_metadata(metadata: Option<Metadata>) -> BTreeMap<String, String> {
+    metadata
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v))
+        .collect()
+}
+
 /// Encodes for `encoding-type=url` (everything but unreserved characters and `/`).
 fn url_encode(text: &str) -> String {
     const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
@@ -93,24 +121,15 @@ impl S3Backend {
             size: received.blob.size,
             etag: crate::objects::hex(&received.blob.md5),
             last_modified: now_millis(),
-            headers: ObjectHeaders {
-                content_type: Some(
-                    input
-                        .content_type
-                        .unwrap_or_else(|| "application/octet-stream".into()),
-                ),
-                content_encoding: input.content_encoding,
-                content_disposition: input.content_disposition,
-                content_language: input.content_language,
-                cache_control: input.cache_control,
-                expires: input.expires.as_ref().and_then(http_date),
-            },
-            metadata: input
-                .metadata
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(k, v)| (k.to_ascii_lowercase(), v))
-                .collect(),
+            headers: stored_headers(
+                input.content_type,
+                input.content_encoding,
+                input.content_disposition,
+                input.content_language,
+                input.cache_control,
+                input.expires.as_ref(),
+            ),
+            metadata: user_metadata(input.metadata),
             tags,
             checksums: received.checksums,
             parts: None,
@@ -393,24 +412,15 @@ impl S3Backend {
         let blob = body::copy(&self.objects, &source.segments, 0, source.size).await?;
         let (headers, metadata) = if replace {
             (
-                ObjectHeaders {
-                    content_type: Some(
-                        input
-                            .content_type
-                            .unwrap_or_else(|| "application/octet-stream".into()),
-                    ),
-                    content_encoding: input.content_encoding,
-                    content_disposition: input.content_disposition,
-                    content_language: input.content_language,
-                    cache_control: input.cache_control,
-                    expires: input.expires.as_ref().and_then(http_date),
-                },
-                input
-                    .metadata
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|(k, v)| (k.to_ascii_lowercase(), v))
-                    .collect(),
+                stored_headers(
+                    input.content_type,
+                    input.content_encoding,
+                    input.content_disposition,
+                    input.content_language,
+                    input.cache_control,
+                    input.expires.as_ref(),
+                ),
+                user_metadata(input.metadata),
             )
         } else {
             (source.headers.clone(), source.metadata.clone())

@@ -48,6 +48,22 @@ pub struct SecretMeta {
     pub versions: BTreeMap<u64, VersionMeta>,
 }
 
+impl SecretMeta {
+    fn empty(now: i128) -> Self {
+        SecretMeta {
+            created: now,
+            updated: now,
+            current_version: 0,
+            oldest_version: 0,
+            max_versions: 0,
+            cas_required: false,
+            delete_version_after: "0s".into(),
+            custom_metadata: BTreeMap::new(),
+            versions: BTreeMap::new(),
+        }
+    }
+}
+
 const META: Table<SecretMeta> = Table::new("kv_meta");
 const CONFIG: Table<MountConfig> = Table::new("kv_config");
 const DATA: RawTable = RawTable::new("kv_data");
@@ -185,17 +201,7 @@ impl Kv {
         self.store.write(|w| {
             let now = now_nanos();
             let existing = w.get(&META, &meta_key(mount, path))?;
-            let mut meta = existing.unwrap_or(SecretMeta {
-                created: now,
-                updated: now,
-                current_version: 0,
-                oldest_version: 0,
-                max_versions: 0,
-                cas_required: false,
-                delete_version_after: "0s".into(),
-                custom_metadata: BTreeMap::new(),
-                versions: BTreeMap::new(),
-            });
+            let mut meta = existing.unwrap_or(SecretMeta::empty(now));
             match cas {
                 Some(n) if n != meta.current_version => return Err(KvError::CasMismatch),
                 None if meta.cas_required || config.cas_required => {
@@ -315,17 +321,9 @@ impl Kv {
         check_path(path)?;
         self.store.write(|w| {
             let now = now_nanos();
-            let mut meta = w.get(&META, &meta_key(mount, path))?.unwrap_or(SecretMeta {
-                created: now,
-                updated: now,
-                current_version: 0,
-                oldest_version: 0,
-                max_versions: 0,
-                cas_required: false,
-                delete_version_after: "0s".into(),
-                custom_metadata: BTreeMap::new(),
-                versions: BTreeMap::new(),
-            });
+            let mut meta = w
+                .get(&META, &meta_key(mount, path))?
+                .unwrap_or(SecretMeta::empty(now));
             change(&mut meta);
             meta.updated = now;
             w.put(&META, &meta_key(mount, path), &meta)?;

@@ -231,20 +231,7 @@ async fn sts_refuses_bad_tokens_with_sts_errors() {
 async fn assume_role_refused_for_root_and_session_policies() {
     let tp = TestPlatform::start().await;
     let e = &tp.running.endpoints;
-    let config = aws_sdk_sts::Config::builder()
-        .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
-        .region(aws_sdk_sts::config::Region::new("us-east-1"))
-        .endpoint_url(s3_url(&tp))
-        .credentials_provider(aws_sdk_sts::config::Credentials::new(
-            &e.s3_access_key,
-            &e.s3_secret_key,
-            None,
-            None,
-            "test",
-        ))
-        .http_client(aws_smithy_http_client::Builder::new().build_http())
-        .build();
-    let err = aws_sdk_sts::Client::from_conf(config)
+    let err = sts_client_with(&tp, Some((&e.s3_access_key, &e.s3_secret_key)))
         .assume_role()
         .role_arn("arn:aws:iam::000000000000:role/admin")
         .role_session_name("admin")
@@ -303,20 +290,7 @@ async fn query_string_sts_static_users_and_wrong_region() {
         .unwrap_err();
     assert_eq!(code(&e), "AccessDenied");
     // …and may assume a role that keeps its policies.
-    let config = aws_sdk_sts::Config::builder()
-        .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
-        .region(aws_sdk_sts::config::Region::new("us-east-1"))
-        .endpoint_url(s3_url(&tp))
-        .credentials_provider(aws_sdk_sts::config::Credentials::new(
-            "analyst",
-            "analyst-secret",
-            None,
-            None,
-            "test",
-        ))
-        .http_client(aws_smithy_http_client::Builder::new().build_http())
-        .build();
-    let assumed = aws_sdk_sts::Client::from_conf(config)
+    let assumed = sts_client_with(&tp, Some(("analyst", "analyst-secret")))
         .assume_role()
         .role_arn("arn:aws:iam::000000000000:role/analyst")
         .role_session_name("analysis")
@@ -392,10 +366,7 @@ async fn query_string_sts_static_users_and_wrong_region() {
 #[tokio::test]
 async fn tokens_of_an_external_issuer() {
     // One platform plays the external Keycloak (with keys of its own); the other's STS trusts it.
-    let mut external = test_config();
-    external.oidc.signing_key = None;
-    external.oidc.signing_algorithm = onyxia_lite::config::SigningAlgorithm::ES256;
-    let keycloak = TestPlatform::start_with(external).await;
+    let keycloak = external_provider().await;
     let mut config = test_config();
     config.s3.sts_external_issuer = Some(keycloak.issuer.clone());
     let tp = TestPlatform::start_with(config).await;

@@ -43,13 +43,22 @@ pub fn root_client(tp: &TestPlatform) -> aws_sdk_s3::Client {
 }
 
 pub fn sts_client(tp: &TestPlatform) -> aws_sdk_sts::Client {
-    let config = aws_sdk_sts::Config::builder()
+    sts_client_with(tp, None)
+}
+
+/// An STS client signing with `(access key, secret key)` when given (AssumeRole).
+pub fn sts_client_with(tp: &TestPlatform, keys: Option<(&str, &str)>) -> aws_sdk_sts::Client {
+    let mut config = aws_sdk_sts::Config::builder()
         .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
         .region(aws_sdk_sts::config::Region::new("us-east-1"))
         .endpoint_url(s3_url(tp))
-        .http_client(http_client())
-        .build();
-    aws_sdk_sts::Client::from_conf(config)
+        .http_client(http_client());
+    if let Some((ak, sk)) = keys {
+        config = config.credentials_provider(aws_sdk_sts::config::Credentials::new(
+            ak, sk, None, None, "test",
+        ));
+    }
+    aws_sdk_sts::Client::from_conf(config.build())
 }
 
 /// The S3 (or STS) error code of a failed call.

@@ -28,6 +28,14 @@ pub fn test_config() -> Config {
     c
 }
 
+/// A platform with an ES256 key of its own, playing an external provider (a real Keycloak).
+pub async fn external_provider() -> TestPlatform {
+    let mut config = test_config();
+    config.oidc.signing_key = None;
+    config.oidc.signing_algorithm = onyxia_lite::config::SigningAlgorithm::ES256;
+    TestPlatform::start_with(config).await
+}
+
 pub struct TestPlatform {
     pub running: RunningPlatform,
     /// Where to send requests (the real listener address, which may differ from the issuer host).

@@ -379,10 +379,7 @@ async fn secrets_and_tokens_survive_restart_sealed_at_rest() {
 #[tokio::test]
 async fn merge_patch_and_external_issuer_logins() {
     // An external provider with its own key; this platform's Vault trusts it.
-    let mut external = test_config();
-    external.oidc.signing_key = None;
-    external.oidc.signing_algorithm = onyxia_lite::config::SigningAlgorithm::ES256;
-    let keycloak = TestPlatform::start_with(external).await;
+    let keycloak = external_provider().await;
     let mut config = test_config();
     config.vault.jwt_external_issuer = Some(keycloak.issuer.clone());
     let tp = TestPlatform::start_with(config).await;
