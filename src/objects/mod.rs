@@ -143,14 +143,27 @@ impl ObjectStore {
         Ok(set)
     }
 
-    /// True the first time a seed item is named; records it.
-    pub fn seed_once(&self, item: &str) -> Result<bool> {
+    /// Seed items created at an earlier start (read once, so a start with nothing new to
+    /// seed writes nothing).
+    pub fn seeded(&self) -> Result<HashSet<String>> {
+        Ok(self
+            .store
+            .scan(&SEEDED)?
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect())
+    }
+
+    /// Records seed items as created, in one transaction.
+    pub fn mark_seeded(&self, items: &[String]) -> Result<()> {
+        if items.is_empty() {
+            return Ok(());
+        }
         self.store.write(|w| {
-            if w.get(&SEEDED, item)?.is_some() {
-                return Ok(false);
+            for item in items {
+                w.put(&SEEDED, item, &now_millis())?;
             }
-            w.put(&SEEDED, item, &now_millis())?;
-            Ok(true)
+            Ok(())
         })
     }
 

@@ -27,10 +27,14 @@ pub fn seed(objects: &ObjectStore, fixtures: &Fixtures) -> Result<(), ObjectErro
                 .map(|g| (format!("projet-{}", g.name), None)),
         );
     }
+    let done = objects.seeded()?;
+    let mut created = Vec::new();
     for (name, policy) in buckets {
-        if !objects.seed_once(&format!("bucket/{name}"))? {
+        let item = format!("bucket/{name}");
+        if done.contains(&item) {
             continue;
         }
+        created.push(item);
         match objects.create_bucket(&name, None) {
             Ok(())
             | Err(ObjectError::BucketAlreadyOwnedByYou)
@@ -52,11 +56,11 @@ pub fn seed(objects: &ObjectStore, fixtures: &Fixtures) -> Result<(), ObjectErro
     for bucket in &fixtures.s3.buckets {
         for object in &bucket.objects {
             // A bucket a user deleted (or whose name S3 refused) gets no seeded objects.
-            if objects.bucket(&bucket.name).is_err()
-                || !objects.seed_once(&format!("object/{}/{}", bucket.name, object.key))?
-            {
+            let item = format!("object/{}/{}", bucket.name, object.key);
+            if done.contains(&item) || objects.bucket(&bucket.name).is_err() {
                 continue;
             }
+            created.push(item);
             let content = object
                 .content
                 .strip_prefix('\n')
@@ -86,5 +90,5 @@ pub fn seed(objects: &ObjectStore, fixtures: &Fixtures) -> Result<(), ObjectErro
             objects.commit(&bucket.name, &object.key, record, &Precondition::default())?;
         }
     }
-    Ok(())
+    objects.mark_seeded(&created)
 }
