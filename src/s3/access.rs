@@ -88,16 +88,17 @@ pub fn action_of(op: &str) -> String {
 }
 
 /// The session token of a request: the header, or the query of a presigned URL.
-fn session_token(headers: &axum::http::HeaderMap, uri: &axum::http::Uri) -> Option<String> {
+fn session_token(headers: &axum::http::HeaderMap, query: &[(String, String)]) -> Option<String> {
     if let Some(v) = headers
         .get("x-amz-security-token")
         .and_then(|v| v.to_str().ok())
     {
         return Some(v.to_owned());
     }
-    url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+    query
+        .iter()
         .find(|(k, _)| k == "X-Amz-Security-Token")
-        .map(|(_, v)| v.into_owned())
+        .map(|(_, v)| v.clone())
 }
 
 impl Access {
@@ -303,7 +304,7 @@ impl S3Access for Access {
                 "X-Amz-Expires must be less than a week (in seconds) that is 604800",
             ));
         }
-        let token = session_token(cx.headers(), cx.uri());
+        let token = session_token(cx.headers(), &query);
         let access_key = cx.credentials().map(|c| c.access_key.clone());
         let principal = self.resolve(access_key.as_deref(), token.as_deref())?;
         let op = cx.s3_op().name().to_owned();

@@ -4,10 +4,12 @@ use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::backend::{S3Backend, etag, principal, timestamp};
-use super::body::{self, Announced};
+use super::body;
 use super::conditions::Conditions;
-use super::ops_object::{checksums_announced, header_tags, stored_headers, user_metadata};
-use crate::objects::{MAX_PARTS, PartRecord, Precondition, UploadRecord, now_millis};
+use super::ops_object::{
+    announced, header_tags, put_checksums, stored_headers, user_metadata, write_precondition,
+};
+use crate::objects::{MAX_PARTS, PartRecord, UploadRecord, now_millis};
 
 fn part_number(n: i32) -> S3Result<u32> {
     u32::try_from(n)
@@ -61,7 +63,10 @@ impl S3Backend {
         let number = part_number(input.part_number)?;
         self.objects
             .upload(&input.upload_id, &input.bucket, &input.key)?;
-        let (checksums, compute) = checksums_announced(
+
+        let announced = announced(
+            input.content_md5,
+            input.content_length,
             input.checksum_algorithm.as_ref(),
             [
                 ("CRC32", input.checksum_crc32.as_ref()),
@@ -71,12 +76,6 @@ impl S3Backend {
                 ("CRC64NVME", input.checksum_crc64nvme.as_ref()),
             ],
         );
-        let announced = Announced {
-            content_md5: input.content_md5,
-            checksums,
-            compute,
-            content_length: input.content_length.map(|l| l.max(0) as u64),
-        };
         let received = body::receive(
             &self.objects,
             input.body,
@@ -91,13 +90,14 @@ impl S3Backend {
             last_modified: now_millis(),
             checksums: received.checksums.clone(),
         };
+        let [crc32, crc32c, sha1, sha256, crc64] = put_checksums(&received.checksums);
         let out = UploadPartOutput {
             e_tag: Some(etag(&part.etag)),
-            checksum_crc32: received.checksums.get("CRC32").cloned(),
-            checksum_crc32c: received.checksums.get("CRC32C").cloned(),
-            checksum_sha1: received.checksums.get("SHA1").cloned(),
-            checksum_sha256: received.checksums.get("SHA256").cloned(),
-            checksum_crc64nvme: received.checksums.get("CRC64NVME").cloned(),
+            checksum_crc32: crc32,
+            checksum_crc32c: crc32c,
+            checksum_sha1: sha1,
+            checksum_sha256: sha256,
+            checksum_crc64nvme: crc64,
             ..Default::default()
         };
         self.objects
@@ -201,13 +201,8 @@ impl S3Backend {
                 "You must specify at least one part"
             ));
         }
-        let precondition = Precondition {
-            must_not_exist: matches!(input.if_none_match, Some(ETagCondition::Any)),
-            etag_is: input.if_match.as_ref().and_then(|c| match c {
-                ETagCondition::ETag(t) => Some(t.value().to_owned()),
-                ETagCondition::Any => None,
-            }),
-        };
+        let precondition =
+            write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref());
         let record = self.objects.complete_upload(
             &input.upload_id,
             &input.bucket,
@@ -252,16 +247,19 @@ impl S3Backend {
         let next = parts.last().map(|(n, _)| *n as i32);
         let parts = parts
             .into_iter()
-            .map(|(n, p)| Part {
-                part_number: Some(n as i32),
-                e_tag: Some(etag(&p.etag)),
-                size: Some(p.segment.size as i64),
-                last_modified: Some(timestamp(p.last_modified)),
-                checksum_crc32: p.checksums.get("CRC32").cloned(),
-                checksum_crc32c: p.checksums.get("CRC32C").cloned(),
-                checksum_sha1: p.checksums.get("SHA1").cloned(),
-                checksum_sha256: p.checksums.get("SHA256").cloned(),
-                checksum_crc64nvme: p.checksums.get("CRC64NVME").cloned(),
+            .map(|(n, p)| {
+                let [crc32, crc32c, sha1, sha256, crc64] = put_checksums(&p.checksums);
+                Part {
+                    part_number: Some(n as i32),
+                    e_tag: Some(etag(&p.etag)),
+                    size: Some(p.segment.size as i64),
+                    last_modified: Some(timestamp(p.last_modified)),
+                    checksum_crc32: crc32,
+                    checksum_crc32c: crc32c,
+                    checksum_sha1: sha1,
+                    checksum_sha256: sha256,
+                    checksum_crc64nvme: crc64,
+                }
             })
             .collect();
         Ok(S3Response::new(ListPartsOutput {

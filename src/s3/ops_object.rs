@@ -26,21 +26,43 @@ pub fn header_tags(header: Option<&str>) -> S3Result<Vec<(String, String)>> {
     parse_tags(Tagging { tag_set }, 10)
 }
 
-pub fn checksums_announced(
+/// The digests a client announced for a body: `Content-MD5`, `x-amz-checksum-*` values, the
+/// `x-amz-checksum-algorithm` to compute, and the length.
+pub fn announced(
+    content_md5: Option<String>,
+    content_length: Option<i64>,
     algorithm: Option<&ChecksumAlgorithm>,
     values: [(&str, Option<&String>); 5],
-) -> (Vec<(String, String)>, Vec<String>) {
-    let given: Vec<(String, String)> = values
-        .iter()
-        .filter_map(|(n, v)| v.map(|v| ((*n).to_owned(), v.clone())))
-        .collect();
-    let compute = algorithm
-        .map(|a| vec![a.as_str().to_ascii_uppercase()])
-        .unwrap_or_default();
-    (given, compute)
+) -> Announced {
+    Announced {
+        content_md5,
+        checksums: values
+            .iter()
+            .filter_map(|(n, v)| v.map(|v| ((*n).to_owned(), v.clone())))
+            .collect(),
+        compute: algorithm
+            .map(|a| vec![a.as_str().to_ascii_uppercase()])
+            .unwrap_or_default(),
+        content_length: content_length.map(|l| l.max(0) as u64),
+    }
 }
 
-fn put_checksums(o: &BTreeMap<String, String>) -> [Option<String>; 5] {
+/// The write condition of `If-Match` / `If-None-Match: *` on a PUT or a completion.
+pub fn write_precondition(
+    if_match: Option<&ETagCondition>,
+    if_none_match: Option<&ETagCondition>,
+) -> Precondition {
+    Precondition {
+        must_not_exist: matches!(if_none_match, Some(ETagCondition::Any)),
+        etag_is: if_match.and_then(|c| match c {
+            ETagCondition::ETag(t) => Some(t.value().to_owned()),
+            ETagCondition::Any => None,
+        }),
+    }
+}
+
+/// Stored checksums in the order S3 outputs list them: CRC32, CRC32C, SHA1, SHA256, CRC64NVME.
+pub fn put_checksums(o: &BTreeMap<String, String>) -> [Option<String>; 5] {
     ["CRC32", "CRC32C", "SHA1", "SHA256", "CRC64NVME"].map(|n| o.get(n).cloned())
 }
 
@@ -91,7 +113,11 @@ impl S3Backend {
         let input = req.input;
         crate::objects::names::check_key(&input.key)?;
         self.objects.bucket(&input.bucket)?;
-        let (checksums, compute) = checksums_announced(
+
+        let tags = header_tags(input.tagging.as_deref())?;
+        let announced = announced(
+            input.content_md5.clone(),
+            input.content_length,
             input.checksum_algorithm.as_ref(),
             [
                 ("CRC32", input.checksum_crc32.as_ref()),
@@ -101,13 +127,6 @@ impl S3Backend {
                 ("CRC64NVME", input.checksum_crc64nvme.as_ref()),
             ],
         );
-        let tags = header_tags(input.tagging.as_deref())?;
-        let announced = Announced {
-            content_md5: input.content_md5.clone(),
-            checksums,
-            compute,
-            content_length: input.content_length.map(|l| l.max(0) as u64),
-        };
         let received = body::receive(
             &self.objects,
             input.body,
@@ -134,13 +153,8 @@ impl S3Backend {
             checksums: received.checksums,
             parts: None,
         };
-        let precondition = Precondition {
-            must_not_exist: matches!(input.if_none_match, Some(ETagCondition::Any)),
-            etag_is: input.if_match.as_ref().and_then(|c| match c {
-                ETagCondition::ETag(t) => Some(t.value().to_owned()),
-                ETagCondition::Any => None,
-            }),
-        };
+        let precondition =
+            write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref());
         let [crc32, crc32c, sha1, sha256, crc64] = put_checksums(&record.checksums);
         let out = PutObjectOutput {
             e_tag: Some(etag(&record.etag)),
