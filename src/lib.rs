@@ -4,16 +4,22 @@
 //! and returns a [`RunningPlatform`] with the real addresses. Nothing is global: a test
 //! process can run many platforms side by side.
 
+pub mod catalog;
 pub mod config;
 pub mod endpoints;
 pub mod identity;
+mod lab_setup;
 mod markup;
 pub mod objects;
 pub mod oidc;
+pub mod onyxia;
 pub mod policy;
+pub mod proxy;
+pub mod runtime;
 pub mod s3;
 pub mod secrets;
 mod server;
+pub mod services;
 pub mod store;
 pub mod vault;
 

@@ -29,6 +29,13 @@ enum Command {
     Serve(ServeArgs),
     /// Print a valid access token for a seeded user (for scripts and tests).
     Token(TokenArgs),
+    /// List the services launched on the container engine.
+    Services(ServicesArgs),
+    /// Report which container engine was found, and why the others were not used.
+    Doctor {
+        #[command(flatten)]
+        common: Common,
+    },
     /// Show the effective configuration (secrets masked) or document every option.
     Config {
         #[command(subcommand)]
@@ -74,6 +81,18 @@ struct ServeArgs {
     /// Once ready, print the same values as one JSON object on stdout.
     #[arg(long)]
     json: bool,
+    /// Directory of more catalogs, added to the built-in ones.
+    #[arg(long, value_name = "DIR")]
+    catalog: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct ServicesArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Only the services this user launched.
+    #[arg(long, value_name = "NAME")]
+    user: Option<String>,
 }
 
 #[derive(Args)]
@@ -115,6 +134,8 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve(args),
         Command::Token(args) => token(args),
+        Command::Services(args) => services(args),
+        Command::Doctor { common } => doctor(common),
         Command::Config {
             action: ConfigAction::Docs,
         } => {
@@ -173,6 +194,10 @@ fn serve(args: ServeArgs) -> ExitCode {
         ("port", args.port.map(|p| p.to_string())),
         ("s3_port", args.s3_port.map(|p| p.to_string())),
         ("vault_port", args.vault_port.map(|p| p.to_string())),
+        (
+            "onyxia.catalog",
+            args.catalog.as_ref().map(|d| d.display().to_string()),
+        ),
     ] {
         if let Some(value) = value {
             flags.push((key, value));
@@ -301,4 +326,138 @@ fn token(args: TokenArgs) -> ExitCode {
             ExitCode::from(EXIT_USAGE)
         }
     }
+}
+
+/// The engine the config points at (or the detected one), with every probe made.
+fn detect_engine(
+    common: &Common,
+) -> Result<(Config, onyxia_lite::runtime::detect::Detection), ExitCode> {
+    let loaded = load(common, Vec::new())?;
+    let config = loaded.config;
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| {
+        eprintln!("onyxia-lite: cannot start the async runtime: {e}");
+        ExitCode::from(EXIT_RUNTIME)
+    })?;
+    let configured = config.onyxia.docker_host.clone();
+    let detection = runtime.block_on(async {
+        match configured.as_deref() {
+            Some("none") => onyxia_lite::runtime::detect::Detection {
+                runtime: None,
+                probes: Vec::new(),
+            },
+            other => onyxia_lite::runtime::detect::detect(other).await,
+        }
+    });
+    Ok((config, detection))
+}
+
+fn doctor(common: Common) -> ExitCode {
+    let (config, detection) = match detect_engine(&common) {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
+    if config.onyxia.docker_host.as_deref() == Some("none") {
+        println!("container engine: disabled (onyxia.docker_host = none)");
+        return ExitCode::SUCCESS;
+    }
+    for probe in &detection.probes {
+        match &probe.outcome {
+            Ok(version) => println!(
+                "  ok    {:<20} {:<45} {version}",
+                probe.source, probe.endpoint
+            ),
+            Err(reason) => println!(
+                "  --    {:<20} {:<45} {reason}",
+                probe.source, probe.endpoint
+            ),
+        }
+    }
+    match &detection.runtime {
+        Some(runtime) => {
+            use onyxia_lite::runtime::Runtime;
+            let info = runtime.info();
+            println!(
+                "container engine: {} {} at {}",
+                info.engine, info.version, info.endpoint
+            );
+            match &info.host_from_containers {
+                Some(host) => println!(
+                    "services reach this machine at {host}{}",
+                    if info.desktop {
+                        " (Docker Desktop)"
+                    } else {
+                        " (bridge gateway)"
+                    }
+                ),
+                None => println!(
+                    "warning: the bridge gateway is unknown; services will not reach S3 and Vault"
+                ),
+            }
+            ExitCode::SUCCESS
+        }
+        None => {
+            println!(
+                "{}",
+                onyxia_lite::services::no_runtime_message(&detection.probes)
+            );
+            ExitCode::from(EXIT_RUNTIME)
+        }
+    }
+}
+
+fn services(args: ServicesArgs) -> ExitCode {
+    use onyxia_lite::runtime::{Phase, Runtime};
+    let (config, detection) = match detect_engine(&args.common) {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
+    let Some(runtime) = detection.runtime else {
+        eprintln!(
+            "onyxia-lite: {}",
+            onyxia_lite::services::no_runtime_message(&detection.probes)
+        );
+        return ExitCode::from(EXIT_RUNTIME);
+    };
+    let listed = match tokio::runtime::Runtime::new().map(|rt| rt.block_on(runtime.list(None))) {
+        Ok(Ok(list)) => list,
+        Ok(Err(e)) => {
+            eprintln!("onyxia-lite: {e}");
+            return ExitCode::from(EXIT_RUNTIME);
+        }
+        Err(e) => {
+            eprintln!("onyxia-lite: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_RUNTIME);
+        }
+    };
+    println!(
+        "{:<28} {:<18} {:<10} {:<22} {:<10} {:<7} URL",
+        "SERVICE", "PROJECT", "OWNER", "CHART", "STATE", "PORT"
+    );
+    for s in listed
+        .iter()
+        .filter(|s| args.user.as_deref().is_none_or(|u| s.meta.owner == u))
+    {
+        let state = match s.phase {
+            Phase::Running => "running".to_owned(),
+            Phase::Created => "created".to_owned(),
+            Phase::Exited { code, .. } => format!("exited({code})"),
+        };
+        let port = s
+            .host_port
+            .map(|p| p.to_string())
+            .unwrap_or_else(|| "-".into());
+        println!(
+            "{:<28} {:<18} {:<10} {:<22} {:<10} {:<7} http://{}.{}:{}/",
+            s.meta.release,
+            s.meta.project,
+            s.meta.owner,
+            format!("{}-{}", s.meta.chart, s.meta.version),
+            state,
+            port,
+            s.meta.release,
+            config.onyxia.expose_domain,
+            config.port
+        );
+    }
+    ExitCode::SUCCESS
 }

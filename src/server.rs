@@ -44,6 +44,8 @@ pub enum StartError {
     Identity(#[from] IdentityError),
     #[error("object store: {0}")]
     Objects(#[from] crate::objects::ObjectError),
+    #[error(transparent)]
+    Lab(#[from] crate::lab_setup::LabSetupError),
 }
 
 /// The three listeners, bound before the platform starts so port 0 resolves to real ports.
@@ -96,6 +98,7 @@ pub struct Platform;
 pub struct RunningPlatform {
     pub endpoints: Endpoints,
     identity: Arc<Identity>,
+    lab: Arc<crate::services::Lab>,
     stop: watch::Sender<bool>,
     tasks: JoinSet<std::io::Result<()>>,
     data_dir: DataDir,
@@ -197,6 +200,22 @@ impl Platform {
             tracing::warn!(error = %e, "cannot record the running endpoints in the data directory");
         }
 
+        let lab = crate::lab_setup::build(
+            &config,
+            &fixtures,
+            identity.clone(),
+            store.clone(),
+            &crate::lab_setup::Addresses {
+                main: main_addr,
+                s3: s3_addr,
+                vault: vault_addr,
+                public_url: &endpoints.url,
+                s3_url: &endpoints.s3_url,
+                vault_url: &endpoints.vault_url,
+            },
+        )
+        .await?;
+
         let (stop, stopped) = watch::channel(false);
         let trigger = stop.clone();
         tokio::spawn(async move {
@@ -207,8 +226,14 @@ impl Platform {
         let main = Router::new()
             .route("/healthz", get(healthz))
             .merge(oidc::router(oidc_state.clone()))
+            .nest("/api", crate::onyxia::router(lab.api.clone()))
             .fallback(not_found)
             .layer(DefaultBodyLimit::max(config.max_body_bytes))
+            // Service hosts go to the proxy before any platform route sees them.
+            .layer(axum::middleware::from_fn_with_state(
+                lab.proxy.clone(),
+                crate::proxy::route,
+            ))
             // Spans carry the path only: queries can hold codes and id_token hints.
             .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(
                 |request: &axum::http::Request<axum::body::Body>| {
@@ -216,9 +241,31 @@ impl Platform {
                 },
             ));
         let mut tasks = JoinSet::new();
-        tasks.spawn(serve(listeners.main, main, stopped.clone()));
-        tasks.spawn(serve(listeners.s3, s3.router, stopped.clone()));
+        tasks.spawn(serve(listeners.main, main.clone(), stopped.clone()));
+        tasks.spawn(serve(listeners.s3, s3.router.clone(), stopped.clone()));
+        for (what, listener) in lab.container_listeners {
+            let router = match what {
+                "S3" => s3.router.clone(),
+                "Vault" => vault.clone(),
+                _ => main.clone(),
+            };
+            if let Ok(addr) = listener.local_addr() {
+                tracing::debug!(what, %addr, "listening for containers");
+            }
+            tasks.spawn(serve(listener, router, stopped.clone()));
+        }
         tasks.spawn(serve(listeners.vault, vault, stopped.clone()));
+        if let Some(runtime) = lab.lab.runtime().cloned() {
+            let events = lab.lab.events.clone();
+            let mut stopped = stopped.clone();
+            tasks.spawn(async move {
+                tokio::select! {
+                    _ = runtime.watch(events) => {}
+                    _ = stopped.wait_for(|s| *s) => {}
+                }
+                Ok(())
+            });
+        }
         tasks.spawn(background(
             identity.clone(),
             oidc_state,
@@ -236,6 +283,7 @@ impl Platform {
         Ok(RunningPlatform {
             endpoints,
             identity,
+            lab: lab.lab,
             stop,
             tasks,
             data_dir,
@@ -341,6 +389,11 @@ async fn not_found() -> impl IntoResponse {
 impl RunningPlatform {
     pub fn identity(&self) -> &Identity {
         &self.identity
+    }
+
+    /// Catalogs, the container engine and the services launched on it.
+    pub fn lab(&self) -> &Arc<crate::services::Lab> {
+        &self.lab
     }
 
     pub fn data_dir(&self) -> &Path {

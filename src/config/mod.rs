@@ -36,7 +36,33 @@ config_section! {
         /// Largest request body accepted by the main listener's form and JSON endpoints, in bytes.
         max_body_bytes: usize = "1048576",
     }
-    sections { oidc: OidcConfig, passwords: PasswordConfig, s3: S3Config, vault: VaultConfig }
+    sections { oidc: OidcConfig, passwords: PasswordConfig, s3: S3Config, vault: VaultConfig, onyxia: OnyxiaConfig }
+}
+
+config_section! {
+    /// The Onyxia API, its catalogs, and the services it launches.
+    pub struct OnyxiaConfig {
+        /// JSON file with the operator's Onyxia regions (an array, as onyxia-api's `regions` property), replacing the generated region. Empty: one region pointing at this platform's own issuer, S3 and Vault.
+        regions: Option<PathBuf> = "",
+        /// Directory of more catalogs (one catalog with a catalog.toml, or a directory of them), added to the built-in ones; a catalog with a built-in id replaces it.
+        catalog: Option<PathBuf> = "",
+        /// Directory of JSON schemas that `x-onyxia.overwriteSchemaWith` and named `$ref`s in values.schema.json refer to (e.g. ide/resources.json).
+        schemas: Option<PathBuf> = "",
+        /// Domain of service URLs: a service answers at http://<release>.<domain>:<port> on the main listener. Browsers resolve *.localhost to this machine.
+        expose_domain: String = "localhost",
+        /// One project for everybody (onyxia's singleNamespace) instead of a personal project per user and a project per group.
+        single_namespace: bool = "false",
+        /// Container engine address (unix:///path or tcp://host:port). Empty: detect DOCKER_HOST, Docker's socket, then rootful and rootless Podman. `none`: launch nothing.
+        docker_host: Option<String> = "",
+        /// Quota of the generated region, per project: services running at once.
+        quota_services: u32 = "20",
+        /// Quota of the generated region, per project: total CPU requests (e.g. 8 or 4000m). Empty: no limit.
+        quota_cpu: Option<String> = "",
+        /// Quota of the generated region, per project: total memory requests (e.g. 16Gi). Empty: no limit.
+        quota_memory: Option<String> = "",
+        /// Issuer URL of an external OpenID provider whose access tokens (client `onyxia`) the API accepts, and which the web is told to log in with. Empty: the embedded issuer.
+        external_issuer: Option<String> = "",
+    }
 }
 
 config_section! {

@@ -1,9 +1,12 @@
 //! The one integration-test binary: every test starts its own platform on port 0.
 
 mod config_and_store;
+mod lab_docker;
+mod lab_support;
 mod oidc_errors;
 mod oidc_flow;
 mod oidc_hardening;
+mod onyxia_api;
 mod process;
 mod python_clients;
 mod s3_durability;

@@ -312,3 +312,31 @@ fn config_docs_match_docs_config_md() {
         "docs/CONFIG.md is stale: paste `onyxia-lite config docs` into it"
     );
 }
+
+#[test]
+fn doctor_says_why_no_engine_was_used() {
+    let out = std::process::Command::new(BIN)
+        .args(["doctor"])
+        .env(
+            "ONYXIA_LITE_ONYXIA_DOCKER_HOST",
+            "unix:///nonexistent/docker.sock",
+        )
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("no socket at /nonexistent/docker.sock"),
+        "{text}"
+    );
+    assert!(text.contains("Podman"), "says how to start one: {text}");
+    let out = std::process::Command::new(BIN)
+        .args(["services"])
+        .env(
+            "ONYXIA_LITE_ONYXIA_DOCKER_HOST",
+            "unix:///nonexistent/docker.sock",
+        )
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}

@@ -25,6 +25,8 @@ pub fn test_config() -> Config {
     c.passwords.argon2_memory_kib = 64;
     c.passwords.argon2_iterations = 1;
     c.oidc.signing_key = Some(onyxia_lite::config::Secret::new(shared_rsa_key()));
+    // Tests that launch services ask for the engine (lab_support::test_config_with_engine).
+    c.onyxia.docker_host = Some("none".into());
     c
 }
 

@@ -1,0 +1,86 @@
+//! The tiny service the `tiny` test package runs in a container: its page, a WebSocket echo,
+//! its environment, and a fetch helper to check what the container can reach.
+//!
+//! `scripts/build-test-image.sh` puts this binary (with the libraries it links) in the local
+//! image `localhost/onyxia-lite-test:1`.
+
+use std::collections::BTreeMap;
+
+use axum::Router;
+use axum::extract::Query;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::response::{Html, IntoResponse};
+use axum::routing::get;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let port = std::env::var("PORT").unwrap_or_else(|_| "8080".into());
+    let app = Router::new()
+        .route("/", get(page))
+        .route("/env", get(env))
+        .route("/ws", get(ws))
+        .route("/fetch", get(fetch));
+    let listener = tokio::net::TcpListener::bind(format!("0.0.0.0:{port}"))
+        .await
+        .expect("bind");
+    println!("tiny service listening on port {port}");
+    // As PID 1 the process gets no default SIGTERM handling: stop on it explicitly.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            term.recv().await;
+        })
+        .await
+        .expect("serve");
+}
+
+async fn page() -> Html<String> {
+    let message = std::env::var("MESSAGE").unwrap_or_default();
+    let release = std::env::var("RELEASE").unwrap_or_default();
+    println!("page requested");
+    Html(format!(
+        "<!doctype html><title>{release}</title><h1>{message}</h1><p>release {release}</p>"
+    ))
+}
+
+async fn env() -> impl IntoResponse {
+    let vars: BTreeMap<String, String> = std::env::vars().collect();
+    axum::Json(vars)
+}
+
+async fn ws(upgrade: WebSocketUpgrade) -> impl IntoResponse {
+    upgrade.on_upgrade(echo)
+}
+
+async fn echo(mut socket: WebSocket) {
+    while let Some(Ok(message)) = socket.recv().await {
+        let reply = match message {
+            Message::Text(t) => Message::Text(format!("echo: {t}").into()),
+            Message::Binary(b) => Message::Binary(b),
+            Message::Close(_) => return,
+            _ => continue,
+        };
+        if socket.send(reply).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// GET `url` with an optional `header` (`Name: value`); answers `status\nbody`.
+async fn fetch(Query(q): Query<BTreeMap<String, String>>) -> String {
+    let Some(url) = q.get("url") else {
+        return "missing url".into();
+    };
+    let mut request = reqwest::Client::new().get(url);
+    if let Some((name, value)) = q.get("header").and_then(|h| h.split_once(':')) {
+        request = request.header(name.trim(), value.trim());
+    }
+    match request.send().await {
+        Ok(r) => {
+            let status = r.status().as_u16();
+            format!("{status}\n{}", r.text().await.unwrap_or_default())
+        }
+        Err(e) => format!("error\n{e}"),
+    }
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Builds the local image the `tiny` test package runs: examples/test-service plus the shared
+# libraries it links, on a busybox root (no registry is needed). Prints the image name.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+image=localhost/onyxia-lite-test:1
+cargo build --locked --quiet --example test-service
+binary=target/debug/examples/test-service
+root=$(mktemp -d)
+trap 'rm -rf "$root"' EXIT
+mkdir -p "$root/bin" "$root/data" "$root/tmp" "$root/etc"
+cp "$(command -v busybox)" "$root/bin/busybox"
+for tool in sh ls cat env wget; do ln -s busybox "$root/bin/$tool"; done
+cp "$binary" "$root/test-service"
+# The binary is dynamically linked against the host's glibc: bring those libraries along.
+ldd "$binary" | grep -o '/[^ ]*' | while read -r lib; do
+  mkdir -p "$root$(dirname "$lib")"
+  cp -L "$lib" "$root$lib"
+done
+echo 'root:x:0:0:root:/:/bin/sh' > "$root/etc/passwd"
+tar -C "$root" -cf "$root.tar" .
+podman import --change 'CMD ["/test-service"]' --change 'ENV PATH=/bin' "$root.tar" "$image" >/dev/null
+rm -f "$root.tar"
+echo "$image"

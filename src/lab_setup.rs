@@ -1,0 +1,270 @@
+//! Builds the lab of a platform: catalogs, the container engine, the regions, the Onyxia API
+//! state, the service proxy, and the listeners containers reach the platform through.
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+use crate::catalog::launch::Reachability;
+use crate::catalog::schema::Registry;
+use crate::config::Config;
+use crate::config::fixtures::Fixtures;
+use crate::identity::Identity;
+use crate::onyxia::OnyxiaState;
+use crate::onyxia::region::{self, GeneratedRegion};
+use crate::proxy::Proxy;
+use crate::runtime::Runtime;
+use crate::runtime::detect;
+use crate::services::{Exposure, Lab};
+use crate::store::Store;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LabSetupError {
+    #[error(transparent)]
+    Catalog(#[from] crate::catalog::CatalogError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// What the platform serves besides its own three listeners.
+pub struct LabParts {
+    pub lab: Arc<Lab>,
+    pub api: Arc<OnyxiaState>,
+    pub proxy: Arc<Proxy>,
+    /// S3 and Vault listeners on the address containers reach the host by ("S3"/"Vault", listener).
+    pub container_listeners: Vec<(&'static str, TcpListener)>,
+}
+
+/// Where the platform's own listeners are.
+pub struct Addresses<'a> {
+    pub main: SocketAddr,
+    pub s3: SocketAddr,
+    pub vault: SocketAddr,
+    pub public_url: &'a str,
+    pub s3_url: &'a str,
+    pub vault_url: &'a str,
+}
+
+pub async fn build(
+    config: &Config,
+    fixtures: &Fixtures,
+    identity: Arc<Identity>,
+    store: Arc<Store>,
+    at: &Addresses<'_>,
+) -> Result<LabParts, LabSetupError> {
+    let oc = &config.onyxia;
+    let catalogs = crate::catalog::load(oc.catalog.as_deref())?;
+    let registry = match &oc.schemas {
+        Some(dir) => Registry::load(dir).map_err(LabSetupError::Invalid)?,
+        None => Registry::default(),
+    };
+    let regions = match &oc.regions {
+        Some(path) => region::load(path).map_err(LabSetupError::Invalid)?,
+        None => vec![generated_region(config, fixtures, at)?],
+    };
+    let domain = regions[0]["services"]["expose"]["domain"]
+        .as_str()
+        .unwrap_or(&oc.expose_domain)
+        .to_owned();
+
+    let detection = match oc.docker_host.as_deref() {
+        Some("none") => detect::Detection {
+            runtime: None,
+            probes: Vec::new(),
+        },
+        configured => detect::detect(configured).await,
+    };
+    let runtime: Option<Arc<dyn Runtime>> =
+        detection.runtime.map(|r| Arc::new(r) as Arc<dyn Runtime>);
+    match &runtime {
+        Some(r) => {
+            tracing::info!(engine = %r.info().engine, version = %r.info().version, endpoint = %r.info().endpoint, "container engine found")
+        }
+        None if oc.docker_host.as_deref() == Some("none") => {
+            tracing::info!("no container engine (runtime disabled)")
+        }
+        None => tracing::warn!(
+            "no container engine found: services cannot be launched (run `onyxia-lite doctor`)"
+        ),
+    }
+
+    let mut container_listeners = Vec::new();
+    let mut reach = Reachability {
+        local_hosts: local_hosts(config),
+        ..Default::default()
+    };
+    if let Some(info) = runtime.as_ref().map(|r| r.info().clone()) {
+        match (&info.host_from_containers, info.desktop) {
+            // Docker Desktop forwards host.docker.internal to the host's loopback.
+            (Some(host), true) => {
+                reach.container_host = Some(host.clone());
+                reach.ports = [
+                    (at.s3.port(), at.s3.port()),
+                    (at.vault.port(), at.vault.port()),
+                    (at.main.port(), at.main.port()),
+                ]
+                .into();
+            }
+            (Some(gateway), false) if config.bind.is_loopback() => {
+                if let Ok(ip) = gateway.parse::<IpAddr>() {
+                    reach.container_host = Some(gateway.clone());
+                    for (what, port) in [
+                        ("S3", at.s3.port()),
+                        ("Vault", at.vault.port()),
+                        ("main", at.main.port()),
+                    ] {
+                        match bind_for_containers(ip, port) {
+                            Ok(listener) => {
+                                let actual =
+                                    listener.local_addr().map(|a| a.port()).unwrap_or(port);
+                                reach.ports.insert(port, actual);
+                                container_listeners.push((what, listener));
+                            }
+                            Err(e) => {
+                                tracing::warn!(%ip, what, error = %e, "cannot listen for containers; services will not reach this listener")
+                            }
+                        }
+                    }
+                }
+            }
+            // Bound to all addresses (or a routable one): containers use the gateway directly.
+            (Some(gateway), false) => {
+                reach.container_host = Some(gateway.clone());
+                reach.ports = [
+                    (at.s3.port(), at.s3.port()),
+                    (at.vault.port(), at.vault.port()),
+                    (at.main.port(), at.main.port()),
+                ]
+                .into();
+            }
+            (None, _) => tracing::warn!(
+                "the engine's bridge gateway is unknown: services get endpoint URLs unchanged"
+            ),
+        }
+    }
+
+    let (scheme, port) = match url::Url::parse(at.public_url) {
+        Ok(u) => (
+            u.scheme().to_owned(),
+            u.port_or_known_default().unwrap_or(at.main.port()),
+        ),
+        Err(_) => ("http".to_owned(), at.main.port()),
+    };
+    let exposure = Exposure {
+        domain: domain.clone(),
+        port,
+        scheme,
+    };
+    let lab = Arc::new(Lab::new(
+        runtime,
+        detection.probes,
+        catalogs,
+        registry,
+        exposure,
+        reach,
+        store,
+    ));
+    let external = oc
+        .external_issuer
+        .as_deref()
+        .map(crate::oidc::external::ExternalIssuer::new);
+    let issuer = external
+        .as_ref()
+        .map_or(identity.issuer.clone(), |e| e.issuer.clone());
+    let api = Arc::new(OnyxiaState {
+        lab: lab.clone(),
+        identity,
+        external,
+        regions,
+        oidc: json!({
+            "issuerURI": issuer,
+            "clientID": "onyxia",
+            "extraQueryParams": "",
+            "scope": "openid profile",
+            "audience": "",
+        }),
+        started_secs: crate::identity::now_secs(),
+    });
+    let proxy = Arc::new(Proxy::new(lab.clone(), &domain));
+    Ok(LabParts {
+        lab,
+        api,
+        proxy,
+        container_listeners,
+    })
+}
+
+fn generated_region(
+    config: &Config,
+    fixtures: &Fixtures,
+    at: &Addresses,
+) -> Result<Value, LabSetupError> {
+    let oc = &config.onyxia;
+    let mut quota = serde_json::Map::new();
+    quota.insert("count/pods".into(), json!(oc.quota_services));
+    if let Some(cpu) = &oc.quota_cpu {
+        quota.insert("requests.cpu".into(), json!(cpu));
+    }
+    if let Some(memory) = &oc.quota_memory {
+        quota.insert("requests.memory".into(), json!(memory));
+    }
+    crate::services::Quota::from_json(&Value::Object(quota.clone()))
+        .map_err(|e| LabSetupError::Invalid(format!("onyxia.quota_*: {e}")))?;
+    let vault_role = fixtures
+        .vault
+        .roles
+        .first()
+        .map(|r| r.name.clone())
+        .unwrap_or_default();
+    let vault_mount = fixtures.vault.mounts.first().cloned().unwrap_or_default();
+    Ok(region::generated(&GeneratedRegion {
+        s3_url: at.s3_url,
+        s3_region: &config.s3.region,
+        sts_client_id: &config.s3.sts_client_id,
+        vault_url: at.vault_url,
+        vault_mount: &vault_mount,
+        vault_role: &vault_role,
+        expose_domain: &oc.expose_domain,
+        single_namespace: oc.single_namespace,
+        quota: Value::Object(quota),
+        description: "Services run on this machine's container engine".into(),
+    }))
+}
+
+fn local_hosts(config: &Config) -> BTreeSet<String> {
+    let mut hosts: BTreeSet<String> = ["localhost", "127.0.0.1", "[::1]", "::1"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    hosts.insert(config.bind.to_string());
+    hosts
+}
+
+/// A listener on the bridge gateway, which may not exist until the engine starts its first
+/// container (hence IP_FREEBIND). The same port as the loopback listener when free.
+fn bind_for_containers(ip: IpAddr, port: u16) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let try_bind = |port: u16| -> std::io::Result<std::net::TcpListener> {
+        let domain = if ip.is_ipv4() {
+            Domain::IPV4
+        } else {
+            Domain::IPV6
+        };
+        let socket = Socket::new(domain, Type::STREAM, None)?;
+        socket.set_reuse_address(true)?;
+        if ip.is_ipv4() {
+            socket.set_freebind_v4(true)?;
+        } else {
+            socket.set_freebind_v6(true)?;
+        }
+        socket.bind(&SocketAddr::new(ip, port).into())?;
+        socket.listen(1024)?;
+        socket.set_nonblocking(true)?;
+        Ok(socket.into())
+    };
+    let std_listener = try_bind(port).or_else(|_| try_bind(0))?;
+    TcpListener::from_std(std_listener)
+}

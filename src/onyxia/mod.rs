@@ -1,0 +1,194 @@
+//! The Onyxia API (what onyxia-web 5.5 calls on onyxia-api 4.12) under `/api`: public
+//! configuration, catalogs and schemas, user info, and the `/my-lab` service endpoints.
+//!
+//! Wire rules the web depends on: no `null` anywhere (absent fields are omitted), "no schema"
+//! is an empty 200, errors are `application/problem+json`.
+
+mod catalogs;
+mod lab;
+pub mod region;
+mod user;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use serde_json::{Value, json};
+
+use crate::identity::Identity;
+use crate::oidc::external::ExternalIssuer;
+use crate::services::{Lab, LabError};
+pub use region::RegionSettings;
+pub use user::{ApiUser, Project};
+
+pub struct OnyxiaState {
+    pub lab: Arc<Lab>,
+    pub identity: Arc<Identity>,
+    /// An external issuer whose tokens the API accepts instead of the embedded one's.
+    pub external: Option<ExternalIssuer>,
+    /// Regions as configured (the first is the default).
+    pub regions: Vec<Value>,
+    /// `oidcConfiguration` of `/public/configuration`.
+    pub oidc: Value,
+    pub started_secs: u64,
+}
+
+/// The API's routes, relative to its base path (mounted at `/api`).
+pub fn router(state: Arc<OnyxiaState>) -> Router {
+    Router::new()
+        .route("/public/configuration", get(region::configuration))
+        .route("/public/regions", get(region::regions))
+        .route("/public/ip", get(user::ip))
+        .route("/public/healthcheck", get(healthcheck))
+        .route("/public/catalogs", get(catalogs::public_catalogs))
+        .route("/my-lab/catalogs", get(catalogs::my_catalogs))
+        .route(
+            "/my-lab/catalogs/{catalog}/charts/{chart}",
+            get(catalogs::chart_versions),
+        )
+        .route(
+            "/my-lab/schemas/{catalog}/charts/{chart}/versions/{version}",
+            get(catalogs::chart_schema),
+        )
+        .route("/user/info", get(user::info))
+        .route("/onboarding", post(user::onboarding))
+        .route("/profile/schema", get(empty_ok))
+        .route(
+            "/my-lab/app",
+            put(lab::install)
+                .get(lab::get_service)
+                .delete(lab::uninstall),
+        )
+        .route("/my-lab/services", get(lab::list_services))
+        .route("/my-lab/app/rename", post(lab::rename))
+        .route("/my-lab/app/share", post(lab::share))
+        .route("/my-lab/app/suspend", post(lab::suspend))
+        .route("/my-lab/app/resume", post(lab::resume))
+        .route("/my-lab/app/logs", get(lab::logs))
+        .route("/my-lab/events", get(lab::events))
+        .route("/my-lab/quota", get(lab::quota))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+async fn healthcheck() -> StatusCode {
+    // Catalogs are loaded before the listener serves: once answering, they are loaded.
+    StatusCode::OK
+}
+
+/// "Nothing here" as onyxia-api says it: 200 with an empty body.
+async fn empty_ok() -> StatusCode {
+    StatusCode::OK
+}
+
+async fn not_found() -> Response {
+    Problem::new(StatusCode::NOT_FOUND, "Not Found", "no such API endpoint").into_response()
+}
+
+/// An RFC 9457 problem, as Spring's ProblemDetail writes it.
+#[derive(Debug)]
+pub struct Problem {
+    status: StatusCode,
+    title: String,
+    detail: String,
+    errors: Vec<String>,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, title: &str, detail: impl Into<String>) -> Self {
+        Problem {
+            status,
+            title: title.to_owned(),
+            detail: detail.into(),
+            errors: Vec::new(),
+        }
+    }
+
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Problem::new(StatusCode::BAD_REQUEST, "Bad Request", detail)
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Problem::new(StatusCode::FORBIDDEN, "Access denied", detail)
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Problem::new(StatusCode::NOT_FOUND, "Not Found", detail)
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let mut body = json!({
+            "type": "about:blank",
+            "title": self.title,
+            "status": self.status.as_u16(),
+            "detail": self.detail,
+        });
+        if !self.errors.is_empty() {
+            body["errors"] = json!(self.errors);
+        }
+        let mut response = (self.status, body.to_string()).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if self.status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<LabError> for Problem {
+    fn from(e: LabError) -> Self {
+        match e {
+            LabError::NotFound(m) => Problem::not_found(m),
+            LabError::BadRequest(m) => Problem::bad_request(m),
+            LabError::Validation(errors) => Problem {
+                status: StatusCode::BAD_REQUEST,
+                title: "Validation failed".into(),
+                detail: errors.join("; "),
+                errors,
+            },
+            LabError::Conflict(m) => Problem::new(StatusCode::CONFLICT, "Conflict", m),
+            LabError::QuotaExceeded(m) => Problem::new(StatusCode::FORBIDDEN, "Quota exceeded", m),
+            LabError::NoRuntime(m) => {
+                Problem::new(StatusCode::SERVICE_UNAVAILABLE, "No container engine", m)
+            }
+            LabError::Engine(m) => {
+                tracing::warn!(error = %m, "container engine error");
+                Problem::new(StatusCode::BAD_GATEWAY, "Container engine error", m)
+            }
+            LabError::Store(e) => {
+                tracing::error!(error = %e, "store error");
+                Problem::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Internal Server Error",
+                    "the database failed; see the server log",
+                )
+            }
+        }
+    }
+}
+
+/// JSON with the content type Spring sends.
+pub fn json_response(value: &Value) -> Response {
+    let mut response = (StatusCode::OK, value.to_string()).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// The bearer token of a request, if any.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}

@@ -1,0 +1,257 @@
+//! Who calls: the bearer token checked against the issuer, the user's projects (a personal one
+//! and one per group), and the `ONYXIA-REGION` / `ONYXIA-PROJECT` headers.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use super::region::RegionSettings;
+use super::{OnyxiaState, Problem, bearer, json_response};
+use crate::identity::tokens::claimed_issuer;
+
+/// The authenticated caller.
+#[derive(Debug, Clone)]
+pub struct ApiUser {
+    pub username: String,
+    pub email: String,
+    pub name: String,
+    pub groups: Vec<String>,
+    pub roles: Vec<String>,
+    pub claims: Map<String, Value>,
+}
+
+/// A project as `/user/info` lists it; `group` is set for group projects only.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Project {
+    pub id: String,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub vault_top_dir: String,
+}
+
+/// The caller, checked: a valid access token of the embedded issuer (or the external one).
+pub async fn authenticate(state: &OnyxiaState, headers: &HeaderMap) -> Result<ApiUser, Problem> {
+    let unauthorized =
+        |detail: &str| Problem::new(StatusCode::UNAUTHORIZED, "Unauthorized", detail.to_owned());
+    let token = bearer(headers).ok_or_else(|| unauthorized("a bearer token is required"))?;
+    let claims = match &state.external {
+        Some(external) if claimed_issuer(token).as_deref() == Some(external.issuer.as_str()) => {
+            external
+                .verify(token, "onyxia")
+                .await
+                .map_err(|e| unauthorized(&format!("invalid token: {e:?}")))?
+        }
+        _ => state
+            .identity
+            .verify_access_token(token)
+            .map_err(|e| unauthorized(&e))?,
+    };
+    let text = |key: &str| {
+        claims
+            .get(key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let list = |key: &str| -> Vec<String> {
+        match claims.get(key) {
+            Some(Value::Array(items)) => items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(|g| g.trim_start_matches('/').to_owned())
+                .collect(),
+            Some(Value::String(s)) => vec![s.clone()],
+            _ => Vec::new(),
+        }
+    };
+    let username = text("preferred_username");
+    if username.is_empty() {
+        return Err(unauthorized("the token has no preferred_username"));
+    }
+    let mut roles = list("roles");
+    roles.sort();
+    Ok(ApiUser {
+        email: text("email"),
+        name: text("name"),
+        groups: list("groups"),
+        roles,
+        username,
+        claims: claims.into_iter().collect(),
+    })
+}
+
+/// Whether a name is an RFC 1123 label (Kubernetes namespaces; onyxia drops other projects).
+fn is_label(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+}
+
+/// The user's projects in a region: personal first, then one per group.
+pub fn projects(user: &ApiUser, region: &RegionSettings) -> Vec<Project> {
+    let personal_dir = format!("{}{}", region.vault_prefix, user.username);
+    if region.single_namespace {
+        return vec![Project {
+            id: "single-project".into(),
+            name: "Single namespace, single project".into(),
+            group: None,
+            namespace: Some("single-project".into()),
+            vault_top_dir: personal_dir,
+        }];
+    }
+    let personal_id = format!("{}{}", region.namespace_prefix, user.username);
+    let mut out = vec![Project {
+        id: personal_id.clone(),
+        name: format!("{} personal project", user.username),
+        group: None,
+        namespace: Some(personal_id),
+        vault_top_dir: personal_dir,
+    }];
+    for group in &user.groups {
+        let id = format!("{}{}", region.group_namespace_prefix, group);
+        if !is_label(&id) {
+            continue;
+        }
+        out.push(Project {
+            id: id.clone(),
+            name: id.clone(),
+            group: Some(group.clone()),
+            namespace: Some(id.clone()),
+            vault_top_dir: format!("{}{}", region.vault_group_prefix, id),
+        });
+    }
+    out.retain(|p| p.namespace.as_deref().is_some_and(is_label));
+    out
+}
+
+/// The region of `ONYXIA-REGION` (the first when missing or unknown).
+pub fn region_of(state: &OnyxiaState, headers: &HeaderMap) -> RegionSettings {
+    let wanted = headers.get("onyxia-region").and_then(|v| v.to_str().ok());
+    let region = wanted
+        .and_then(|id| {
+            state
+                .regions
+                .iter()
+                .find(|r| r.get("id").and_then(Value::as_str) == Some(id))
+        })
+        .unwrap_or(&state.regions[0]);
+    RegionSettings::of(region)
+}
+
+/// The project of `ONYXIA-PROJECT` (personal when missing); 403 when it is not the user's.
+pub fn project_of(
+    user: &ApiUser,
+    region: &RegionSettings,
+    headers: &HeaderMap,
+) -> Result<Project, Problem> {
+    let all = projects(user, region);
+    match headers
+        .get("onyxia-project")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+    {
+        None => Ok(all[0].clone()),
+        Some(id) => all
+            .into_iter()
+            .find(|p| p.id.eq_ignore_ascii_case(id))
+            .ok_or_else(|| Problem::forbidden(format!("project `{id}` is not one of yours"))),
+    }
+}
+
+pub async fn info(
+    State(state): State<Arc<OnyxiaState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let user = authenticate(&state, &headers).await?;
+    let region = region_of(&state, &headers);
+    let mut body = json!({
+        "idep": user.username,
+        "ip": client_ip(&headers, peer),
+        "groups": user.groups,
+        "roles": user.roles,
+        "projects": projects(&user, &region),
+    });
+    if !user.email.is_empty() {
+        body["email"] = json!(user.email);
+    }
+    if !user.name.is_empty() {
+        body["nomComplet"] = json!(user.name);
+    }
+    Ok(json_response(&body))
+}
+
+pub async fn ip(ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap) -> Response {
+    json_response(&json!({ "ip": client_ip(&headers, peer) }))
+}
+
+/// The first address of the first forwarding header set, else the peer's address.
+fn client_ip(headers: &HeaderMap, peer: SocketAddr) -> String {
+    const HEADERS: [&str; 10] = [
+        "x-forwarded-for",
+        "proxy-client-ip",
+        "wl-proxy-client-ip",
+        "http_x_forwarded_for",
+        "http_x_forwarded",
+        "http_x_cluster_client_ip",
+        "http_client_ip",
+        "http_forwarded_for",
+        "http_forwarded",
+        "http_via",
+    ];
+    HEADERS
+        .iter()
+        .filter_map(|h| headers.get(*h).and_then(|v| v.to_str().ok()))
+        .map(|v| v.split(',').next().unwrap_or("").trim())
+        .find(|v| !v.is_empty() && !v.eq_ignore_ascii_case("unknown"))
+        .map(str::to_owned)
+        .unwrap_or_else(|| peer.ip().to_string())
+}
+
+#[derive(serde::Deserialize, Default)]
+pub struct OnboardingRequest {
+    #[serde(default)]
+    group: Option<String>,
+}
+
+/// Namespaces need no creation on a container engine; the checks onyxia-api makes still apply.
+pub async fn onboarding(
+    State(state): State<Arc<OnyxiaState>>,
+    headers: HeaderMap,
+    body: Option<Json<OnboardingRequest>>,
+) -> Result<Response, Problem> {
+    let user = authenticate(&state, &headers).await?;
+    let region = region_of(&state, &headers);
+    if region.single_namespace {
+        return Ok(Problem::new(
+            StatusCode::CONFLICT,
+            "Conflict",
+            "this region has a single namespace",
+        )
+        .into_response());
+    }
+    let request = body.map(|Json(b)| b).unwrap_or_default();
+    if let Some(group) = request.group
+        && !user.groups.contains(&group)
+    {
+        return Err(Problem::forbidden(format!(
+            "you are not a member of group `{group}`"
+        )));
+    }
+    Ok(StatusCode::OK.into_response())
+}

@@ -1,0 +1,201 @@
+//! The service proxy: requests for `<release>.<expose domain>` on the main listener go to the
+//! service's port, published on the host's loopback. HTTP/1.1, streamed both ways, and
+//! protocol upgrades (WebSocket) spliced once the service agrees.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+
+use crate::markup::escape;
+use crate::services::Lab;
+
+pub struct Proxy {
+    lab: Arc<Lab>,
+    /// Lowercase, without a leading dot.
+    domain: String,
+    client: Client<HttpConnector, Body>,
+}
+
+impl Proxy {
+    pub fn new(lab: Arc<Lab>, domain: &str) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        Proxy {
+            lab,
+            domain: domain.trim_start_matches('.').to_ascii_lowercase(),
+            client: Client::builder(TokioExecutor::new()).build(connector),
+        }
+    }
+
+    /// The release a `Host` header names, if it is `<release>.<domain>[:port]`.
+    fn release_of<'a>(&self, host: &'a str) -> Option<&'a str> {
+        let name = host.rsplit_once(':').map_or(host, |(h, p)| {
+            if p.bytes().all(|b| b.is_ascii_digit()) {
+                h
+            } else {
+                host
+            }
+        });
+        let release = name.strip_suffix(&self.domain)?.strip_suffix('.')?;
+        (!release.is_empty() && !release.contains('.')).then_some(release)
+    }
+}
+
+/// Middleware: service hosts are proxied, everything else goes on to the platform's routes.
+pub async fn route(State(proxy): State<Arc<Proxy>>, request: Request, next: Next) -> Response {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_ascii_lowercase);
+    match host.as_deref().and_then(|h| proxy.release_of(h)) {
+        Some(release) => {
+            let release = release.to_owned();
+            forward(&proxy, &release, request).await
+        }
+        None => next.run(request).await,
+    }
+}
+
+const HOP_BY_HOP: [&str; 7] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "proxy-authorization",
+];
+
+async fn forward(proxy: &Proxy, release: &str, mut request: Request) -> Response {
+    let Some(port) = proxy.lab.route(release, false).await else {
+        return page(
+            StatusCode::NOT_FOUND,
+            "No such service",
+            &format!(
+                "No running service is named <code>{}</code>. It may have been deleted or suspended; see My Services.",
+                escape(release)
+            ),
+        );
+    };
+    let upgrade = request.headers().contains_key(header::UPGRADE);
+    let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut request));
+    let (mut parts, body) = request.into_parts();
+    let path = parts
+        .uri
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_owned();
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip().to_string());
+    if !upgrade {
+        for name in HOP_BY_HOP {
+            parts.headers.remove(name);
+        }
+        parts.headers.remove(header::UPGRADE);
+    }
+    if let Some(ip) = peer
+        && let Ok(v) = HeaderValue::from_str(&ip)
+    {
+        parts.headers.insert("x-forwarded-for", v);
+    }
+    parts
+        .headers
+        .insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    let build = |port: u16, parts: &axum::http::request::Parts| {
+        let mut p = parts.clone();
+        p.uri = Uri::try_from(format!("http://127.0.0.1:{port}{path}")).unwrap_or_default();
+        p.version = axum::http::Version::HTTP_11;
+        p
+    };
+    // Bodies cannot be replayed: retry on a fresh route only for requests without one.
+    let replayable = body_is_empty(&parts);
+    let first = proxy
+        .client
+        .request(Request::from_parts(build(port, &parts), body))
+        .await;
+    let response = match first {
+        Ok(r) => r,
+        Err(e) if e.is_connect() && replayable => match proxy.lab.route(release, true).await {
+            Some(fresh) if fresh != port => {
+                match proxy
+                    .client
+                    .request(Request::from_parts(build(fresh, &parts), Body::empty()))
+                    .await
+                {
+                    Ok(r) => r,
+                    Err(e) => return unreachable(release, &e),
+                }
+            }
+            _ => return unreachable(release, &e),
+        },
+        Err(e) => return unreachable(release, &e),
+    };
+    if response.status() == StatusCode::SWITCHING_PROTOCOLS
+        && let Some(client_upgrade) = client_upgrade
+    {
+        let (mut out_parts, incoming) = response.into_parts();
+        let mut upstream_response = hyper::Response::from_parts(out_parts.clone(), incoming);
+        let service_upgrade = hyper::upgrade::on(&mut upstream_response);
+        tokio::spawn(async move {
+            let (Ok(client), Ok(service)) = (client_upgrade.await, service_upgrade.await) else {
+                return;
+            };
+            let mut client = TokioIo::new(client);
+            let mut service = TokioIo::new(service);
+            let _ = tokio::io::copy_bidirectional(&mut client, &mut service).await;
+        });
+        out_parts.extensions = Default::default();
+        return Response::from_parts(out_parts, Body::empty());
+    }
+    let (mut out_parts, incoming) = response.into_parts();
+    for name in HOP_BY_HOP {
+        out_parts.headers.remove(name);
+    }
+    Response::from_parts(out_parts, Body::new(incoming))
+}
+
+fn body_is_empty(parts: &axum::http::request::Parts) -> bool {
+    let length = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    length.unwrap_or(0) == 0 && !parts.headers.contains_key(header::TRANSFER_ENCODING)
+}
+
+fn unreachable(release: &str, e: &hyper_util::client::legacy::Error) -> Response {
+    tracing::debug!(release, error = %e, "service did not answer");
+    page(
+        StatusCode::BAD_GATEWAY,
+        "The service is not answering",
+        &format!(
+            "<code>{}</code> is not answering yet. If it was just launched it may still be starting: reload in a few seconds, or read its logs in My Services.",
+            escape(release)
+        ),
+    )
+}
+
+fn page(status: StatusCode, title: &str, message: &str) -> Response {
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\
+         <meta name=\"color-scheme\" content=\"light dark\"></head>\
+         <body style=\"font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem\">\
+         <h1>{title}</h1><p>{message}</p></body></html>"
+    );
+    let mut response = (status, html).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    response
+}

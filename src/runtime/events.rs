@@ -1,0 +1,111 @@
+//! Events about services (pulls, starts, deaths, failures), kept for a while and broadcast
+//! to whoever follows them (the API's event stream).
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::broadcast;
+
+/// How many recent events are replayed to a new follower (all projects together).
+const KEPT: usize = 1000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    Normal,
+    Warning,
+}
+
+#[derive(Clone, Debug)]
+pub struct RuntimeEvent {
+    pub uid: String,
+    pub time_ms: u64,
+    pub project: String,
+    pub release: String,
+    /// Short machine-readable cause: `Pulling`, `Pulled`, `Created`, `Started`, `Died`, `OOMKilled`, `Failed`…
+    pub reason: String,
+    pub message: String,
+    pub kind: EventKind,
+}
+
+/// A bounded history of events plus a broadcast of new ones. Cheap to clone.
+#[derive(Clone)]
+pub struct EventLog {
+    recent: Arc<Mutex<VecDeque<RuntimeEvent>>>,
+    tx: broadcast::Sender<RuntimeEvent>,
+    /// Bumped by every event: anything derived from the engine's state before is stale.
+    generation: Arc<AtomicU64>,
+}
+
+impl Default for EventLog {
+    fn default() -> Self {
+        EventLog {
+            recent: Arc::new(Mutex::new(VecDeque::with_capacity(KEPT))),
+            tx: broadcast::channel(256).0,
+            generation: Arc::new(AtomicU64::new(0)),
+        }
+    }
+}
+
+impl EventLog {
+    pub fn record(
+        &self,
+        project: &str,
+        release: &str,
+        reason: &str,
+        message: impl Into<String>,
+        kind: EventKind,
+    ) {
+        let event = RuntimeEvent {
+            uid: uuid::Uuid::new_v4().to_string(),
+            time_ms: super::now_ms(),
+            project: project.to_owned(),
+            release: release.to_owned(),
+            reason: reason.to_owned(),
+            message: message.into(),
+            kind,
+        };
+        tracing::debug!(project, release, reason, message = %event.message, "service event");
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        if recent.len() == KEPT {
+            recent.pop_front();
+        }
+        recent.push_back(event.clone());
+        // Nobody listening is fine: the history keeps it.
+        let _ = self.tx.send(event);
+    }
+
+    /// Past events of `project` (oldest first) and a receiver of the events that follow,
+    /// taken together so that none falls between the two.
+    pub fn follow(&self, project: &str) -> (Vec<RuntimeEvent>, broadcast::Receiver<RuntimeEvent>) {
+        let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        let rx = self.tx.subscribe();
+        let past = recent
+            .iter()
+            .filter(|e| e.project == project)
+            .cloned()
+            .collect();
+        (past, rx)
+    }
+
+    /// How many events have been recorded: a cache of engine state is valid while it holds.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    /// Marks engine-derived state stale without recording an event.
+    pub fn touch(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Past events of one service, oldest first.
+    pub fn of_service(&self, project: &str, release: &str) -> Vec<RuntimeEvent> {
+        let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        recent
+            .iter()
+            .filter(|e| e.project == project && e.release == release)
+            .cloned()
+            .collect()
+    }
+}

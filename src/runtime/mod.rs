@@ -1,0 +1,156 @@
+//! Where services run. The Onyxia API sees only the [`Runtime`] trait; the Docker runtime
+//! (Docker Engine, Docker Desktop, Podman's Docker-compatible API) is one implementation.
+//!
+//! The engine is the source of truth about services: everything needed to show a service
+//! again after a restart is written on the container as labels.
+
+pub mod detect;
+pub mod docker;
+mod events;
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+pub use events::{EventKind, EventLog, RuntimeEvent};
+
+/// What a launch template produced: one container.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ContainerSpec {
+    pub image: String,
+    /// Replaces the image's entrypoint when not empty.
+    pub command: Vec<String>,
+    /// Replaces the image's arguments when not empty.
+    pub args: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    /// The port the service answers on inside the container (served through the proxy).
+    pub port: u16,
+    pub volumes: Vec<VolumeSpec>,
+    pub cpu_limit_millis: Option<u64>,
+    pub memory_limit_bytes: Option<u64>,
+    pub working_dir: Option<String>,
+    pub user: Option<String>,
+}
+
+/// A named volume that outlives suspensions and is removed with the service.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VolumeSpec {
+    /// Short name, unique within the service (`home`, `data`).
+    pub name: String,
+    pub mount_path: String,
+}
+
+/// What onyxia-lite records about a service on the engine (as labels).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServiceMeta {
+    pub release: String,
+    pub project: String,
+    pub owner: String,
+    pub catalog: String,
+    pub chart: String,
+    pub version: String,
+    pub friendly_name: String,
+    pub share: bool,
+    /// The Helm-style values the service was launched with.
+    pub values: serde_json::Value,
+    /// Post-install notes (Markdown), rendered at launch.
+    pub notes: String,
+    /// Resource requests counted against quotas.
+    pub cpu_request_millis: u64,
+    pub memory_request_bytes: u64,
+    /// When the service was launched, epoch milliseconds.
+    pub created_ms: u64,
+}
+
+/// The state of a service's container as the engine reports it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Phase {
+    /// Created, not started yet.
+    Created,
+    Running,
+    /// Stopped with this exit code; `oom` when the kernel killed it for memory.
+    Exited {
+        code: i64,
+        oom: bool,
+    },
+}
+
+/// One service as found on the engine.
+#[derive(Clone, Debug)]
+pub struct RuntimeService {
+    pub meta: ServiceMeta,
+    /// The engine's name of the container (shown as the task id).
+    pub container: String,
+    pub phase: Phase,
+    /// Where the service's port is published on the host's loopback.
+    pub host_port: Option<u16>,
+    /// Last start or stop, epoch milliseconds.
+    pub changed_ms: u64,
+}
+
+/// What was found when looking for an engine.
+#[derive(Clone, Debug, Serialize)]
+pub struct RuntimeInfo {
+    /// `docker` or `podman`.
+    pub engine: String,
+    pub version: String,
+    /// The address onyxia-lite talks to.
+    pub endpoint: String,
+    /// The host's address as seen from containers (the bridge gateway), when known.
+    pub host_from_containers: Option<String>,
+    /// Docker Desktop: published ports and host.docker.internal reach the host's loopback.
+    pub desktop: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("no such service")]
+    NotFound,
+    #[error("{0}")]
+    Engine(String),
+}
+
+pub type RuntimeResult<T> = Result<T, RuntimeError>;
+
+/// A place that runs services. Implementations know their engine; callers know only this.
+#[async_trait]
+pub trait Runtime: Send + Sync {
+    fn info(&self) -> &RuntimeInfo;
+
+    /// Creates the service's volumes and container and starts it. Missing images are pulled,
+    /// with progress recorded in `events`. Returns once the container is started.
+    async fn deploy(
+        &self,
+        meta: &ServiceMeta,
+        spec: &ContainerSpec,
+        events: &EventLog,
+    ) -> RuntimeResult<()>;
+
+    /// Every service of `project`, or of every project when `None`.
+    async fn list(&self, project: Option<&str>) -> RuntimeResult<Vec<RuntimeService>>;
+
+    async fn get(&self, project: &str, release: &str) -> RuntimeResult<RuntimeService>;
+
+    /// The whole log of the service's container, stdout and stderr interleaved.
+    async fn logs(&self, project: &str, release: &str) -> RuntimeResult<String>;
+
+    /// Stops the container, keeping it and its volumes.
+    async fn suspend(&self, project: &str, release: &str) -> RuntimeResult<()>;
+
+    async fn resume(&self, project: &str, release: &str) -> RuntimeResult<()>;
+
+    /// Removes the container and its volumes.
+    async fn delete(&self, project: &str, release: &str) -> RuntimeResult<()>;
+
+    /// Follows the engine's events about services into `events` until the engine goes away.
+    async fn watch(&self, events: EventLog);
+}
+
+/// Milliseconds since the epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,179 @@
+//! Quotas per project, written like a Kubernetes ResourceQuota (`requests.cpu`, `requests.memory`,
+//! `limits.*`, `count/pods`) and enforced here: an install that would exceed one is refused.
+
+use serde_json::{Map, Value};
+
+use super::values_of;
+use crate::catalog::values::{cpu_millis, format_cpu, format_memory, memory_bytes};
+use crate::runtime::ServiceMeta;
+
+/// Keys Onyxia reports (the web pairs `spec[k]` with `usage[k]`).
+const KEYS: [&str; 6] = [
+    "requests.cpu",
+    "requests.memory",
+    "limits.cpu",
+    "limits.memory",
+    "requests.storage",
+    "count/pods",
+];
+
+/// A quota as configured (the region's `services.quotas.user` or `.group`).
+#[derive(Debug, Clone, Default)]
+pub struct Quota {
+    pub spec: Map<String, Value>,
+}
+
+/// What a project's services use.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QuotaUsage {
+    pub cpu_millis: u64,
+    pub memory_bytes: u64,
+    pub services: u64,
+}
+
+impl QuotaUsage {
+    /// Counts one service; suspended ones hold no resources (their container is stopped).
+    pub fn add(&mut self, meta: &ServiceMeta, suspended: bool) {
+        if suspended {
+            return;
+        }
+        self.cpu_millis += meta.cpu_request_millis;
+        self.memory_bytes += meta.memory_request_bytes;
+        self.services += 1;
+    }
+}
+
+impl Quota {
+    /// The quota of a region's `quotas.<user|group>` object, keeping known keys only.
+    pub fn from_json(value: &Value) -> Result<Quota, String> {
+        let map = value.as_object().ok_or("a quota must be an object")?;
+        let mut spec = Map::new();
+        for (key, v) in map {
+            if !KEYS.contains(&key.as_str())
+                && !key.ends_with("nvidia.com/gpu")
+                && !key.contains("ephemeral-storage")
+            {
+                continue;
+            }
+            match key.as_str() {
+                "requests.cpu" | "limits.cpu" => {
+                    cpu_millis(v).map_err(|e| format!("{key}: {e}"))?;
+                }
+                "requests.memory" | "limits.memory" => {
+                    memory_bytes(v).map_err(|e| format!("{key}: {e}"))?;
+                }
+                "count/pods" => {
+                    count(v).ok_or_else(|| format!("{key}: {v} is not a count"))?;
+                }
+                _ => {}
+            }
+            spec.insert(key.clone(), v.clone());
+        }
+        Ok(Quota { spec })
+    }
+
+    /// Whether a new service with these requests fits beside `usage`; the reason if not.
+    pub fn admit(&self, usage: &QuotaUsage, cpu: u64, memory: u64) -> Result<(), String> {
+        for key in ["requests.cpu", "limits.cpu"] {
+            if let Some(limit) = self.spec.get(key).and_then(|v| cpu_millis(v).ok())
+                && usage.cpu_millis + cpu > limit
+            {
+                return Err(format!(
+                    "exceeded quota: {key} would be {} of {} (this service asks for {})",
+                    format_cpu(usage.cpu_millis + cpu),
+                    format_cpu(limit),
+                    format_cpu(cpu)
+                ));
+            }
+        }
+        for key in ["requests.memory", "limits.memory"] {
+            if let Some(limit) = self.spec.get(key).and_then(|v| memory_bytes(v).ok())
+                && usage.memory_bytes + memory > limit
+            {
+                return Err(format!(
+                    "exceeded quota: {key} would be {} of {} (this service asks for {})",
+                    format_memory(usage.memory_bytes + memory),
+                    format_memory(limit),
+                    format_memory(memory)
+                ));
+            }
+        }
+        if let Some(limit) = self.spec.get("count/pods").and_then(count)
+            && usage.services + 1 > limit
+        {
+            return Err(format!(
+                "exceeded quota: count/pods would be {} of {limit}",
+                usage.services + 1
+            ));
+        }
+        Ok(())
+    }
+
+    /// `{spec, usage}` as Onyxia's `/my-lab/quota` returns them.
+    pub fn report(&self, usage: &QuotaUsage) -> Value {
+        let mut used = Map::new();
+        for key in self.spec.keys() {
+            let v = match key.as_str() {
+                "requests.cpu" | "limits.cpu" => Value::String(format_cpu(usage.cpu_millis)),
+                "requests.memory" | "limits.memory" => {
+                    Value::String(format_memory(usage.memory_bytes))
+                }
+                "count/pods" => Value::from(usage.services),
+                _ => continue,
+            };
+            used.insert(key.clone(), v);
+        }
+        serde_json::json!({ "spec": values_of(&self.spec), "usage": used })
+    }
+}
+
+fn count(v: &Value) -> Option<u64> {
+    v.as_u64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn admits_until_a_limit_is_reached() {
+        let quota = Quota::from_json(
+            &json!({"requests.cpu": "1", "requests.memory": "1Gi", "count/pods": 2, "other": 1}),
+        )
+        .unwrap();
+        assert!(!quota.spec.contains_key("other"));
+        let mut usage = QuotaUsage::default();
+        assert!(quota.admit(&usage, 500, 512 << 20).is_ok());
+        usage.cpu_millis = 600;
+        let err = quota.admit(&usage, 500, 0).unwrap_err();
+        assert!(err.contains("requests.cpu would be 1100m of 1"), "{err}");
+        usage = QuotaUsage {
+            cpu_millis: 0,
+            memory_bytes: 0,
+            services: 2,
+        };
+        assert!(
+            quota
+                .admit(&usage, 0, 0)
+                .unwrap_err()
+                .contains("count/pods")
+        );
+        assert!(Quota::from_json(&json!({"requests.cpu": "lots"})).is_err());
+    }
+
+    #[test]
+    fn reports_in_kubernetes_quantities() {
+        let quota = Quota::from_json(&json!({"requests.cpu": "2", "count/pods": 5})).unwrap();
+        let usage = QuotaUsage {
+            cpu_millis: 1500,
+            memory_bytes: 0,
+            services: 1,
+        };
+        assert_eq!(
+            quota.report(&usage),
+            json!({"spec": {"requests.cpu": "2", "count/pods": 5}, "usage": {"requests.cpu": "1500m", "count/pods": 1}})
+        );
+    }
+}
