@@ -505,21 +505,37 @@ impl Lab {
     }
 
     fn pending_views(&self, project: &str) -> Vec<Service> {
-        let pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let pending: Vec<(ServiceMeta, Option<String>)> = {
+            let pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            pending
+                .values()
+                .filter(|p| p.meta.project == project && !p.cancelled)
+                .map(|p| (p.meta.clone(), p.failure.clone()))
+                .collect()
+        };
         pending
-            .values()
-            .filter(|p| p.meta.project == project && !p.cancelled)
-            .map(|p| Service {
-                meta: p.meta.clone(),
-                status: match &p.failure {
+            .into_iter()
+            .map(|(mut meta, failure)| {
+                let overrides = self.overrides(&meta.project, &meta.release);
+                if let Some(name) = overrides.friendly_name {
+                    meta.friendly_name = name;
+                }
+                if let Some(share) = overrides.share {
+                    meta.share = share;
+                }
+                (meta, failure)
+            })
+            .map(|(meta, failure)| Service {
+                status: match &failure {
                     Some(m) => Status::Failed(m.clone()),
                     None => Status::Installing,
                 },
                 suspended: false,
-                suspendable: suspendable(&p.meta),
+                suspendable: suspendable(&meta),
                 task: None,
-                url: self.exposure.url(&p.meta.release),
-                updated_ms: p.meta.created_ms,
+                url: self.exposure.url(&meta.release),
+                updated_ms: meta.created_ms,
+                meta,
             })
             .collect()
     }

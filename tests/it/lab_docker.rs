@@ -122,6 +122,19 @@ async fn tiny_service_lifecycle_on_a_real_engine() {
             .contains(&url)
     );
 
+    // Limits from the values, labels on the container (read back with bollard).
+    let docker = crate::lab_support::docker().await.expect("engine");
+    let inspect = docker
+        .inspect_container(service["tasks"][0]["id"].as_str().unwrap(), None)
+        .await
+        .unwrap();
+    let host = inspect.host_config.unwrap();
+    assert_eq!(host.nano_cpus, Some(500_000_000));
+    assert_eq!(host.memory, Some(128 << 20));
+    let labels = inspect.config.unwrap().labels.unwrap();
+    assert_eq!(labels["onyxia-lite.owner"], "alice");
+    assert_eq!(labels["onyxia-lite.project"], "user-alice");
+
     let (status, page) = through_proxy(&tp, &release, "/").await;
     assert_eq!(status, 200);
     assert!(page.contains("Hello through the proxy"), "{page}");
@@ -353,6 +366,53 @@ async fn engine_failures_become_failed_services_with_the_engines_message() {
             .contains("does-not-exist"),
         "{failed}"
     );
+    // Group projects: only shared services and one's own are visible to the group.
+    let mut in_group = Api::new(&tp, "teacher");
+    in_group.project = Some("projet-demo".into());
+    let shared = format!("tiny-{}", rand_suffix());
+    let (status, _) = in_group
+        .send(Method::PUT, "/my-lab/app", &json!({"catalogId": "test", "packageName": "tiny", "packageVersion": "1.0.0", "name": shared, "options": options}))
+        .await;
+    assert_eq!(status, 200);
+    wait_for(&in_group, &shared, Duration::from_secs(60), |s| {
+        s["status"] == "failed"
+    })
+    .await;
+    let mut member = Api::new(&tp, "bob");
+    member.project = Some("projet-demo".into());
+    assert_eq!(
+        member
+            .get(&format!("/my-lab/app?serviceId={shared}"))
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        in_group
+            .send(
+                Method::POST,
+                "/my-lab/app/share",
+                &json!({"serviceID": shared, "share": true})
+            )
+            .await
+            .0,
+        200
+    );
+    let (status, seen) = member.get(&format!("/my-lab/app?serviceId={shared}")).await;
+    assert_eq!(
+        (status, &seen["share"], &seen["owner"]),
+        (200, &json!(true), &json!("teacher"))
+    );
+    assert_eq!(
+        in_group
+            .request(Method::DELETE, &format!("/my-lab/app?path={shared}"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
     let (_, listing) = api.get("/my-lab/services").await;
     let listed = listing["apps"]
         .as_array()

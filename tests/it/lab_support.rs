@@ -12,28 +12,25 @@ pub fn config_without_engine() -> onyxia_lite::Config {
     test_config()
 }
 
+/// The engine `serve` would find, as a bollard client.
+pub async fn docker() -> Option<bollard::Docker> {
+    let detection = onyxia_lite::runtime::detect::detect(None).await;
+    let endpoint = detection
+        .probes
+        .iter()
+        .find(|p| p.outcome.is_ok())?
+        .endpoint
+        .clone();
+    bollard::Docker::connect_with_unix(&endpoint, 30, bollard::API_DEFAULT_VERSION).ok()
+}
+
 /// Whether a container engine with the test image is available. Under `CI=true` a missing one
 /// fails the test: CI installs Podman and builds the image (scripts/test.sh).
 pub async fn engine_ready() -> bool {
-    let detection = onyxia_lite::runtime::detect::detect(None).await;
-    let reason = match &detection.runtime {
+    let reason = match docker().await {
         None => "no container engine answers (run scripts/install-podman.sh)".to_owned(),
-        Some(_) => {
-            let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| {
-                detection
-                    .probes
-                    .iter()
-                    .find(|p| p.outcome.is_ok())
-                    .map(|p| p.endpoint.clone())
-                    .unwrap_or_default()
-            });
-            let docker =
-                bollard::Docker::connect_with_unix(&host, 30, bollard::API_DEFAULT_VERSION);
-            match docker {
-                Ok(d) if d.inspect_image(TEST_IMAGE).await.is_ok() => return true,
-                _ => format!("image {TEST_IMAGE} is missing (run scripts/build-test-image.sh)"),
-            }
-        }
+        Some(d) if d.inspect_image(TEST_IMAGE).await.is_ok() => return true,
+        Some(_) => format!("image {TEST_IMAGE} is missing (run scripts/build-test-image.sh)"),
     };
     if std::env::var("CI").as_deref() == Ok("true") {
         panic!("container tests cannot run under CI=true: {reason}");

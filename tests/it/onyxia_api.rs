@@ -414,3 +414,98 @@ async fn installs_are_validated_before_anything_runs() {
     );
     tp.stop().await;
 }
+
+#[tokio::test]
+async fn operator_regions_and_an_external_issuer() {
+    let keycloak = crate::support::external_provider().await;
+    let dir = tempfile::tempdir().unwrap();
+    let regions = dir.path().join("regions.json");
+    let region = json!([{
+        "id": "paris", "name": "Paris",
+        "services": {
+            "singleNamespace": false,
+            "expose": {"domain": "lab.example.org"},
+            "quotas": {"userEnabled": true, "user": {"requests.cpu": "2", "count/pods": 3}},
+            "server": {"URL": "https://kube.example.org", "auth": {"token": "kube-secret"}},
+            "monitoring": null
+        },
+        "data": {"S3": {"URL": "https://minio.example.org"}},
+        "vault": {"URL": "https://vault.example.org", "kvEngine": "kv", "role": "r", "prefix": "u-"}
+    }]);
+    std::fs::write(&regions, region.to_string()).unwrap();
+    let mut config = config_without_engine();
+    config.onyxia.regions = Some(regions.clone());
+    config.onyxia.external_issuer = Some(keycloak.issuer.clone());
+    let tp = TestPlatform::start_with(config.clone()).await;
+
+    let (_, configuration) = status_and_json(
+        reqwest::get(format!("{}/api/public/configuration", tp.base))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_no_null(&configuration, "configuration");
+    assert_eq!(
+        configuration["oidcConfiguration"]["issuerURI"],
+        keycloak.issuer
+    );
+    let served = &configuration["regions"][0];
+    assert_eq!(served["id"], "paris");
+    assert!(
+        served["services"].get("server").is_none(),
+        "the kube server block is never served"
+    );
+    assert!(!configuration.to_string().contains("kube-secret"));
+    assert_eq!(served["data"]["S3"]["URL"], "https://minio.example.org");
+
+    // A token of the external provider is accepted; projects follow the operator's region.
+    let tokens = crate::support::password_grant(&keycloak, "onyxia", "alice", "alice").await;
+    let external = reqwest::Client::new()
+        .get(format!("{}/api/user/info", tp.base))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .header("ONYXIA-REGION", "nowhere")
+        .send()
+        .await
+        .unwrap();
+    let (status, info) = status_and_json(external).await;
+    assert_eq!(status, 200, "{info}");
+    assert_eq!(info["projects"][0]["vaultTopDir"], "u-alice");
+    let quota = reqwest::Client::new()
+        .get(format!("{}/api/my-lab/quota", tp.base))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let (status, quota) = status_and_json(quota).await;
+    assert_eq!(status, 200);
+    assert_eq!(quota["spec"], json!({"requests.cpu": "2", "count/pods": 3}));
+    // Group projects have no quota in this region: 403 means "disabled" to the web.
+    let mut api = Api::new(&tp, "alice");
+    api.project = Some("projet-demo".into());
+    assert_eq!(api.get("/my-lab/quota").await.0, 403);
+    // A token of the provider for another client is refused.
+    let minio = crate::support::password_grant(&keycloak, "onyxia-minio", "alice", "alice").await;
+    let r = reqwest::Client::new()
+        .get(format!("{}/api/user/info", tp.base))
+        .bearer_auth(minio["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    tp.stop().await;
+
+    // A region onyxia-api would refuse stops the start, naming the file and the key.
+    std::fs::write(
+        &regions,
+        json!([{"id": "x", "services": {"expose": {"domain": "d"}, "defaultConfiguration": {}}}])
+            .to_string(),
+    )
+    .unwrap();
+    let listeners = onyxia_lite::Listeners::bind(&config).await.unwrap();
+    let err = onyxia_lite::Platform::start(config, listeners, std::future::pending())
+        .await
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("defaultConfiguration"), "{err}");
+    keycloak.stop().await;
+}
