@@ -188,7 +188,7 @@ pub async fn build(
         }),
         started_secs: crate::identity::now_secs(),
     });
-    let proxy = Arc::new(Proxy::new(lab.clone(), &domain));
+    let proxy = Arc::new(Proxy::new(lab.clone(), &domain, at.public_url));
     Ok(LabParts {
         lab,
         api,

@@ -20,16 +20,31 @@ pub struct Proxy {
     lab: Arc<Lab>,
     /// Lowercase, without a leading dot.
     domain: String,
+    /// The platform's own host (never a service, even when under the domain).
+    own_host: String,
+    /// Scheme browsers use (`X-Forwarded-Proto` for services behind a TLS front).
+    scheme: &'static str,
     client: Client<HttpConnector, Body>,
 }
 
 impl Proxy {
-    pub fn new(lab: Arc<Lab>, domain: &str) -> Self {
+    pub fn new(lab: Arc<Lab>, domain: &str, public_url: &str) -> Self {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
+        let public = url::Url::parse(public_url).ok();
         Proxy {
             lab,
             domain: domain.trim_start_matches('.').to_ascii_lowercase(),
+            own_host: public
+                .as_ref()
+                .and_then(|u| u.host_str())
+                .unwrap_or_default()
+                .to_ascii_lowercase(),
+            scheme: if public.as_ref().is_some_and(|u| u.scheme() == "https") {
+                "https"
+            } else {
+                "http"
+            },
             client: Client::builder(TokioExecutor::new()).build(connector),
         }
     }
@@ -43,6 +58,9 @@ impl Proxy {
                 host
             }
         });
+        if name == self.own_host {
+            return None;
+        }
         let release = name.strip_suffix(&self.domain)?.strip_suffix('.')?;
         (!release.is_empty() && !release.contains('.')).then_some(release)
     }
@@ -97,20 +115,23 @@ async fn forward(proxy: &Proxy, release: &str, mut request: Request) -> Response
         .extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip().to_string());
-    if !upgrade {
-        for name in HOP_BY_HOP {
-            parts.headers.remove(name);
+    strip_hop_by_hop(&mut parts.headers, upgrade);
+    if let Some(ip) = peer {
+        let chain = match parts
+            .headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+        {
+            Some(earlier) => format!("{earlier}, {ip}"),
+            None => ip,
+        };
+        if let Ok(v) = HeaderValue::from_str(&chain) {
+            parts.headers.insert("x-forwarded-for", v);
         }
-        parts.headers.remove(header::UPGRADE);
-    }
-    if let Some(ip) = peer
-        && let Ok(v) = HeaderValue::from_str(&ip)
-    {
-        parts.headers.insert("x-forwarded-for", v);
     }
     parts
         .headers
-        .insert("x-forwarded-proto", HeaderValue::from_static("http"));
+        .insert("x-forwarded-proto", HeaderValue::from_static(proxy.scheme));
     let build = |port: u16, parts: &axum::http::request::Parts| {
         let mut p = parts.clone();
         p.uri = Uri::try_from(format!("http://127.0.0.1:{port}{path}")).unwrap_or_default();
@@ -158,10 +179,35 @@ async fn forward(proxy: &Proxy, release: &str, mut request: Request) -> Response
         return Response::from_parts(out_parts, Body::empty());
     }
     let (mut out_parts, incoming) = response.into_parts();
-    for name in HOP_BY_HOP {
-        out_parts.headers.remove(name);
-    }
+    strip_hop_by_hop(&mut out_parts.headers, false);
     Response::from_parts(out_parts, Body::new(incoming))
+}
+
+/// Removes hop-by-hop headers, including those `Connection` names. An upgrade keeps
+/// `Connection: upgrade` and `Upgrade`, which the service must see.
+fn strip_hop_by_hop(headers: &mut axum::http::HeaderMap, upgrade: bool) {
+    let named: Vec<String> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().to_ascii_lowercase())
+        .filter(|t| !t.is_empty() && t != "upgrade")
+        .collect();
+    for name in named {
+        headers.remove(name.as_str());
+    }
+    for name in HOP_BY_HOP {
+        if upgrade && name == "connection" {
+            continue;
+        }
+        headers.remove(name);
+    }
+    if upgrade {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    } else {
+        headers.remove(header::UPGRADE);
+    }
 }
 
 fn body_is_empty(parts: &axum::http::request::Parts) -> bool {

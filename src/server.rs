@@ -137,7 +137,7 @@ impl Platform {
         let public_url = config.public_base_url(main_addr.port());
 
         let fixtures = Fixtures::load(config.fixtures.as_deref())?;
-        let store = Arc::new(Store::open(&data_dir.path().join("onyxia-lite.redb"))?);
+        let store = Arc::new(open_store(&data_dir.path().join("onyxia-lite.redb")).await?);
         let identity = Arc::new(Identity::new(
             &config,
             &fixtures,
@@ -288,6 +288,20 @@ impl Platform {
             tasks,
             data_dir,
         })
+    }
+}
+
+/// Opens the database, waiting a little while another holder lets go of it: a platform that
+/// just stopped in this process may still be closing its last connections.
+async fn open_store(path: &Path) -> Result<Store, StoreError> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    loop {
+        match Store::open(path) {
+            Err(StoreError::InUse { .. }) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            other => return other,
+        }
     }
 }
 

@@ -44,6 +44,18 @@ pub struct LaunchTemplate {
     pub working_dir: Option<String>,
     #[serde(default)]
     pub user: Option<String>,
+    /// How readiness is checked: an HTTP answer (default) or an accepted TCP connection,
+    /// for services that do not speak HTTP (databases).
+    #[serde(default)]
+    pub probe: Probe,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "lowercase")]
+pub enum Probe {
+    #[default]
+    Http,
+    Tcp,
 }
 
 #[derive(Debug, Clone, Deserialize)]

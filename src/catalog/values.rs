@@ -89,6 +89,9 @@ pub fn compare_versions(a: &str, b: &str) -> Ordering {
     parse(a).cmp(&parse(b)).then_with(|| a.cmp(b))
 }
 
+/// Larger quantities are refused, so sums of them cannot overflow (2^53: exact in f64 too).
+const MAX_QUANTITY: f64 = 9_007_199_254_740_992.0;
+
 /// A CPU quantity (`100m`, `2`, `0.5`) in millicores.
 pub fn cpu_millis(quantity: &Value) -> Result<u64, String> {
     let text = quantity_text(quantity)?;
@@ -100,10 +103,11 @@ pub fn cpu_millis(quantity: &Value) -> Result<u64, String> {
         .trim()
         .parse()
         .map_err(|_| format!("`{text}` is not a CPU quantity (e.g. 500m or 2)"))?;
-    if !n.is_finite() || n < 0.0 {
+    let millis = n * scale;
+    if !millis.is_finite() || !(0.0..=MAX_QUANTITY).contains(&millis) {
         return Err(format!("`{text}` is not a CPU quantity (e.g. 500m or 2)"));
     }
-    Ok((n * scale).round() as u64)
+    Ok(millis.round() as u64)
 }
 
 /// A memory quantity (`512Mi`, `2Gi`, `1G`, `1000000`) in bytes.
@@ -131,12 +135,13 @@ pub fn memory_bytes(quantity: &Value) -> Result<u64, String> {
         .trim()
         .parse()
         .map_err(|_| format!("`{text}` is not a memory quantity (e.g. 512Mi or 2Gi)"))?;
-    if !n.is_finite() || n < 0.0 {
+    let bytes = n * scale;
+    if !bytes.is_finite() || !(0.0..=MAX_QUANTITY).contains(&bytes) {
         return Err(format!(
             "`{text}` is not a memory quantity (e.g. 512Mi or 2Gi)"
         ));
     }
-    Ok((n * scale).round() as u64)
+    Ok(bytes.round() as u64)
 }
 
 fn quantity_text(quantity: &Value) -> Result<String, String> {
@@ -197,6 +202,8 @@ mod tests {
         assert_eq!(memory_bytes(&json!("1G")), Ok(1_000_000_000));
         assert_eq!(memory_bytes(&json!(1024)), Ok(1024));
         assert!(memory_bytes(&json!("2Gb")).is_err());
+        assert!(cpu_millis(&json!("99999999999999999999")).is_err());
+        assert!(memory_bytes(&json!("99999999999Ei")).is_err());
         assert_eq!(format_memory(2 << 30), "2Gi");
         assert_eq!(format_cpu(1500), "1500m");
     }

@@ -33,7 +33,8 @@ impl Context {
             username: &self.user.username,
             claims: &self.user.claims,
             project: &self.project.id,
-            group_project,
+            // Everybody shares the single namespace: show others' services only when shared.
+            group_project: group_project || self.region.single_namespace,
             quota: if group_project {
                 self.region.group_quota.as_ref()
             } else {

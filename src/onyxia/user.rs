@@ -13,7 +13,6 @@ use serde_json::{Map, Value, json};
 
 use super::region::RegionSettings;
 use super::{OnyxiaState, Problem, bearer, json_response};
-use crate::identity::tokens::claimed_issuer;
 
 /// The authenticated caller.
 #[derive(Debug, Clone)]
@@ -44,14 +43,14 @@ pub async fn authenticate(state: &OnyxiaState, headers: &HeaderMap) -> Result<Ap
     let unauthorized =
         |detail: &str| Problem::new(StatusCode::UNAUTHORIZED, "Unauthorized", detail.to_owned());
     let token = bearer(headers).ok_or_else(|| unauthorized("a bearer token is required"))?;
+    // With an external provider configured, only its tokens are accepted: two issuers would
+    // share one namespace of usernames (and so of projects).
     let claims = match &state.external {
-        Some(external) if claimed_issuer(token).as_deref() == Some(external.issuer.as_str()) => {
-            external
-                .verify(token, "onyxia")
-                .await
-                .map_err(|e| unauthorized(&format!("invalid token: {e:?}")))?
-        }
-        _ => state
+        Some(external) => external
+            .verify(token, "onyxia")
+            .await
+            .map_err(|e| unauthorized(&format!("invalid token: {e:?}")))?,
+        None => state
             .identity
             .verify_access_token(token)
             .map_err(|e| unauthorized(&e))?,
@@ -90,6 +89,23 @@ pub async fn authenticate(state: &OnyxiaState, headers: &HeaderMap) -> Result<Ap
     })
 }
 
+/// `name` made an RFC 1123 label: lowercase, other characters as `-`, at most 63 long.
+fn label_safe(name: &str) -> String {
+    let mapped: String = name
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_lowercase() || c.is_ascii_digit() {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let trimmed: String = mapped.trim_matches('-').chars().take(63).collect();
+    trimmed.trim_end_matches('-').to_owned()
+}
+
 /// Whether a name is an RFC 1123 label (Kubernetes namespaces; onyxia drops other projects).
 fn is_label(name: &str) -> bool {
     !name.is_empty()
@@ -113,7 +129,8 @@ pub fn projects(user: &ApiUser, region: &RegionSettings) -> Vec<Project> {
             vault_top_dir: personal_dir,
         }];
     }
-    let personal_id = format!("{}{}", region.namespace_prefix, user.username);
+    // Usernames may hold capitals, dots or underscores; namespaces may not.
+    let personal_id = label_safe(&format!("{}{}", region.namespace_prefix, user.username));
     let mut out = vec![Project {
         id: personal_id.clone(),
         name: format!("{} personal project", user.username),
@@ -165,7 +182,10 @@ pub fn project_of(
         .map(str::trim)
         .filter(|v| !v.is_empty())
     {
-        None => Ok(all[0].clone()),
+        None => all
+            .into_iter()
+            .next()
+            .ok_or_else(|| Problem::forbidden("your username cannot name a project")),
         Some(id) => all
             .into_iter()
             .find(|p| p.id.eq_ignore_ascii_case(id))
@@ -254,4 +274,61 @@ pub async fn onboarding(
         )));
     }
     Ok(StatusCode::OK.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(name: &str, groups: &[&str]) -> ApiUser {
+        ApiUser {
+            username: name.into(),
+            email: String::new(),
+            name: String::new(),
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+            roles: Vec::new(),
+            claims: Map::new(),
+        }
+    }
+
+    fn region() -> RegionSettings {
+        RegionSettings {
+            namespace_prefix: "user-".into(),
+            group_namespace_prefix: "projet-".into(),
+            vault_prefix: "user-".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn personal_projects_are_labels_even_for_unusual_usernames() {
+        let projects = projects(&user("Jane.Doe_2", &["Bad Group", "demo"]), &region());
+        assert_eq!(projects[0].id, "user-jane-doe-2");
+        assert!(projects[0].group.is_none());
+        assert_eq!(projects[0].vault_top_dir, "user-Jane.Doe_2");
+        // Groups that cannot name a namespace are dropped, as onyxia-api does.
+        let ids: Vec<&str> = projects.iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(ids, vec!["user-jane-doe-2", "projet-demo"]);
+    }
+
+    #[test]
+    fn an_unknown_project_header_is_refused_and_none_means_personal() {
+        let mut headers = HeaderMap::new();
+        let alice = user("alice", &["demo"]);
+        assert_eq!(
+            project_of(&alice, &region(), &headers).unwrap().id,
+            "user-alice"
+        );
+        headers.insert("onyxia-project", "projet-other".parse().unwrap());
+        assert!(project_of(&alice, &region(), &headers).is_err());
+        let single = RegionSettings {
+            single_namespace: true,
+            ..region()
+        };
+        headers.remove("onyxia-project");
+        assert_eq!(
+            project_of(&alice, &single, &headers).unwrap().id,
+            "single-project"
+        );
+    }
 }

@@ -38,8 +38,9 @@ impl DockerRuntime {
         DockerRuntime { docker, info }
     }
 
+    /// `_` cannot appear in project ids nor release names, so names of two services never meet.
     fn container_name(project: &str, release: &str) -> String {
-        format!("onyxia-{project}-{release}")
+        format!("onyxia_{project}_{release}")
     }
 
     async fn find(&self, project: &str, release: &str) -> RuntimeResult<RuntimeService> {
@@ -131,8 +132,10 @@ impl DockerRuntime {
             EventKind::Normal,
         );
         tracing::info!(image, release = %meta.release, "pulling image");
+        // Without a tag the engine would pull every tag of the repository.
+        let reference = with_default_tag(image);
         let options = CreateImageOptionsBuilder::default()
-            .from_image(image)
+            .from_image(&reference)
             .build();
         let mut stream = self.docker.create_image(Some(options), None, None);
         let started = Instant::now();
@@ -259,8 +262,10 @@ impl Runtime for DockerRuntime {
                 }]),
             )])),
             binds: (!binds.is_empty()).then_some(binds),
-            nano_cpus: spec.cpu_limit_millis.map(|m| m as i64 * 1_000_000),
-            memory: spec.memory_limit_bytes.map(|b| b as i64),
+            nano_cpus: spec
+                .cpu_limit_millis
+                .and_then(|m| i64::try_from(m).ok()?.checked_mul(1_000_000)),
+            memory: spec.memory_limit_bytes.and_then(|b| i64::try_from(b).ok()),
             extra_hosts: self
                 .info
                 .host_from_containers
@@ -465,6 +470,7 @@ fn labels_of(meta: &ServiceMeta, port: u16) -> HashMap<String, String> {
         ),
         (format!("{LABEL}.created-ms"), meta.created_ms.to_string()),
         (format!("{LABEL}.notes"), meta.notes.clone()),
+        (format!("{LABEL}.probe"), meta.probe.clone()),
     ]);
     labels.insert(format!("{LABEL}.values"), meta.values.to_string());
     labels
@@ -490,7 +496,18 @@ fn meta_from_labels(labels: &HashMap<String, String>) -> Option<ServiceMeta> {
         cpu_request_millis: number("cpu-request-millis"),
         memory_request_bytes: number("memory-request-bytes"),
         created_ms: number("created-ms"),
+        probe: get("probe").unwrap_or_default(),
     })
+}
+
+/// `python` → `python:latest`; references with a tag or digest stay as they are.
+fn with_default_tag(image: &str) -> String {
+    let last = image.rsplit('/').next().unwrap_or(image);
+    if image.contains('@') || last.contains(':') {
+        image.to_owned()
+    } else {
+        format!("{image}:latest")
+    }
 }
 
 /// `Exited (137) 2 minutes ago` → 137.
@@ -537,8 +554,20 @@ mod tests {
             cpu_request_millis: 100,
             memory_request_bytes: 1 << 20,
             created_ms: 42,
+            probe: "tcp".into(),
         };
         assert_eq!(meta_from_labels(&labels_of(&meta, 8080)), Some(meta));
+    }
+
+    #[test]
+    fn images_without_a_tag_get_latest() {
+        assert_eq!(with_default_tag("python"), "python:latest");
+        assert_eq!(
+            with_default_tag("localhost:5000/x"),
+            "localhost:5000/x:latest"
+        );
+        assert_eq!(with_default_tag("quay.io/a/b:1"), "quay.io/a/b:1");
+        assert_eq!(with_default_tag("a@sha256:00"), "a@sha256:00");
     }
 
     #[test]

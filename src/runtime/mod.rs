@@ -61,6 +61,9 @@ pub struct ServiceMeta {
     pub memory_request_bytes: u64,
     /// When the service was launched, epoch milliseconds.
     pub created_ms: u64,
+    /// How readiness is checked: `http` (an HTTP answer) or `tcp` (an accepted connection).
+    #[serde(default)]
+    pub probe: String,
 }
 
 /// The state of a service's container as the engine reports it.

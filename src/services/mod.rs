@@ -136,8 +136,9 @@ pub struct Lab {
     reach: Reachability,
     store: Arc<Store>,
     pending: Mutex<HashMap<(String, String), Pending>>,
-    /// Containers seen answering (name, last change): readiness is not probed again.
-    ready: Mutex<HashSet<(String, u64)>>,
+    /// Services seen answering since their container last started: not probed again. Entries
+    /// go when the container is seen stopped, and on suspend and resume.
+    ready: Mutex<HashSet<(String, String)>>,
     /// Release → published port, for the proxy.
     routes: Mutex<HashMap<String, u16>>,
     /// The engine's listing, valid while no event arrived since (and for a few seconds).
@@ -280,7 +281,12 @@ impl Lab {
                 "options must be an object".into(),
             ]));
         }
-        let effective = values::merge(&package.default_values, &req.options);
+        let options = if req.options.is_null() {
+            Value::Object(Map::new())
+        } else {
+            req.options.clone()
+        };
+        let effective = values::merge(&package.default_values, &options);
         if let Some(schema) = self.resolved_schema(package) {
             let errors = schema::validate(&schema, &effective).map_err(LabError::Engine)?;
             if !errors.is_empty() {
@@ -311,38 +317,6 @@ impl Lab {
         ) = self.prepare(caller, &req)?;
         let runtime = self.require_runtime()?.clone();
         let existing = self.engine_services(&runtime).await?;
-        let taken = existing.iter().any(|s| s.meta.release == req.release)
-            || self
-                .pending
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .keys()
-                .any(|(_, r)| *r == req.release);
-        if taken {
-            return Err(LabError::Conflict(format!(
-                "a service named `{}` already exists",
-                req.release
-            )));
-        }
-        if let Some(quota) = caller.quota {
-            let mut usage = QuotaUsage::default();
-            for s in existing.iter().filter(|s| s.meta.project == caller.project) {
-                usage.add(&s.meta, self.is_suspended(&s.meta));
-            }
-            for p in self
-                .pending
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .values()
-            {
-                if p.meta.project == caller.project && p.failure.is_none() {
-                    usage.add(&p.meta, false);
-                }
-            }
-            quota
-                .admit(&usage, cpu_request_millis, memory_request_bytes)
-                .map_err(LabError::QuotaExceeded)?;
-        }
         let url = self.exposure.url(&req.release);
         let meta = ServiceMeta {
             release: req.release.clone(),
@@ -368,12 +342,39 @@ impl Lab {
             cpu_request_millis,
             memory_request_bytes,
             created_ms: now_ms(),
+            probe: match package.launch.probe {
+                crate::catalog::launch::Probe::Http => "http".into(),
+                crate::catalog::launch::Probe::Tcp => "tcp".into(),
+            },
         };
         let key = (meta.project.clone(), meta.release.clone());
-        self.pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(
+        // Name and quota checks and the reservation happen under one lock, so two concurrent
+        // installs cannot both pass them.
+        {
+            let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            let live = || pending.values().filter(|p| !p.cancelled);
+            let taken = existing.iter().any(|s| s.meta.release == req.release)
+                || live().any(|p| p.meta.release == req.release);
+            if taken {
+                return Err(LabError::Conflict(format!(
+                    "a service named `{}` already exists",
+                    req.release
+                )));
+            }
+            if let Some(quota) = caller.quota {
+                let mut usage = QuotaUsage::default();
+                for s in existing.iter().filter(|s| s.meta.project == caller.project) {
+                    usage.add(&s.meta, self.is_suspended(&s.meta));
+                }
+                for p in live().filter(|p| p.meta.project == caller.project && p.failure.is_none())
+                {
+                    usage.add(&p.meta, false);
+                }
+                quota
+                    .admit(&usage, cpu_request_millis, memory_request_bytes)
+                    .map_err(LabError::QuotaExceeded)?;
+            }
+            pending.insert(
                 key.clone(),
                 Pending {
                     meta: meta.clone(),
@@ -381,6 +382,7 @@ impl Lab {
                     cancelled: false,
                 },
             );
+        }
         let _ = self
             .store
             .remove(&OVERRIDES, &override_key(&meta.project, &meta.release));
@@ -407,10 +409,14 @@ impl Lab {
                 }
                 cancelled
             };
+            if cancelled {
+                // Deleted while installing: whatever got made (even a container that failed
+                // to start) goes.
+                let _ = runtime.delete(&key.0, &key.1).await;
+                lab.events.touch();
+                return;
+            }
             match result {
-                Ok(()) if cancelled => {
-                    let _ = runtime.delete(&key.0, &key.1).await;
-                }
                 Ok(()) => {}
                 Err(e) => {
                     // A container may exist half made (created, not started): it stays
@@ -550,15 +556,22 @@ impl Lab {
             meta.share = share;
         }
         let running = found.phase == Phase::Running;
-        let ready = running
-            && self
-                .answers(&found.container, found.changed_ms, found.host_port)
-                .await;
-        if let Some(port) = found.host_port.filter(|_| running) {
-            self.routes
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(meta.release.clone(), port);
+        let ready = running && self.answers(&meta, found.host_port).await;
+        match found.host_port.filter(|_| running) {
+            Some(port) => {
+                self.routes
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(meta.release.clone(), port);
+            }
+            None => {
+                // Stopped or crashed: its port may go to another container.
+                self.routes
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&meta.release);
+                self.forget_readiness(&meta.project, &meta.release);
+            }
         }
         let status = match &found.phase {
             Phase::Exited { oom: true, .. } if !overrides.suspended => {
@@ -592,9 +605,9 @@ impl Lab {
         }
     }
 
-    /// Whether the service answers HTTP on its published port (cached once it has).
-    async fn answers(&self, container: &str, changed_ms: u64, port: Option<u16>) -> bool {
-        let key = (container.to_owned(), changed_ms);
+    /// Whether the service answers on its published port (cached once it has).
+    async fn answers(&self, meta: &ServiceMeta, port: Option<u16>) -> bool {
+        let key = (meta.project.clone(), meta.release.clone());
         if self
             .ready
             .lock()
@@ -604,16 +617,19 @@ impl Lab {
             return true;
         }
         let Some(port) = port else { return false };
-        // Any answer counts, even a protocol error from a service that does not speak HTTP
-        // (a database): only a refused or silent port means "not up yet".
-        let ok = match self
-            .http
-            .get(format!("http://127.0.0.1:{port}/"))
-            .send()
+        let ok = if meta.probe == "tcp" {
+            tokio::time::timeout(
+                Duration::from_millis(800),
+                tokio::net::TcpStream::connect(("127.0.0.1", port)),
+            )
             .await
-        {
-            Ok(_) => true,
-            Err(e) => !e.is_connect() && !e.is_timeout(),
+            .is_ok_and(|c| c.is_ok())
+        } else {
+            self.http
+                .get(format!("http://127.0.0.1:{port}/"))
+                .send()
+                .await
+                .is_ok()
         };
         if ok {
             self.ready
@@ -622,6 +638,13 @@ impl Lab {
                 .insert(key);
         }
         ok
+    }
+
+    fn forget_readiness(&self, project: &str, release: &str) {
+        self.ready
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&(project.to_owned(), release.to_owned()));
     }
 
     /// Deletes a service (its container and volumes).
@@ -727,7 +750,9 @@ impl Lab {
             )));
         }
         let runtime = self.require_runtime()?;
+        let was = service.suspended;
         self.update_overrides(caller.project, release, |o| o.suspended = suspend)?;
+        self.forget_readiness(caller.project, release);
         let result = if suspend {
             self.routes
                 .lock()
@@ -739,7 +764,7 @@ impl Lab {
         };
         self.events.touch();
         if let Err(e) = result {
-            self.update_overrides(caller.project, release, |o| o.suspended = !suspend)?;
+            self.update_overrides(caller.project, release, |o| o.suspended = was)?;
             return Err(e.into());
         }
         let (reason, text) = if suspend {
@@ -779,7 +804,8 @@ impl Lab {
         Ok(usage)
     }
 
-    /// The loopback port of a running service, for the proxy.
+    /// The loopback port of a running service, for the proxy. A miss reads the engine's
+    /// listing through its cache, so unknown hosts cannot make the proxy hammer the engine.
     pub async fn route(&self, release: &str, refresh: bool) -> Option<u16> {
         if !refresh
             && let Some(port) = self
@@ -791,17 +817,20 @@ impl Lab {
             return Some(*port);
         }
         let runtime = self.runtime.as_ref()?;
-        let services = runtime.list(None).await.ok()?;
-        let mut routes = self.routes.lock().unwrap_or_else(|e| e.into_inner());
-        routes.clear();
-        for s in services {
-            if s.phase == Phase::Running
-                && let Some(port) = s.host_port
-            {
-                routes.insert(s.meta.release.clone(), port);
-            }
+        if refresh {
+            self.events.touch();
         }
-        routes.get(release).copied()
+        let services = self.engine_services(runtime).await.ok()?;
+        let found = services
+            .iter()
+            .find(|s| s.meta.release == release && s.phase == Phase::Running)
+            .and_then(|s| s.host_port);
+        let mut routes = self.routes.lock().unwrap_or_else(|e| e.into_inner());
+        match found {
+            Some(port) => routes.insert(release.to_owned(), port),
+            None => routes.remove(release),
+        };
+        found
     }
 
     /// Every service on the engine (the `services` command).

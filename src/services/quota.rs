@@ -37,9 +37,9 @@ impl QuotaUsage {
         if suspended {
             return;
         }
-        self.cpu_millis += meta.cpu_request_millis;
-        self.memory_bytes += meta.memory_request_bytes;
-        self.services += 1;
+        self.cpu_millis = self.cpu_millis.saturating_add(meta.cpu_request_millis);
+        self.memory_bytes = self.memory_bytes.saturating_add(meta.memory_request_bytes);
+        self.services = self.services.saturating_add(1);
     }
 }
 
@@ -49,6 +49,9 @@ impl Quota {
         let map = value.as_object().ok_or("a quota must be an object")?;
         let mut spec = Map::new();
         for (key, v) in map {
+            if v.is_null() {
+                continue;
+            }
             if !KEYS.contains(&key.as_str())
                 && !key.ends_with("nvidia.com/gpu")
                 && !key.contains("ephemeral-storage")
@@ -76,11 +79,11 @@ impl Quota {
     pub fn admit(&self, usage: &QuotaUsage, cpu: u64, memory: u64) -> Result<(), String> {
         for key in ["requests.cpu", "limits.cpu"] {
             if let Some(limit) = self.spec.get(key).and_then(|v| cpu_millis(v).ok())
-                && usage.cpu_millis + cpu > limit
+                && usage.cpu_millis.saturating_add(cpu) > limit
             {
                 return Err(format!(
                     "exceeded quota: {key} would be {} of {} (this service asks for {})",
-                    format_cpu(usage.cpu_millis + cpu),
+                    format_cpu(usage.cpu_millis.saturating_add(cpu)),
                     format_cpu(limit),
                     format_cpu(cpu)
                 ));
@@ -88,22 +91,22 @@ impl Quota {
         }
         for key in ["requests.memory", "limits.memory"] {
             if let Some(limit) = self.spec.get(key).and_then(|v| memory_bytes(v).ok())
-                && usage.memory_bytes + memory > limit
+                && usage.memory_bytes.saturating_add(memory) > limit
             {
                 return Err(format!(
                     "exceeded quota: {key} would be {} of {} (this service asks for {})",
-                    format_memory(usage.memory_bytes + memory),
+                    format_memory(usage.memory_bytes.saturating_add(memory)),
                     format_memory(limit),
                     format_memory(memory)
                 ));
             }
         }
         if let Some(limit) = self.spec.get("count/pods").and_then(count)
-            && usage.services + 1 > limit
+            && usage.services.saturating_add(1) > limit
         {
             return Err(format!(
                 "exceeded quota: count/pods would be {} of {limit}",
-                usage.services + 1
+                usage.services.saturating_add(1)
             ));
         }
         Ok(())
@@ -119,7 +122,9 @@ impl Quota {
                     Value::String(format_memory(usage.memory_bytes))
                 }
                 "count/pods" => Value::from(usage.services),
-                _ => continue,
+                // Not tracked here (storage, GPUs): nothing is used.
+                k if k.ends_with("nvidia.com/gpu") => Value::from(0),
+                _ => Value::String("0".into()),
             };
             used.insert(key.clone(), v);
         }

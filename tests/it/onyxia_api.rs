@@ -480,9 +480,17 @@ async fn operator_regions_and_an_external_issuer() {
     assert_eq!(status, 200);
     assert_eq!(quota["spec"], json!({"requests.cpu": "2", "count/pods": 3}));
     // Group projects have no quota in this region: 403 means "disabled" to the web.
-    let mut api = Api::new(&tp, "alice");
-    api.project = Some("projet-demo".into());
-    assert_eq!(api.get("/my-lab/quota").await.0, 403);
+    let quota = reqwest::Client::new()
+        .get(format!("{}/api/my-lab/quota", tp.base))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .header("ONYXIA-PROJECT", "projet-demo")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(quota.status(), 403);
+    // Only the external provider's tokens count once one is configured.
+    let embedded = Api::new(&tp, "alice");
+    assert_eq!(embedded.get("/user/info").await.0, 401);
     // A token of the provider for another client is refused.
     let minio = crate::support::password_grant(&keycloak, "onyxia-minio", "alice", "alice").await;
     let r = reqwest::Client::new()
