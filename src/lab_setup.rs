@@ -70,20 +70,14 @@ pub async fn build(
         .unwrap_or(&oc.expose_domain)
         .to_owned();
 
-    let detection = match oc.docker_host.as_deref() {
-        Some("none") => detect::Detection {
-            runtime: None,
-            probes: Vec::new(),
-        },
-        configured => detect::detect(configured).await,
-    };
+    let detection = detect::detect(oc.docker_host.as_deref()).await;
     let runtime: Option<Arc<dyn Runtime>> =
         detection.runtime.map(|r| Arc::new(r) as Arc<dyn Runtime>);
     match &runtime {
         Some(r) => {
             tracing::info!(engine = %r.info().engine, version = %r.info().version, endpoint = %r.info().endpoint, "container engine found")
         }
-        None if oc.docker_host.as_deref() == Some("none") => {
+        None if detect::is_disabled(oc.docker_host.as_deref()) => {
             tracing::info!("no container engine (runtime disabled)")
         }
         None => tracing::warn!(
@@ -97,25 +91,25 @@ pub async fn build(
         ..Default::default()
     };
     if let Some(info) = runtime.as_ref().map(|r| r.info().clone()) {
-        match (&info.host_from_containers, info.desktop) {
-            // Docker Desktop forwards host.docker.internal to the host's loopback.
-            (Some(host), true) => {
+        let own = [
+            ("S3", at.s3.port()),
+            ("Vault", at.vault.port()),
+            ("main", at.main.port()),
+        ];
+        match &info.host_from_containers {
+            None => tracing::warn!(
+                "the engine's bridge gateway is unknown: services get endpoint URLs unchanged"
+            ),
+            // Docker Desktop forwards host.docker.internal to the host's loopback, and a
+            // platform bound beyond loopback is reachable at the gateway: same ports.
+            Some(host) if info.desktop || !config.bind.is_loopback() => {
                 reach.container_host = Some(host.clone());
-                reach.ports = [
-                    (at.s3.port(), at.s3.port()),
-                    (at.vault.port(), at.vault.port()),
-                    (at.main.port(), at.main.port()),
-                ]
-                .into();
+                reach.ports = own.iter().map(|(_, port)| (*port, *port)).collect();
             }
-            (Some(gateway), false) if config.bind.is_loopback() => {
+            Some(gateway) => {
                 if let Ok(ip) = gateway.parse::<IpAddr>() {
                     reach.container_host = Some(gateway.clone());
-                    for (what, port) in [
-                        ("S3", at.s3.port()),
-                        ("Vault", at.vault.port()),
-                        ("main", at.main.port()),
-                    ] {
+                    for (what, port) in own {
                         match bind_for_containers(ip, port) {
                             Ok(listener) => {
                                 let actual =
@@ -130,19 +124,6 @@ pub async fn build(
                     }
                 }
             }
-            // Bound to all addresses (or a routable one): containers use the gateway directly.
-            (Some(gateway), false) => {
-                reach.container_host = Some(gateway.clone());
-                reach.ports = [
-                    (at.s3.port(), at.s3.port()),
-                    (at.vault.port(), at.vault.port()),
-                    (at.main.port(), at.main.port()),
-                ]
-                .into();
-            }
-            (None, _) => tracing::warn!(
-                "the engine's bridge gateway is unknown: services get endpoint URLs unchanged"
-            ),
         }
     }
 

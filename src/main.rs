@@ -339,15 +339,7 @@ fn detect_engine(
         ExitCode::from(EXIT_RUNTIME)
     })?;
     let configured = config.onyxia.docker_host.clone();
-    let detection = runtime.block_on(async {
-        match configured.as_deref() {
-            Some("none") => onyxia_lite::runtime::detect::Detection {
-                runtime: None,
-                probes: Vec::new(),
-            },
-            other => onyxia_lite::runtime::detect::detect(other).await,
-        }
-    });
+    let detection = runtime.block_on(onyxia_lite::runtime::detect::detect(configured.as_deref()));
     Ok((config, detection))
 }
 
@@ -356,7 +348,7 @@ fn doctor(common: Common) -> ExitCode {
         Ok(d) => d,
         Err(code) => return code,
     };
-    if config.onyxia.docker_host.as_deref() == Some("none") {
+    if onyxia_lite::runtime::detect::is_disabled(config.onyxia.docker_host.as_deref()) {
         println!("container engine: disabled (onyxia.docker_host = none)");
         return ExitCode::SUCCESS;
     }

@@ -41,14 +41,6 @@ impl Registry {
         walk(dir, dir, &mut schemas)?;
         Ok(Registry { schemas })
     }
-
-    pub fn len(&self) -> usize {
-        self.schemas.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.schemas.is_empty()
-    }
 }
 
 /// How deep `$ref`s may nest before resolution gives up (cycles).

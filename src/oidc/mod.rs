@@ -26,6 +26,7 @@ use axum::routing::{get, post};
 
 pub use error::OAuthError;
 use form::Params;
+pub use userinfo::bearer_token;
 
 use crate::identity::Identity;
 

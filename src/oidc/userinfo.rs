@@ -12,16 +12,15 @@ use serde_json::{Value, json};
 use super::{OAuthError, OidcState, no_store, read_form};
 use crate::identity::tokens::Target;
 
-fn bearer(headers: &HeaderMap) -> Option<String> {
+/// The bearer token of a request (RFC 6750 header form), if any. The Onyxia API reads it too.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim().to_owned())
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 pub async fn userinfo_get(State(state): State<Arc<OidcState>>, headers: HeaderMap) -> Response {
-    respond(&state, bearer(&headers))
+    respond(&state, bearer_token(&headers).map(str::to_owned))
 }
 
 pub async fn userinfo_post(
@@ -29,7 +28,7 @@ pub async fn userinfo_post(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let token = match bearer(&headers) {
+    let token = match bearer_token(&headers).map(str::to_owned) {
         Some(t) => Some(t),
         None => match read_form(&state, &headers, body).await {
             Ok(form) => form.get("access_token").map(str::to_owned),

@@ -31,7 +31,7 @@ fn chart_json(catalog: &Catalog, package: &Package) -> Value {
         ]
         .concat(),
     );
-    chart.insert("digest".into(), json!(hex(&digest)));
+    chart.insert("digest".into(), json!(crate::objects::hex(&digest)));
     chart.insert(
         "urls".into(),
         json!([format!(
@@ -41,10 +41,6 @@ fn chart_json(catalog: &Catalog, package: &Package) -> Value {
     );
     chart.insert("defaultValues".into(), json!(package.default_values_text));
     strip_nulls(Value::Object(chart))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A catalog as `/public/catalogs` and `/my-lab/catalogs` return it.

@@ -14,6 +14,7 @@ use super::region::RegionSettings;
 use super::user::{ApiUser, Project, authenticate, project_of, region_of};
 use super::{OnyxiaState, Problem, json_response};
 use crate::catalog::values;
+use crate::markup::rfc3339;
 use crate::runtime::{EventKind, RuntimeEvent};
 use crate::services::{Caller, InstallRequest, Service, Status};
 
@@ -155,13 +156,7 @@ fn service_json(s: &Service, project: &str) -> Value {
         }
         None => Vec::new(),
     };
-    let updated = time::OffsetDateTime::from_unix_timestamp_nanos(s.updated_ms as i128 * 1_000_000)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default();
+    let updated = rfc3339(s.updated_ms as i128 * 1_000_000);
     let mut out = json!({
         "id": s.meta.release,
         "name": s.meta.release,
@@ -381,13 +376,7 @@ pub async fn quota(
 
 /// A service event as a Kubernetes `v1/Event`, which is what the web reads.
 fn event_json(e: &RuntimeEvent) -> Value {
-    let time = time::OffsetDateTime::from_unix_timestamp_nanos(e.time_ms as i128 * 1_000_000)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default();
+    let time = rfc3339(e.time_ms as i128 * 1_000_000);
     json!({
         "apiVersion": "v1",
         "kind": "Event",

@@ -12,7 +12,9 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::region::RegionSettings;
-use super::{OnyxiaState, Problem, bearer, json_response};
+use super::{OnyxiaState, Problem, json_response};
+use crate::oidc::bearer_token;
+use crate::services::is_label;
 
 /// The authenticated caller.
 #[derive(Debug, Clone)]
@@ -42,7 +44,7 @@ pub struct Project {
 pub async fn authenticate(state: &OnyxiaState, headers: &HeaderMap) -> Result<ApiUser, Problem> {
     let unauthorized =
         |detail: &str| Problem::new(StatusCode::UNAUTHORIZED, "Unauthorized", detail.to_owned());
-    let token = bearer(headers).ok_or_else(|| unauthorized("a bearer token is required"))?;
+    let token = bearer_token(headers).ok_or_else(|| unauthorized("a bearer token is required"))?;
     // With an external provider configured, only its tokens are accepted: two issuers would
     // share one namespace of usernames (and so of projects).
     let claims = match &state.external {
@@ -104,17 +106,6 @@ fn label_safe(name: &str) -> String {
         .collect();
     let trimmed: String = mapped.trim_matches('-').chars().take(63).collect();
     trimmed.trim_end_matches('-').to_owned()
-}
-
-/// Whether a name is an RFC 1123 label (Kubernetes namespaces; onyxia drops other projects).
-fn is_label(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 63
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !name.starts_with('-')
-        && !name.ends_with('-')
 }
 
 /// The user's projects in a region: personal first, then one per group.

@@ -77,9 +77,21 @@ fn current_uid() -> Option<u32> {
     std::fs::metadata("/proc/self").ok().map(|m| m.uid())
 }
 
-/// Tries every candidate; the first that answers a version request is used.
+/// Whether `runtime.docker_host` turns the engine off (`none`).
+pub fn is_disabled(configured: Option<&str>) -> bool {
+    configured == Some("none")
+}
+
+/// Tries every candidate; the first that answers a version request is used. Nothing is tried
+/// when the engine is turned off.
 pub async fn detect(configured: Option<&str>) -> Detection {
     let mut probes = Vec::new();
+    if is_disabled(configured) {
+        return Detection {
+            runtime: None,
+            probes,
+        };
+    }
     let mut runtime = None;
     for (source, endpoint) in candidates(configured) {
         if runtime.is_some() {

@@ -91,16 +91,14 @@ impl DockerRuntime {
                         oom: false,
                     },
                 };
+                let service_port: Option<u16> = labels
+                    .get(&format!("{LABEL}.port"))
+                    .and_then(|v| v.parse().ok());
                 let host_port = c
                     .ports
                     .unwrap_or_default()
                     .iter()
-                    .filter(|p| {
-                        Some(p.private_port)
-                            == labels
-                                .get(&format!("{LABEL}.port"))
-                                .and_then(|v| v.parse().ok())
-                    })
+                    .filter(|p| Some(p.private_port) == service_port)
                     .find_map(|p| p.public_port);
                 let changed_ms = c.created.map(|s| s.max(0) as u64 * 1000).unwrap_or(0);
                 Some(RuntimeService {

@@ -98,14 +98,4 @@ impl EventLog {
     pub fn touch(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
     }
-
-    /// Past events of one service, oldest first.
-    pub fn of_service(&self, project: &str, release: &str) -> Vec<RuntimeEvent> {
-        let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
-        recent
-            .iter()
-            .filter(|e| e.project == project && e.release == release)
-            .cloned()
-            .collect()
-    }
 }

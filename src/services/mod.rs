@@ -23,7 +23,7 @@ use crate::runtime::{
     EventKind, EventLog, Phase, Runtime, RuntimeError, RuntimeService, ServiceMeta, now_ms,
 };
 use crate::store::{Store, Table};
-pub use naming::{Exposure, check_release_name};
+pub use naming::{Exposure, check_release_name, is_label};
 pub use quota::{Quota, QuotaUsage};
 
 /// What users changed about a service after it was launched.
@@ -362,14 +362,7 @@ impl Lab {
                 )));
             }
             if let Some(quota) = caller.quota {
-                let mut usage = QuotaUsage::default();
-                for s in existing.iter().filter(|s| s.meta.project == caller.project) {
-                    usage.add(&s.meta, self.is_suspended(&s.meta));
-                }
-                for p in live().filter(|p| p.meta.project == caller.project && p.failure.is_none())
-                {
-                    usage.add(&p.meta, false);
-                }
+                let usage = self.project_usage(caller.project, &existing, &pending);
                 quota
                     .admit(&usage, cpu_request_millis, memory_request_bytes)
                     .map_err(LabError::QuotaExceeded)?;
@@ -443,6 +436,38 @@ impl Lab {
         self.overrides(&meta.project, &meta.release).suspended
     }
 
+    /// Applies the renames and shares users made since launch; returns the overrides.
+    fn with_overrides(&self, meta: &mut ServiceMeta) -> Overrides {
+        let overrides = self.overrides(&meta.project, &meta.release);
+        if let Some(name) = &overrides.friendly_name {
+            meta.friendly_name = name.clone();
+        }
+        if let Some(share) = overrides.share {
+            meta.share = share;
+        }
+        overrides
+    }
+
+    /// Requests of a project's services on the engine (`existing`) and of its installs still
+    /// in progress (`pending`, already locked by the caller).
+    fn project_usage(
+        &self,
+        project: &str,
+        existing: &[RuntimeService],
+        pending: &HashMap<(String, String), Pending>,
+    ) -> QuotaUsage {
+        let mut usage = QuotaUsage::default();
+        for s in existing.iter().filter(|s| s.meta.project == project) {
+            usage.add(&s.meta, self.is_suspended(&s.meta));
+        }
+        for p in pending.values() {
+            if p.meta.project == project && !p.cancelled && p.failure.is_none() {
+                usage.add(&p.meta, false);
+            }
+        }
+        usage
+    }
+
     /// Services of the caller's project that the caller may see.
     pub async fn list(&self, caller: &Caller<'_>) -> Result<Vec<Service>, LabError> {
         let mut out = Vec::new();
@@ -452,7 +477,6 @@ impl Lab {
                 futures_util::future::join_all(found.into_iter().map(|s| self.view(s))).await;
             out.extend(views);
         }
-        let on_engine: HashSet<String> = out.iter().map(|s| s.meta.release.clone()).collect();
         for pending in self.pending_views(caller.project) {
             match out
                 .iter_mut()
@@ -461,8 +485,7 @@ impl Lab {
                 // Created but not started: the pending record knows why.
                 Some(s) if matches!(pending.status, Status::Failed(_)) => s.status = pending.status,
                 Some(_) => {}
-                None if !on_engine.contains(&pending.meta.release) => out.push(pending),
-                None => {}
+                None => out.push(pending),
             }
         }
         out.retain(|s| visible(caller, &s.meta));
@@ -522,13 +545,7 @@ impl Lab {
         pending
             .into_iter()
             .map(|(mut meta, failure)| {
-                let overrides = self.overrides(&meta.project, &meta.release);
-                if let Some(name) = overrides.friendly_name {
-                    meta.friendly_name = name;
-                }
-                if let Some(share) = overrides.share {
-                    meta.share = share;
-                }
+                self.with_overrides(&mut meta);
                 (meta, failure)
             })
             .map(|(meta, failure)| Service {
@@ -547,14 +564,8 @@ impl Lab {
     }
 
     async fn view(&self, found: RuntimeService) -> Service {
-        let overrides = self.overrides(&found.meta.project, &found.meta.release);
         let mut meta = found.meta;
-        if let Some(name) = overrides.friendly_name {
-            meta.friendly_name = name;
-        }
-        if let Some(share) = overrides.share {
-            meta.share = share;
-        }
+        let overrides = self.with_overrides(&mut meta);
         let running = found.phase == Phase::Running;
         let ready = running && self.answers(&meta, found.host_port).await;
         match found.host_port.filter(|_| running) {
@@ -790,18 +801,12 @@ impl Lab {
 
     /// Requests of the project's running services (suspended ones count for nothing).
     pub async fn usage(&self, project: &str) -> Result<QuotaUsage, LabError> {
-        let mut usage = QuotaUsage::default();
-        if let Some(runtime) = &self.runtime {
-            for s in self.project_services(runtime, project).await? {
-                usage.add(&s.meta, self.is_suspended(&s.meta));
-            }
-        }
-        for s in self.pending_views(project) {
-            if s.status == Status::Installing {
-                usage.add(&s.meta, false);
-            }
-        }
-        Ok(usage)
+        let existing = match &self.runtime {
+            Some(runtime) => self.engine_services(runtime).await?,
+            None => Arc::new(Vec::new()),
+        };
+        let pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(self.project_usage(project, &existing, &pending))
     }
 
     /// The loopback port of a running service, for the proxy. A miss reads the engine's
@@ -831,13 +836,6 @@ impl Lab {
             None => routes.remove(release),
         };
         found
-    }
-
-    /// Every service on the engine (the `services` command).
-    pub async fn all_services(&self) -> Result<Vec<Service>, LabError> {
-        let runtime = self.require_runtime()?;
-        let found = runtime.list(None).await?;
-        Ok(futures_util::future::join_all(found.into_iter().map(|s| self.view(s))).await)
     }
 }
 
@@ -878,9 +876,4 @@ pub fn no_runtime_message(probes: &[Probe]) -> String {
             tried.join("; ")
         }
     )
-}
-
-/// A map as a JSON object value.
-fn values_of(map: &Map<String, Value>) -> Value {
-    Value::Object(map.clone())
 }

@@ -24,20 +24,22 @@ impl Exposure {
     }
 }
 
-/// Helm's rule for release names: lowercase DNS labels joined by dots, at most 53 characters.
+/// Whether a name is an RFC 1123 label: what Kubernetes namespaces (and so onyxia's project
+/// ids) and release names must be.
+pub fn is_label(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+}
+
+/// Helm's rule for release names (a label, at most 53 characters). Helm also allows dots;
+/// the proxy routes by the first label of the host, so none here.
 pub fn check_release_name(name: &str) -> Result<(), LabError> {
-    let label_ok = |l: &str| {
-        !l.is_empty()
-            && l.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            && !l.starts_with('-')
-            && !l.ends_with('-')
-    };
-    if name.is_empty()
-        || name.len() > MAX_RELEASE_LEN
-        || !name.split('.').all(label_ok)
-        || name.contains('.')
-    {
+    if name.len() > MAX_RELEASE_LEN || !is_label(name) {
         return Err(LabError::BadRequest(format!(
             "invalid release name `{name}`: use lowercase letters, digits and '-', starting and ending with a letter or digit, at most {MAX_RELEASE_LEN} characters"
         )));

@@ -3,7 +3,6 @@
 
 use serde_json::{Map, Value};
 
-use super::values_of;
 use crate::catalog::values::{cpu_millis, format_cpu, format_memory, memory_bytes};
 use crate::runtime::ServiceMeta;
 
@@ -128,7 +127,7 @@ impl Quota {
             };
             used.insert(key.clone(), v);
         }
-        serde_json::json!({ "spec": values_of(&self.spec), "usage": used })
+        serde_json::json!({ "spec": Value::Object(self.spec.clone()), "usage": used })
     }
 }
 

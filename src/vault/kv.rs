@@ -6,7 +6,8 @@ use axum::http::{Method, StatusCode};
 use axum::response::IntoResponse;
 use serde_json::{Map, Value, json};
 
-use super::{Call, VResult, VaultError, VaultState, envelope, no_content, rfc3339};
+use super::{Call, VResult, VaultError, VaultState, envelope, no_content};
+use crate::markup::rfc3339;
 use crate::secrets::kv::{KvError, MountConfig, Read, SecretMeta, VersionMeta};
 
 impl From<KvError> for VaultError {

@@ -105,16 +105,6 @@ pub fn no_content() -> Response {
     StatusCode::NO_CONTENT.into_response()
 }
 
-pub fn rfc3339(nanos: i128) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
-}
-
 /// A request after routing basics: method (LIST resolved), path segments, query, body.
 pub struct Call {
     pub method: Method,

@@ -4,9 +4,10 @@ use axum::http::{Method, StatusCode};
 use axum::response::IntoResponse;
 use serde_json::{Value, json};
 
-use super::{Call, VResult, VaultError, VaultState, envelope, no_content, rfc3339};
+use super::{Call, VResult, VaultError, VaultState, envelope, no_content};
 use crate::identity::now_secs;
 use crate::identity::tokens::{WebIdentityError, claimed_issuer, verify_web_identity};
+use crate::markup::rfc3339;
 use crate::secrets::tokens::{Caller, TokenRecord};
 
 const VERSION: &str = concat!("1.17.0+onyxia-lite-", env!("CARGO_PKG_VERSION"));
