@@ -22,6 +22,7 @@ mod server;
 pub mod services;
 pub mod store;
 pub mod vault;
+pub mod web;
 
 pub use config::Config;
 pub use endpoints::Endpoints;

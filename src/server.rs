@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use tokio::net::TcpListener;
@@ -227,7 +227,7 @@ impl Platform {
             .route("/healthz", get(healthz))
             .merge(oidc::router(oidc_state.clone()))
             .nest("/api", crate::onyxia::router(lab.api.clone()))
-            .fallback(not_found)
+            .fallback_service(crate::web::router(&config))
             .layer(DefaultBodyLimit::max(config.max_body_bytes))
             // Service hosts go to the proxy before any platform route sees them.
             .layer(axum::middleware::from_fn_with_state(
@@ -388,15 +388,6 @@ async fn healthz() -> impl IntoResponse {
     (
         [(header::CACHE_CONTROL, "no-store")],
         axum::Json(serde_json::json!({"status": "ok"})),
-    )
-}
-
-async fn not_found() -> impl IntoResponse {
-    (
-        StatusCode::NOT_FOUND,
-        axum::Json(
-            serde_json::json!({"error": "not_found", "error_description": "No such endpoint"}),
-        ),
     )
 }
 

@@ -36,7 +36,7 @@ config_section! {
         /// Largest request body accepted by the main listener's form and JSON endpoints, in bytes.
         max_body_bytes: usize = "1048576",
     }
-    sections { oidc: OidcConfig, passwords: PasswordConfig, s3: S3Config, vault: VaultConfig, onyxia: OnyxiaConfig }
+    sections { oidc: OidcConfig, passwords: PasswordConfig, s3: S3Config, vault: VaultConfig, onyxia: OnyxiaConfig, web: WebConfig }
 }
 
 config_section! {
@@ -62,6 +62,14 @@ config_section! {
         quota_memory: Option<String> = "",
         /// Issuer URL of an external OpenID provider whose access tokens (client `onyxia`) the API accepts, and which the web is told to log in with. Empty: the embedded issuer.
         external_issuer: Option<String> = "",
+    }
+}
+
+config_section! {
+    /// The web UI served at the main listener's root.
+    pub struct WebConfig {
+        /// Let launcher links with `autoLaunch=true` start a service as soon as the user is logged in (Onyxia's classroom links). false: the launcher shows the link's values and asks the user to confirm (like onyxia-web's DISABLE_AUTO_LAUNCH).
+        auto_launch: bool = "true",
     }
 }
 

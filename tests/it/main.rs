@@ -16,3 +16,4 @@ mod s3_support;
 mod support;
 mod vault_api;
 mod vault_vaultrs;
+mod web_ui;

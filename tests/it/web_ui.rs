@@ -1,0 +1,279 @@
+//! The web UI: how its files are served (content types, ETag, compression, deep links), and
+//! end-to-end scenarios in Chromium driven by Playwright (tests/browser/*.mjs), each against a
+//! platform started here.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::lab_support::{engine_ready, test_config_with_engine};
+use crate::support::{TestPlatform, test_config};
+
+/// Chromium is heavy on two cores: at most this many run at once.
+static BROWSERS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+fn under_ci() -> bool {
+    std::env::var("CI").as_deref() == Ok("true")
+}
+
+fn browser_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
+}
+
+/// Whether Node, playwright-core and Chromium are installed (scripts/install-test-deps.sh).
+/// Under `CI=true` a missing one fails the test instead of skipping it.
+fn browser_ready() -> bool {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let reason = if !Path::new(&chromium).exists() {
+        format!("{chromium} is missing")
+    } else if !browser_dir().join("node_modules/playwright-core").exists() {
+        "tests/browser/node_modules/playwright-core is missing".to_owned()
+    } else {
+        return true;
+    };
+    let reason = format!("{reason} (run scripts/install-test-deps.sh)");
+    if under_ci() {
+        panic!("browser tests cannot run under CI=true: {reason}");
+    }
+    eprintln!("SKIPPED (not under CI): {reason}");
+    false
+}
+
+/// Runs `tests/browser/<name>.mjs` against `tp`; its output is shown when it fails.
+async fn run_scenario(tp: &TestPlatform, name: &str) {
+    let _slot = BROWSERS.acquire().await.expect("semaphore open");
+    let endpoints = &tp.running.endpoints;
+    let screenshots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    let mut command = tokio::process::Command::new("node");
+    command
+        .arg(format!("{name}.mjs"))
+        .current_dir(browser_dir())
+        // The UI must be opened at the platform's public URL: its login redirects go there.
+        .env("BASE_URL", &endpoints.url)
+        .env("S3_URL", &endpoints.s3_url)
+        .env("VAULT_URL", &endpoints.vault_url)
+        .env("SCREENSHOT_DIR", &screenshots)
+        .kill_on_drop(true);
+    let output = tokio::time::timeout(Duration::from_secs(240), command.output())
+        .await
+        .unwrap_or_else(|_| panic!("browser scenario {name} took more than 4 minutes"))
+        .expect("node runs (scripts/install-test-deps.sh installs it)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "browser scenario {name} failed ({}); screenshots in {}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        output.status,
+        screenshots.display()
+    );
+    println!("{stdout}");
+}
+
+async fn scenario_without_engine(name: &str) {
+    if !browser_ready() {
+        return;
+    }
+    let tp = TestPlatform::start_with(test_config()).await;
+    run_scenario(&tp, name).await;
+    tp.stop().await;
+}
+
+async fn scenario_with_engine(name: &str, edit: impl FnOnce(&mut onyxia_lite::Config)) {
+    if !browser_ready() || !engine_ready().await {
+        return;
+    }
+    let mut config = test_config_with_engine();
+    edit(&mut config);
+    let tp = TestPlatform::start_with(config).await;
+    run_scenario(&tp, name).await;
+    tp.stop().await;
+}
+
+#[tokio::test]
+async fn ui_files_have_types_etags_compression_and_deep_links() {
+    let tp = TestPlatform::start().await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+
+    // A deep link loads the app with the server's settings in it.
+    let page = http
+        .get(format!("{}/launcher/test/tiny?autoLaunch=true", tp.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains(r#"<script id="onyxia-lite-env" type="application/json">{"autoLaunch":true"#),
+        "{html}"
+    );
+    assert!(html.contains(r#"src="/js/main.js""#));
+
+    // Modules: JavaScript type, a validator, and 304 when it still matches.
+    let module = http
+        .get(format!("{}/js/main.js", tp.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(module.status(), 200);
+    assert!(
+        module.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    assert_eq!(module.headers()["cache-control"], "no-cache");
+    let etag = module.headers()["etag"].clone();
+    let again = http
+        .get(format!("{}/js/main.js", tp.base))
+        .header("if-none-match", etag.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+    assert_eq!(again.headers()["etag"], etag);
+
+    // Compressed when the client accepts it (reqwest here does not decode: the raw header shows).
+    let gzipped = http
+        .get(format!("{}/app.css", tp.base))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gzipped.headers()["content-encoding"], "gzip");
+    assert!(
+        gzipped.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
+
+    // A missing file is a 404, not the app; unknown platform routes keep their JSON 404.
+    let missing = http
+        .get(format!("{}/js/missing.js", tp.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let api = http
+        .get(format!("{}/api/no-such-thing", tp.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), 404);
+    assert!(
+        api.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .contains("json")
+    );
+    let realm = http
+        .get(format!("{}/realms/nope/x", tp.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(realm.status(), 404);
+    let post = http
+        .post(format!("{}/catalog", tp.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status(), 405);
+    assert_eq!(post.headers()["allow"], "GET, HEAD");
+    tp.stop().await;
+}
+
+#[tokio::test]
+async fn autolaunch_setting_reaches_the_page() {
+    let mut config = test_config();
+    config.web.auto_launch = false;
+    let tp = TestPlatform::start_with(config).await;
+    let html = reqwest::get(format!("{}/my-services", tp.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(r#"{"autoLaunch":false"#), "{html}");
+    tp.stop().await;
+}
+
+#[test]
+fn ui_stays_under_its_size_budget() {
+    let total = onyxia_lite::web::total_asset_bytes();
+    assert!(total > 10_000, "the UI files are embedded ({total} bytes)");
+    assert!(
+        total < 300 * 1024,
+        "web/ is {total} bytes; the budget is 300 KiB"
+    );
+}
+
+#[test]
+fn ui_logic_unit_tests_pass() {
+    if !browser_ready() {
+        return;
+    }
+    let output = std::process::Command::new("node")
+        .args(["--test", "tests/web/"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("node runs");
+    assert!(
+        output.status.success(),
+        "node --test tests/web/ failed\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[tokio::test]
+async fn browser_catalog_to_running_service() {
+    scenario_with_engine("catalog-launch", |_| {}).await;
+}
+
+#[tokio::test]
+async fn browser_autolaunch_link_logs_in_then_launches() {
+    scenario_with_engine("autolaunch", |_| {}).await;
+}
+
+#[tokio::test]
+async fn browser_autolaunch_disabled_asks_for_confirmation() {
+    scenario_with_engine("autolaunch-disabled", |c| c.web.auto_launch = false).await;
+}
+
+#[tokio::test]
+async fn browser_malformed_launch_links_launch_nothing() {
+    scenario_with_engine("bad-links", |_| {}).await;
+}
+
+#[tokio::test]
+async fn browser_my_services_lifecycle() {
+    scenario_with_engine("services", |_| {}).await;
+}
+
+#[tokio::test]
+async fn browser_my_files_upload_download_share() {
+    scenario_without_engine("files").await;
+}
+
+#[tokio::test]
+async fn browser_my_secrets_create_edit_delete() {
+    scenario_without_engine("secrets").await;
+}
+
+#[tokio::test]
+async fn browser_account_credentials_work() {
+    scenario_without_engine("account").await;
+}
+
+#[tokio::test]
+async fn browser_login_logout_and_ended_session() {
+    scenario_without_engine("login").await;
+}
