@@ -10,6 +10,7 @@ const REMOVE = "-";
 export function parseKey(key) {
   const path = [];
   let current = "";
+  let afterIndex = false;
   let i = 0;
   const push = () => {
     if (current !== "") path.push(current);
@@ -21,8 +22,10 @@ export function parseKey(key) {
       current += ".";
       i += 2;
     } else if (c === ".") {
-      if (current === "" && path.length === 0) return null;
+      // An empty name (`a..b`, `.a`) is a typo, not a path; `[0].` is fine.
+      if (current === "" && !afterIndex) return null;
       push();
+      afterIndex = false;
       i++;
     } else if (c === "[") {
       const end = key.indexOf("]", i);
@@ -30,9 +33,11 @@ export function parseKey(key) {
       if (!/^\d+$/.test(index)) return null;
       push();
       path.push(Number(index));
+      afterIndex = true;
       i = end + 1;
     } else {
       current += c;
+      afterIndex = false;
       i++;
     }
   }
