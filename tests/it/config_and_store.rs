@@ -135,8 +135,15 @@ async fn health_discovery_and_realm_document() {
         .await
         .unwrap();
     assert!(realm["public_key"].as_str().unwrap().len() > 200);
-    let missing = http.get(format!("{}/nope", tp.base)).send().await.unwrap();
+    // Unknown platform paths are JSON 404s; other paths are pages of the web UI.
+    let missing = http
+        .get(format!("{}/api/nope", tp.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(missing.status(), 404);
+    let page = http.get(format!("{}/nope", tp.base)).send().await.unwrap();
+    assert_eq!(page.status(), 200);
     // S3 and Vault answer callers without credentials in their own formats.
     let s3 = http
         .get(format!("http://{}/", tp.running.endpoints.s3_addr))

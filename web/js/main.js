@@ -4,7 +4,7 @@
 import { h, mount, errorBox, spinner } from "./dom.js";
 import { configureAuth, isCallback, completeLogin, isLoggedIn, login, logout, idTokenClaims } from "./auth.js";
 import { publicConfiguration, region, currentUser, currentProject, selectProject, env } from "./api.js";
-import { route, startRouter, navigate } from "./router.js";
+import { route, startRouter, navigate, refresh } from "./router.js";
 
 route("/", () => import("./pages/catalog.js"));
 route("/catalog", () => import("./pages/catalog.js"));
@@ -60,7 +60,7 @@ async function boot() {
   renderShell(info);
   window.addEventListener("onyxia:project", () => {
     renderShell(info);
-    startRouter(renderPage);
+    refresh();
   });
   await startRouter(renderPage);
 }

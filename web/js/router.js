@@ -38,6 +38,11 @@ export function navigate(path, { replace = false } = {}) {
   return show();
 }
 
+/** Renders the current page again (after the project changed, say). */
+export function refresh() {
+  return show();
+}
+
 /** Changes the query string of the current page without rendering it again. */
 export function replaceQuery(params) {
   const search = params.toString();

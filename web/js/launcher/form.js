@@ -43,9 +43,9 @@ function renderNode(node, key, path, parentPath, state, context, onChange) {
   if (options || node.render === "list") return select(node, key, path, value, options || [], state, onChange, readonly);
   if (node.sliderMin !== undefined) return slider(node, key, path, value, state, onChange, readonly);
   if (kinds.includes("object")) {
-    const children = Object.entries(node.properties)
-      .map(([k, child]) => renderNode(child, k, [...path, k], path, state, context, onChange))
-      .filter(Boolean);
+    const children = mergeRanges(Object.entries(node.properties)
+      .map(([k, child]) => [child, renderNode(child, k, [...path, k], path, state, context, onChange)])
+      .filter(([, field]) => field));
     if (!children.length) return null;
     return h("fieldset", { class: "form-group", id: fieldId(path) },
       h("legend", {}, labelOf(node, key)),
@@ -66,6 +66,31 @@ function renderNode(node, key, path, parentPath, state, context, onChange) {
     return textField(node, key, path, value, state, onChange, readonly, "number");
   }
   return textField(node, key, path, value, state, onChange, readonly, node.render === "password" ? "password" : node.render === "textArea" ? "textarea" : "text");
+}
+
+/**
+ * Two sliders sharing a `sliderRangeId` (a request and its limit, say) become one range
+ * control: a group holding the low end and the high end.
+ */
+function mergeRanges(pairs) {
+  const out = [];
+  const ranges = new Map();
+  for (const [node, field] of pairs) {
+    const id = node.sliderRangeId;
+    if (node.sliderExtremity && id) {
+      if (!ranges.has(id)) {
+        const group = h("fieldset", { class: "form-group range-slider", dataset: { range: id } }, h("legend", {}, id));
+        ranges.set(id, group);
+        out.push(group);
+      }
+      const group = ranges.get(id);
+      if (node.sliderExtremity === "down") group.insertBefore(field, group.children[1] || null);
+      else group.append(field);
+    } else {
+      out.push(field);
+    }
+  }
+  return out;
 }
 
 function wrap(node, key, path, control, state) {
