@@ -1,14 +1,17 @@
 // My services: a service launched through the API is followed live, renamed, paused,
-// resumed, its logs and notes read, and deleted; then "Delete all".
+// resumed, its events, logs and notes read, and deleted; then "Delete all"; and in a group
+// project, shared and unshared.
 import { scenario, openLoggedIn, screenshot, BASE_URL } from "./lib.mjs";
 import { apiToken, apiGet, waitFor } from "./api.mjs";
 
-async function launch(token, friendlyName) {
+async function launch(token, friendlyName, project) {
   const versions = await apiGet(token, "/api/my-lab/catalogs/test/charts/tiny");
   const name = `tiny-${Math.floor(Math.random() * 1e6)}`;
+  const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
+  if (project) headers["ONYXIA-PROJECT"] = project;
   const response = await fetch(`${BASE_URL}/api/my-lab/app`, {
     method: "PUT",
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    headers,
     body: JSON.stringify({ catalogId: "test", packageName: "tiny", packageVersion: versions[0].version, name, friendlyName, share: false, options: {} }),
   });
   if (!response.ok) throw new Error(`launch: HTTP ${response.status} ${await response.text()}`);
@@ -29,6 +32,10 @@ await scenario("services", async ({ page, step }) => {
   const href = await page.getAttribute(`${card(id)} a:has-text("Open")`, "href");
   if (!href.startsWith(`http://${id}.`)) throw new Error(`Open links to ${href}`);
   await screenshot(page, "my-services-running");
+
+  step("the install's events are listed");
+  await page.click("summary:has-text('Recent events')");
+  await page.waitForFunction((id) => [...document.querySelectorAll("#events li")].some((li) => li.textContent.includes(id)), id);
 
   step("logs and notes");
   await page.click(`${card(id)} button:has-text("Logs")`);
@@ -73,4 +80,23 @@ await scenario("services", async ({ page, step }) => {
   await page.waitForSelector(".empty-state:has-text('No service yet')", { timeout: 60000 });
   const left = (await apiGet(token, "/api/my-lab/services")).apps;
   if (left.length) throw new Error(`${left.length} services left after Delete all`);
+
+  step("in a group project, a service is shared with the other members");
+  const group = (await apiGet(token, "/api/user/info")).projects.find((p) => p.group);
+  await page.selectOption("#project-select", group.id);
+  const shared = await launch(token, `${friendly} shared`, group.id);
+  await page.waitForSelector(card(shared));
+  await page.click(`${card(shared)} button:has-text("Share")`);
+  await page.waitForSelector(`${card(shared)} .badge:has-text("shared")`);
+  const inGroup = async () => {
+    const response = await fetch(`${BASE_URL}/api/my-lab/services`, { headers: { authorization: `Bearer ${token}`, "ONYXIA-PROJECT": group.id } });
+    return (await response.json()).apps.find((a) => a.id === shared);
+  };
+  if (!(await inGroup())?.share) throw new Error("the API does not say the service is shared");
+  await page.click(`${card(shared)} button:has-text("Stop sharing")`);
+  await page.waitForSelector(`${card(shared)} .badge:has-text("shared")`, { state: "detached" });
+  if ((await inGroup()).share) throw new Error("the API still says the service is shared");
+  await page.click(`${card(shared)} button:has-text("Delete")`);
+  await page.click("dialog button.danger");
+  await page.waitForSelector(card(shared), { state: "detached" });
 });
