@@ -18,7 +18,19 @@ ldd "$binary" | grep -o '/[^ ]*' | while read -r lib; do
   cp -L "$lib" "$root$lib"
 done
 echo 'root:x:0:0:root:/:/bin/sh' > "$root/etc/passwd"
+# Re-import only when the content changed, and drop the image this one replaces, so that
+# repeated test runs do not pile up untagged copies.
+digest=$(cd "$root" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-64)
+label='{{index .Config.Labels "onyxia-lite-test.content"}}'
+if [ "$(podman image inspect --format "$label" "$image" 2>/dev/null)" = "$digest" ]; then
+  echo "$image"
+  exit 0
+fi
+previous=$(podman image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)
 tar -C "$root" -cf "$root.tar" .
-podman import --change 'CMD ["/test-service"]' --change 'ENV PATH=/bin' "$root.tar" "$image" >/dev/null
+podman import --change 'CMD ["/test-service"]' --change 'ENV PATH=/bin' \
+  --change "LABEL onyxia-lite-test.content=$digest" "$root.tar" "$image" >/dev/null
 rm -f "$root.tar"
+# Still used by a container (a service left running): keep it.
+if [ -n "$previous" ]; then podman rmi "$previous" >/dev/null 2>&1 || true; fi
 echo "$image"
