@@ -53,6 +53,18 @@ await scenario("files", async ({ page, step }) => {
   if (!Buffer.from(await response.arrayBuffer()).equals(smallBytes)) throw new Error("shared bytes differ");
   await page.click("dialog button.primary");
 
+  step("a key with spaces, accents and '+' goes up, lists and comes back");
+  const odd = join(dir, "données 2026+q1.txt");
+  const oddBytes = Buffer.from("odd name\n");
+  writeFileSync(odd, oddBytes);
+  await page.setInputFiles("#upload-input", odd);
+  await page.waitForSelector(`tr[data-key="${folder}/données 2026+q1.txt"]`);
+  const [oddDownload] = await Promise.all([page.waitForEvent("download"), page.click(`button[aria-label="Download données 2026+q1.txt"]`)]);
+  if (!readFileSync(await oddDownload.path()).equals(oddBytes)) throw new Error("odd-named file came back different");
+  await page.click(`button[aria-label="Delete données 2026+q1.txt"]`);
+  await page.click("dialog button.danger");
+  await page.waitForSelector(`tr[data-key="${folder}/données 2026+q1.txt"]`, { state: "detached" });
+
   step("the command bar shows the mc commands");
   const commands = await page.textContent(".cmdbar-lines");
   for (const expected of [`mc cp notes.txt s3/user-alice/${folder}/notes.txt`, "mc share download --expire 1h", "mc ls s3/user-alice/"]) {
