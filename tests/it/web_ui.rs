@@ -6,14 +6,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::lab_support::{engine_ready, test_config_with_engine};
-use crate::support::{TestPlatform, test_config};
+use crate::support::{TestPlatform, skip_unless_ci, test_config};
 
 /// Chromium is heavy on two cores: at most this many run at once.
 static BROWSERS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
-
-fn under_ci() -> bool {
-    std::env::var("CI").as_deref() == Ok("true")
-}
 
 fn browser_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
@@ -30,12 +26,10 @@ fn browser_ready() -> bool {
     } else {
         return true;
     };
-    let reason = format!("{reason} (run scripts/install-test-deps.sh)");
-    if under_ci() {
-        panic!("browser tests cannot run under CI=true: {reason}");
-    }
-    eprintln!("SKIPPED (not under CI): {reason}");
-    false
+    !skip_unless_ci(
+        "browser tests",
+        &format!("{reason} (run scripts/install-test-deps.sh)"),
+    )
 }
 
 /// Runs `tests/browser/<name>.mjs` against `tp`; its output is shown when it fails.
