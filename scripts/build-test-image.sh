@@ -31,6 +31,6 @@ tar -C "$root" -cf "$root.tar" .
 podman import --change 'CMD ["/test-service"]' --change 'ENV PATH=/bin' \
   --change "LABEL onyxia-lite-test.content=$digest" "$root.tar" "$image" >/dev/null
 rm -f "$root.tar"
-# Still used by a container (a service left running): keep it.
+# rmi refuses while a container (a service left running) still uses it: then it stays.
 if [ -n "$previous" ]; then podman rmi "$previous" >/dev/null 2>&1 || true; fi
 echo "$image"

@@ -6,14 +6,21 @@ export async function apiToken(page) {
   return page.evaluate(() => JSON.parse(sessionStorage.getItem("onyxia-lite.tokens.onyxia")).access_token);
 }
 
-export async function apiGet(token, path) {
-  const response = await fetch(BASE_URL + path, { headers: { authorization: `Bearer ${token}` } });
+/** The headers onyxia-web sends: the bearer token, and ONYXIA-PROJECT when one is chosen. */
+export function apiHeaders(token, project) {
+  const headers = { authorization: `Bearer ${token}` };
+  if (project) headers["ONYXIA-PROJECT"] = project;
+  return headers;
+}
+
+export async function apiGet(token, path, project) {
+  const response = await fetch(BASE_URL + path, { headers: apiHeaders(token, project) });
   if (!response.ok) throw new Error(`GET ${path}: HTTP ${response.status} ${await response.text()}`);
   return response.json();
 }
 
 export async function deleteService(token, id) {
-  const response = await fetch(`${BASE_URL}/api/my-lab/app?path=${encodeURIComponent(id)}`, { method: "DELETE", headers: { authorization: `Bearer ${token}` } });
+  const response = await fetch(`${BASE_URL}/api/my-lab/app?path=${encodeURIComponent(id)}`, { method: "DELETE", headers: apiHeaders(token) });
   if (!response.ok) throw new Error(`DELETE ${id}: HTTP ${response.status}`);
 }
 

@@ -2,16 +2,14 @@
 // resumed, its events, logs and notes read, and deleted; then "Delete all"; and in a group
 // project, shared and unshared.
 import { scenario, openLoggedIn, screenshot, BASE_URL } from "./lib.mjs";
-import { apiToken, apiGet, waitFor } from "./api.mjs";
+import { apiToken, apiGet, apiHeaders, waitFor } from "./api.mjs";
 
 async function launch(token, friendlyName, project) {
   const versions = await apiGet(token, "/api/my-lab/catalogs/test/charts/tiny");
   const name = `tiny-${Math.floor(Math.random() * 1e6)}`;
-  const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
-  if (project) headers["ONYXIA-PROJECT"] = project;
   const response = await fetch(`${BASE_URL}/api/my-lab/app`, {
     method: "PUT",
-    headers,
+    headers: { ...apiHeaders(token, project), "content-type": "application/json" },
     body: JSON.stringify({ catalogId: "test", packageName: "tiny", packageVersion: versions[0].version, name, friendlyName, share: false, options: {} }),
   });
   if (!response.ok) throw new Error(`launch: HTTP ${response.status} ${await response.text()}`);
@@ -88,10 +86,7 @@ await scenario("services", async ({ page, step }) => {
   await page.waitForSelector(card(shared));
   await page.click(`${card(shared)} button:has-text("Share")`);
   await page.waitForSelector(`${card(shared)} .badge:has-text("shared")`);
-  const inGroup = async () => {
-    const response = await fetch(`${BASE_URL}/api/my-lab/services`, { headers: { authorization: `Bearer ${token}`, "ONYXIA-PROJECT": group.id } });
-    return (await response.json()).apps.find((a) => a.id === shared);
-  };
+  const inGroup = async () => (await apiGet(token, "/api/my-lab/services", group.id)).apps.find((a) => a.id === shared);
   if (!(await inGroup())?.share) throw new Error("the API does not say the service is shared");
   await page.click(`${card(shared)} button:has-text("Stop sharing")`);
   await page.waitForSelector(`${card(shared)} .badge:has-text("shared")`, { state: "detached" });

@@ -32,7 +32,8 @@ pub async fn engine_ready() -> bool {
         Some(d) if d.inspect_image(TEST_IMAGE).await.is_ok() => return true,
         Some(_) => format!("image {TEST_IMAGE} is missing (run scripts/build-test-image.sh)"),
     };
-    !skip_unless_ci("container tests", &reason)
+    skip_unless_ci("container tests", &reason);
+    false
 }
 
 pub struct Api<'a> {

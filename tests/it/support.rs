@@ -184,14 +184,13 @@ pub async fn password_grant(
     body
 }
 
-/// Decides what a test does when a tool the machine could provide (a container engine,
-/// Chromium) is missing: under `CI=true` it fails, elsewhere it skips with a line written
-/// straight to stderr, which libtest's output capture does not hide.
-pub fn skip_unless_ci(what: &str, reason: &str) -> bool {
+/// Called when a tool the machine could provide (a container engine, Chromium) is missing:
+/// under `CI=true` the test fails; elsewhere the caller skips, and a line written straight to
+/// stderr (libtest's output capture does not hide it) says so.
+pub fn skip_unless_ci(what: &str, reason: &str) {
     if std::env::var("CI").as_deref() == Ok("true") {
         panic!("{what} cannot run under CI=true: {reason}");
     }
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "SKIPPED {what} (not under CI): {reason}");
-    true
 }

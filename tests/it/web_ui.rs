@@ -26,10 +26,11 @@ fn browser_ready() -> bool {
     } else {
         return true;
     };
-    !skip_unless_ci(
+    skip_unless_ci(
         "browser tests",
         &format!("{reason} (run scripts/install-test-deps.sh)"),
-    )
+    );
+    false
 }
 
 /// Runs `tests/browser/<name>.mjs` against `tp`; its output is shown when it fails.
