@@ -8,6 +8,8 @@ need=()
 command -v kill >/dev/null 2>&1 || need+=(procps)
 command -v python3 >/dev/null 2>&1 || need+=(python3 python3-pip)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
+# strace shows the key-file durability test which system calls a first start makes.
+command -v strace >/dev/null 2>&1 || need+=(strace)
 command -v npm >/dev/null 2>&1 || need+=(npm)
 [ -x "${CHROMIUM:-/usr/bin/chromium}" ] || need+=(chromium)
 if [ "${#need[@]}" -gt 0 ]; then

@@ -109,10 +109,12 @@ impl Endpoints {
         out
     }
 
+    /// Records the endpoints (root keys included, so 0600) for the `token` command.
     pub fn write_running_file(&self, data_dir: &Path) -> std::io::Result<()> {
-        std::fs::write(
-            data_dir.join(RUNNING_FILE),
-            serde_json::to_vec_pretty(self).unwrap_or_default(),
+        crate::durable::write(
+            &data_dir.join(RUNNING_FILE),
+            &serde_json::to_vec_pretty(self).unwrap_or_default(),
+            crate::durable::Access::Private,
         )
     }
 

@@ -6,6 +6,7 @@
 
 pub mod catalog;
 pub mod config;
+pub mod durable;
 pub mod endpoints;
 pub mod identity;
 mod lab_setup;
@@ -14,12 +15,14 @@ pub mod objects;
 pub mod oidc;
 pub mod onyxia;
 pub mod policy;
+pub mod process;
 pub mod proxy;
 pub mod runtime;
 pub mod s3;
 pub mod secrets;
 mod server;
 pub mod services;
+mod serving;
 pub mod store;
 pub mod vault;
 pub mod web;

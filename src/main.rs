@@ -178,6 +178,9 @@ fn init_logging(filter: &str) {
         eprintln!("onyxia-lite: log filter `{filter}` is invalid ({e}); using `info`");
         tracing_subscriber::EnvFilter::new("info")
     });
+    // The S3 library logs refusals at ERROR with request contents (a whole malformed body);
+    // onyxia-lite logs S3 outcomes itself, so its events never reach the log at any level.
+    let filter = filter.add_directive("s3s=off".parse().expect("a valid directive"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -212,6 +215,8 @@ fn serve(args: ServeArgs) -> ExitCode {
         tracing::warn!("{warning}");
     }
     tracing::debug!(config = ?loaded.config.shown(), "configuration");
+    let open_files = onyxia_lite::process::tune();
+    tracing::debug!(open_files, "open-file limit");
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {

@@ -26,3 +26,36 @@ pub fn escape(text: &str) -> String {
     }
     out
 }
+
+/// Longest excerpt of client-sent text a log line carries.
+const EXCERPT_CHARS: usize = 120;
+
+/// A short, escaped excerpt of text a client sent, for logs: at most [`EXCERPT_CHARS`]
+/// characters, with control characters, quotes and non-ASCII escaped, so no request can flood
+/// the log or forge lines in it.
+pub fn excerpt(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .take(EXCERPT_CHARS)
+        .flat_map(char::escape_default)
+        .collect();
+    if text.chars().nth(EXCERPT_CHARS).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod excerpt_tests {
+    use super::excerpt;
+
+    #[test]
+    fn excerpts_are_short_and_escaped() {
+        assert_eq!(excerpt("/bucket/key"), "/bucket/key");
+        assert_eq!(excerpt("a\nb\"c"), "a\\nb\\\"c");
+        let long = "x".repeat(10_000);
+        let e = excerpt(&long);
+        assert_eq!(e.chars().count(), 121);
+        assert!(e.ends_with('…'));
+    }
+}

@@ -123,11 +123,9 @@ impl Platform {
             DataDir::Temporary(dir)
         } else {
             let path = config.persistent_data_dir();
-            crate::identity::keys::create_private_dir(&path).map_err(|source| {
-                StartError::DataDir {
-                    path: path.clone(),
-                    source,
-                }
+            crate::durable::create_private_dir(&path).map_err(|source| StartError::DataDir {
+                path: path.clone(),
+                source,
             })?;
             DataDir::Persistent(path)
         };
@@ -235,14 +233,35 @@ impl Platform {
                 crate::proxy::route,
             ))
             // Spans carry the path only: queries can hold codes and id_token hints.
-            .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(
-                |request: &axum::http::Request<axum::body::Body>| {
-                    tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
-                },
-            ));
+            .layer(
+                tower_http::trace::TraceLayer::new_for_http().make_span_with(
+                    |request: &axum::http::Request<axum::body::Body>| {
+                        let path = crate::markup::excerpt(request.uri().path());
+                        tracing::debug_span!("request", method = %request.method(), path)
+                    },
+                ),
+            );
+        // Each listener has its own connection slots, so a flood on one (a container's
+        // reach of S3, say) cannot starve the others.
+        let listener_count = 3 + lab.container_listeners.len();
+        let limits = crate::serving::Limits {
+            max_connections: match config.max_connections {
+                0 => crate::serving::default_max_connections(
+                    crate::process::open_file_limit(),
+                    listener_count,
+                ),
+                n => n,
+            },
+            header_read_timeout: Duration::from_secs(config.header_read_timeout_seconds.max(1)),
+            idle_timeout: Duration::from_secs(config.idle_timeout_seconds.max(1)),
+        };
+        tracing::debug!(?limits, "connection limits per listener");
+        let serve = |listener: TcpListener, router: Router| {
+            crate::serving::serve(listener, router, limits, stopped.clone())
+        };
         let mut tasks = JoinSet::new();
-        tasks.spawn(serve(listeners.main, main.clone(), stopped.clone()));
-        tasks.spawn(serve(listeners.s3, s3.router.clone(), stopped.clone()));
+        tasks.spawn(serve(listeners.main, main.clone()));
+        tasks.spawn(serve(listeners.s3, s3.router.clone()));
         for (what, listener) in lab.container_listeners {
             let router = match what {
                 "S3" => s3.router.clone(),
@@ -252,9 +271,9 @@ impl Platform {
             if let Ok(addr) = listener.local_addr() {
                 tracing::debug!(what, %addr, "listening for containers");
             }
-            tasks.spawn(serve(listener, router, stopped.clone()));
+            tasks.spawn(serve(listener, router));
         }
-        tasks.spawn(serve(listeners.vault, vault, stopped.clone()));
+        tasks.spawn(serve(listeners.vault, vault));
         if let Some(runtime) = lab.lab.runtime().cloned() {
             let events = lab.lab.events.clone();
             let mut stopped = stopped.clone();
@@ -325,23 +344,8 @@ fn local_addr(listener: &TcpListener, what: &'static str) -> Result<SocketAddr, 
     })
 }
 
-async fn serve(
-    listener: TcpListener,
-    app: Router,
-    mut stopped: watch::Receiver<bool>,
-) -> std::io::Result<()> {
-    use axum::serve::ListenerExt;
-    let service = app.into_make_service_with_connect_info::<SocketAddr>();
-    // Without TCP_NODELAY, small responses wait on delayed ACKs (~40 ms each).
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, service)
-        .with_graceful_shutdown(async move {
-            let _ = stopped.wait_for(|s| *s).await;
-        })
-        .await
-}
+/// How long argon2's pooled memory outlives the last password check.
+const PASSWORD_MEMORY_IDLE: Duration = Duration::from_secs(10);
 
 /// Work after start-up: hash fixture passwords once, then sweep expired state regularly.
 async fn background(
@@ -358,8 +362,15 @@ async fn background(
         _ => {}
     }
     let mut tick = tokio::time::interval(Duration::from_secs(60));
+    let mut memory_tick = tokio::time::interval(PASSWORD_MEMORY_IDLE);
     loop {
         tokio::select! {
+            _ = memory_tick.tick() => {
+                let freed = identity.release_password_memory(PASSWORD_MEMORY_IDLE);
+                if freed > 0 {
+                    tracing::debug!(buffers = freed, "freed idle argon2 memory");
+                }
+            }
             _ = tick.tick() => {
                 oidc.sweep();
                 let vault = vault.clone();

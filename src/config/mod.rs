@@ -35,6 +35,12 @@ config_section! {
         log: String = "info",
         /// Largest request body accepted by the main listener's form and JSON endpoints, in bytes.
         max_body_bytes: usize = "1048576",
+        /// Connections each listener holds at once; more wait until one closes. 0: three quarters of the open-file limit (raised to its hard limit at start), shared between the listeners.
+        max_connections: usize = "0",
+        /// Seconds a client has to send a request's headers, counted from the connection's start or the end of its previous response (so it also bounds idle keep-alive connections).
+        header_read_timeout_seconds: u64 = "30",
+        /// Seconds a request body may pause between two chunks, and a response may wait for the client to read, before the connection is closed.
+        idle_timeout_seconds: u64 = "60",
     }
     sections { oidc: OidcConfig, passwords: PasswordConfig, s3: S3Config, vault: VaultConfig, onyxia: OnyxiaConfig, web: WebConfig }
 }

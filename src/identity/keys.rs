@@ -3,7 +3,6 @@
 //! Keys are generated once, written 0600 under `<data_dir>/keys/`, and reused at every start,
 //! so tokens issued before a restart still verify.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
@@ -13,6 +12,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use sha2::{Digest, Sha256};
 
 use crate::config::SigningAlgorithm;
+use crate::durable;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -51,29 +51,11 @@ fn file_error(path: &Path, message: impl ToString) -> KeyError {
     }
 }
 
-/// Writes `bytes` to `path` atomically with mode 0600 (temp file, fsync, rename).
+/// Writes key material to `path` durably with mode 0600, its directory created 0700.
 pub fn write_private_file(path: &Path, bytes: &[u8]) -> Result<(), KeyError> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    create_private_dir(dir).map_err(|e| file_error(dir, e))?;
-    let tmp = path.with_extension("tmp");
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(&tmp).map_err(|e| file_error(&tmp, e))?;
-    file.write_all(bytes).map_err(|e| file_error(&tmp, e))?;
-    file.sync_all().map_err(|e| file_error(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| file_error(path, e))?;
-    Ok(())
-}
-
-/// Creates `dir` (and parents) readable by the owner only.
-pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
+    durable::create_private_dir(dir).map_err(|e| file_error(dir, e))?;
+    durable::write(path, bytes, durable::Access::Private).map_err(|e| file_error(path, e))
 }
 
 fn generate_pem(algorithm: SigningAlgorithm) -> Result<String, KeyError> {

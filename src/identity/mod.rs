@@ -206,14 +206,14 @@ impl Identity {
             }
         });
         let ok = match phc {
-            Some(Ok(phc)) => PasswordHasher::verify(password, &phc),
+            Some(Ok(phc)) => self.hasher.verify(password, &phc),
             Some(Err(plain)) => plain.as_bytes().ct_eq(password.as_bytes()).into(),
             // Unknown user: spend the same argon2 time, so timing does not reveal names.
             None => {
                 let dummy = self
                     .dummy_hash
                     .get_or_init(|| self.hasher.hash("onyxia-lite dummy"));
-                PasswordHasher::verify(password, dummy);
+                self.hasher.verify(password, dummy);
                 false
             }
         };
@@ -224,6 +224,11 @@ impl Identity {
             }
             _ => Err(LoginError::InvalidCredentials),
         }
+    }
+
+    /// Frees argon2's pooled working memory once no password was checked for `idle`.
+    pub fn release_password_memory(&self, idle: Duration) -> usize {
+        self.hasher.release_idle(idle)
     }
 
     fn session_alive(&self, s: &Session, now: u64) -> bool {

@@ -264,24 +264,30 @@ impl Identity {
         (access_token, id_token, lifespan)
     }
 
-    /// Checks signature, `kid`, issuer, expiry and type of an access token from this issuer.
+    /// Checks an access token from this issuer: [`verify_signed`]'s rules, then its type.
     pub fn decode_access_token(&self, token: &str) -> Result<Claims, String> {
-        let header =
-            jsonwebtoken::decode_header(token).map_err(|e| format!("malformed token: {e}"))?;
-        if header.kid.as_deref() != Some(self.signing.kid.as_str()) {
-            return Err("token was not signed by this issuer's key".into());
-        }
-        let mut validation = Validation::new(self.signing.algorithm);
-        validation.set_issuer(&[&self.issuer]);
-        validation.validate_aud = false;
-        validation.leeway = 0;
-        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
-        let data = jsonwebtoken::decode::<Claims>(token, &self.signing.decoding, &validation)
-            .map_err(|e| format!("invalid token: {e}"))?;
-        match data.claims.get("typ").and_then(Value::as_str) {
-            Some("Bearer") => Ok(data.claims),
+        let claims =
+            verify_signed(token, &self.issuer, &[self.own_key()]).map_err(|e| match e {
+                WebIdentityError::UnknownKey(_) => {
+                    "token was not signed by this issuer's key".into()
+                }
+                WebIdentityError::Expired => "invalid token: ExpiredSignature".into(),
+                WebIdentityError::NotYetValid => "invalid token: ImmatureSignature".into(),
+                WebIdentityError::Invalid(e) => e,
+            })?;
+        match claims.get("typ").and_then(Value::as_str) {
+            Some("Bearer") => Ok(claims),
             _ => Err("not an access token".into()),
         }
+    }
+
+    /// This issuer's signing key as [`verify_signed`] takes keys.
+    fn own_key(&self) -> (&str, Algorithm, &jsonwebtoken::DecodingKey) {
+        (
+            self.signing.kid.as_str(),
+            self.signing.algorithm,
+            &self.signing.decoding,
+        )
     }
 
     /// A token presented to STS (ID or access token), checked as MinIO does: see
@@ -291,12 +297,7 @@ impl Identity {
         token: &str,
         client_id: &str,
     ) -> Result<Claims, WebIdentityError> {
-        let keys = [(
-            self.signing.kid.as_str(),
-            self.signing.algorithm,
-            &self.signing.decoding,
-        )];
-        verify_web_identity(token, &self.issuer, &keys, client_id)
+        verify_web_identity(token, &self.issuer, &[self.own_key()], client_id)
     }
 
     /// An ID token this issuer signed, expired or not (RP-initiated logout accepts both).
@@ -321,10 +322,7 @@ impl Identity {
     }
 
     pub(super) fn decode_refresh(&self, token: &str) -> Result<Claims, String> {
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_issuer(&[&self.issuer]);
-        validation.validate_aud = false;
-        validation.leeway = 0;
+        let validation = rules(Algorithm::HS256, &self.issuer);
         let data = jsonwebtoken::decode::<Claims>(token, &self.refresh_key.decoding, &validation)
             .map_err(|e| e.to_string())?;
         match data.claims.get("typ").and_then(Value::as_str) {
@@ -334,13 +332,26 @@ impl Identity {
     }
 }
 
-/// Checks a token as MinIO's STS does: a `kid` naming one of `keys` (kid, algorithm, key),
-/// the signature, `iss`, `exp`, `sub`, and `aud` containing `client_id` or `azp` equal to it.
-pub fn verify_web_identity(
+/// The rules every token check follows (access, STS and Vault login tokens, from this issuer
+/// or an external one, and refresh tokens): the signature, `iss`, and the validity window —
+/// `exp` and `nbf` both checked, with the same leeway (none: JWT times have one-second
+/// resolution already) — with `exp`, `iss` and `sub` required.
+fn rules(algorithm: Algorithm, issuer: &str) -> Validation {
+    let mut validation = Validation::new(algorithm);
+    validation.set_issuer(&[issuer]);
+    validation.validate_aud = false;
+    validation.validate_nbf = true;
+    validation.leeway = 0;
+    validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+    validation
+}
+
+/// Checks a token signed by one of `keys` (kid, algorithm, key) under [`rules`]: the one path
+/// every bearer and identity token goes through.
+pub fn verify_signed(
     token: &str,
     issuer: &str,
     keys: &[(&str, jsonwebtoken::Algorithm, &jsonwebtoken::DecodingKey)],
-    client_id: &str,
 ) -> Result<Claims, WebIdentityError> {
     let header = jsonwebtoken::decode_header(token)
         .map_err(|_| WebIdentityError::Invalid("malformed token".into()))?;
@@ -351,18 +362,25 @@ pub fn verify_web_identity(
         .iter()
         .find(|(k, alg, _)| *k == kid && *alg == header.alg)
         .ok_or_else(|| WebIdentityError::UnknownKey(kid.clone()))?;
-    let mut validation = Validation::new(*algorithm);
-    validation.set_issuer(&[issuer]);
-    validation.validate_aud = false;
-    validation.leeway = 0;
-    validation.set_required_spec_claims(&["exp", "iss", "sub"]);
-    let claims = match jsonwebtoken::decode::<Claims>(token, key, &validation) {
-        Ok(data) => data.claims,
-        Err(e) if matches!(e.kind(), jsonwebtoken::errors::ErrorKind::ExpiredSignature) => {
-            return Err(WebIdentityError::Expired);
-        }
-        Err(e) => return Err(WebIdentityError::Invalid(format!("token rejected: {e}"))),
-    };
+    match jsonwebtoken::decode::<Claims>(token, key, &rules(*algorithm, issuer)) {
+        Ok(data) => Ok(data.claims),
+        Err(e) => Err(match e.kind() {
+            jsonwebtoken::errors::ErrorKind::ExpiredSignature => WebIdentityError::Expired,
+            jsonwebtoken::errors::ErrorKind::ImmatureSignature => WebIdentityError::NotYetValid,
+            _ => WebIdentityError::Invalid(format!("token rejected: {e}")),
+        }),
+    }
+}
+
+/// Checks a token as MinIO's STS does: [`verify_signed`], then `aud` containing `client_id`
+/// or `azp` equal to it.
+pub fn verify_web_identity(
+    token: &str,
+    issuer: &str,
+    keys: &[(&str, jsonwebtoken::Algorithm, &jsonwebtoken::DecodingKey)],
+    client_id: &str,
+) -> Result<Claims, WebIdentityError> {
+    let claims = verify_signed(token, issuer, keys)?;
     let aud_ok = match claims.get("aud") {
         Some(Value::String(a)) => a == client_id,
         Some(Value::Array(list)) => list.iter().any(|a| a.as_str() == Some(client_id)),
@@ -390,6 +408,8 @@ pub enum WebIdentityError {
     /// No key of the issuer has this `kid` (the issuer may have rotated its keys).
     UnknownKey(String),
     Expired,
+    /// `nbf` is still ahead.
+    NotYetValid,
     Invalid(String),
 }
 

@@ -10,6 +10,7 @@ use md5::{Digest, Md5};
 use tokio::io::AsyncWriteExt;
 
 use super::ObjectError;
+use crate::durable;
 
 pub struct BlobStore {
     blobs: PathBuf,
@@ -70,9 +71,7 @@ impl BlobStore {
             let dir = blobs.join(format!("{shard:02x}"));
             std::fs::create_dir_all(&dir).map_err(|e| io(&dir.display().to_string(), e))?;
         }
-        std::fs::File::open(&blobs)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| io("syncing the blob directory", e))?;
+        durable::sync_dir(&blobs).map_err(|e| io("syncing the blob directory", e))?;
         // Temp files belong to writes that never finished.
         if let Ok(entries) = std::fs::read_dir(&tmp) {
             for entry in entries.flatten() {
@@ -113,7 +112,6 @@ impl BlobStore {
     /// Writes a blob synchronously (seeding at start-up), with the same durability steps; small
     /// ones are returned inline like streamed ones.
     pub fn write_all_blocking(&self, bytes: &[u8]) -> Result<Blob, ObjectError> {
-        use std::io::Write;
         let id = uuid::Uuid::new_v4().simple().to_string();
         let md5 = Md5::digest(bytes).into();
         if bytes.len() <= INLINE_MAX {
@@ -131,15 +129,10 @@ impl BlobStore {
             .parent()
             .map(Path::to_owned)
             .unwrap_or_else(|| self.blobs.clone());
-        let mut file = std::fs::File::create(&tmp).map_err(|e| io("creating a temp file", e))?;
-        file.write_all(bytes)
-            .and_then(|_| file.sync_all())
+        durable::write_synced(&tmp, bytes, durable::Access::Shared)
             .map_err(|e| io("writing a blob", e))?;
         std::fs::create_dir_all(&dir).map_err(|e| io("creating a blob directory", e))?;
-        std::fs::rename(&tmp, &target).map_err(|e| io("renaming a blob", e))?;
-        std::fs::File::open(&dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| io("syncing a blob directory", e))?;
+        durable::install(&tmp, &target).map_err(|e| io("installing a blob", e))?;
         Ok(Blob {
             id,
             size: bytes.len() as u64,
@@ -210,6 +203,11 @@ impl BlobWriter {
         self.size
     }
 
+    /// The MD5 of the bytes written so far (to check a body before it is finished).
+    pub fn md5(&self) -> [u8; 16] {
+        self.md5.clone().finalize().into()
+    }
+
     /// Makes a large blob durable under its final name; a small one is handed over for the
     /// metadata transaction.
     pub async fn finish(mut self) -> Result<Blob, ObjectError> {
@@ -230,16 +228,12 @@ impl BlobWriter {
         tokio::fs::create_dir_all(&self.final_dir)
             .await
             .map_err(|e| io("creating a blob directory", e))?;
-        tokio::fs::rename(&self.tmp_path, &self.final_path)
-            .await
-            .map_err(|e| io("renaming a blob", e))?;
-        self.finished = true;
-        let dir = self.final_dir.clone();
-        // The rename is durable only once its directory is synced.
-        tokio::task::spawn_blocking(move || std::fs::File::open(&dir).and_then(|d| d.sync_all()))
+        let (tmp, target) = (self.tmp_path.clone(), self.final_path.clone());
+        tokio::task::spawn_blocking(move || durable::install(&tmp, &target))
             .await
             .map_err(|e| ObjectError::Io(e.to_string()))?
-            .map_err(|e| io("syncing a blob directory", e))?;
+            .map_err(|e| io("installing a blob", e))?;
+        self.finished = true;
         Ok(Blob {
             id: std::mem::take(&mut self.id),
             size: self.size,

@@ -23,7 +23,7 @@ impl OAuthError {
             challenge: None,
             retry_after: None,
         };
-        tracing::debug!(error = e.error, description = %e.description, "oauth request refused");
+        tracing::debug!(error = e.error, description = %crate::markup::excerpt(&e.description), "oauth request refused");
         e
     }
     pub fn invalid_request(d: impl Into<String>) -> Self {

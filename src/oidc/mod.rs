@@ -85,7 +85,7 @@ impl OidcState {
             max_body,
             secure_cookies,
             password_checks: tokio::sync::Semaphore::new(
-                std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
+                crate::identity::passwords::PasswordHasher::max_parallel(),
             ),
         }
     }
@@ -94,7 +94,7 @@ impl OidcState {
         format!("/realms/{}", self.identity.realm.settings.name)
     }
 
-    /// Checks a password off the async workers. Checks run a few at a time: each argon2
+    /// Checks a password off the async workers. Checks run one per core: each argon2
     /// verification holds its memory cost (19 MiB by default) while it runs.
     async fn check_password(
         &self,

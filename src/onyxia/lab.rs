@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::region::RegionSettings;
 use super::user::{ApiUser, Project, authenticate, project_of, region_of};
-use super::{OnyxiaState, Problem, json_response};
+use super::{OnyxiaState, Problem, json_response, parse_body};
 use crate::catalog::values;
 use crate::markup::rfc3339;
 use crate::runtime::{EventKind, RuntimeEvent};
@@ -54,12 +54,6 @@ async fn context(state: &OnyxiaState, headers: &HeaderMap) -> Result<Context, Pr
         project,
         region,
     })
-}
-
-/// Parses a JSON body, answering 400 in problem form when it is not what is expected.
-fn parse_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Problem> {
-    serde_json::from_slice(body)
-        .map_err(|e| Problem::bad_request(format!("malformed JSON body: {e}")))
 }
 
 #[derive(Deserialize)]

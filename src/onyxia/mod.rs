@@ -70,7 +70,52 @@ pub fn router(state: Arc<OnyxiaState>) -> Router {
         .route("/my-lab/events", get(lab::events))
         .route("/my-lab/quota", get(lab::quota))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn(errors_as_problems))
         .with_state(state)
+}
+
+/// Parses a JSON body whatever its `Content-Type` says, answering 400 in problem form when it
+/// is not what is expected.
+pub fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
+    serde_json::from_slice(body)
+        .map_err(|e| Problem::bad_request(format!("malformed JSON body: {e}")))
+}
+
+/// Every error the API answers is `application/problem+json`, whoever produced it: what a
+/// handler did not shape (the body limit's 413, the router's 405) is shaped here, keeping the
+/// status and the headers that go with it.
+async fn errors_as_problems(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/problem+json"));
+    if is_problem || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let title = status.canonical_reason().unwrap_or("Error");
+    let detail = if text.is_empty() {
+        title.to_owned()
+    } else {
+        text
+    };
+    let mut problem = Problem::new(status, title, detail).into_response();
+    for name in [header::ALLOW, header::RETRY_AFTER] {
+        if let Some(value) = parts.headers.get(&name) {
+            problem.headers_mut().insert(name, value.clone());
+        }
+    }
+    problem
 }
 
 async fn healthcheck() -> StatusCode {

@@ -4,12 +4,12 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
+use sha2::Digest as _;
 
 use super::region::RegionSettings;
 use super::{OnyxiaState, Problem, json_response};
@@ -91,9 +91,25 @@ pub async fn authenticate(state: &OnyxiaState, headers: &HeaderMap) -> Result<Ap
     })
 }
 
-/// `name` made an RFC 1123 label: lowercase, other characters as `-`, at most 63 long.
-fn label_safe(name: &str) -> String {
-    let mapped: String = name
+/// Hex digits of the digest that marks a folded personal project id.
+const DIGEST_HEX: usize = 16;
+
+/// The personal project of `username`: `<prefix><username>` when that is already an RFC 1123
+/// label (as Onyxia names it), else the name folded into a label (lowercase, other characters
+/// as `-`) followed by `-` and 64 bits of the SHA-256 of the exact username. Plain ids never
+/// end like a digest (those names are folded too), so two usernames never share a project:
+/// `jane.doe` and `jane-doe` get different ones.
+pub fn personal_project_id(prefix: &str, username: &str) -> String {
+    let plain = format!("{prefix}{username}");
+    if is_label(&plain) && !ends_with_digest(&plain) {
+        return plain;
+    }
+    let digest: String = sha2::Sha256::digest(username.as_bytes())
+        .iter()
+        .take(DIGEST_HEX / 2)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let folded: String = plain
         .to_ascii_lowercase()
         .chars()
         .map(|c| {
@@ -104,8 +120,22 @@ fn label_safe(name: &str) -> String {
             }
         })
         .collect();
-    let trimmed: String = mapped.trim_matches('-').chars().take(63).collect();
-    trimmed.trim_end_matches('-').to_owned()
+    let room = 63 - DIGEST_HEX - 1;
+    let folded: String = folded.trim_matches('-').chars().take(room).collect();
+    let folded = folded.trim_end_matches('-');
+    let folded = if folded.is_empty() { "u" } else { folded };
+    format!("{folded}-{digest}")
+}
+
+/// Whether a name ends in `-` and [`DIGEST_HEX`] lowercase hex digits.
+fn ends_with_digest(name: &str) -> bool {
+    let Some(at) = name.len().checked_sub(DIGEST_HEX + 1) else {
+        return false;
+    };
+    name.as_bytes()[at] == b'-'
+        && name[at + 1..]
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// The user's projects in a region: personal first, then one per group.
@@ -121,7 +151,7 @@ pub fn projects(user: &ApiUser, region: &RegionSettings) -> Vec<Project> {
         }];
     }
     // Usernames may hold capitals, dots or underscores; namespaces may not.
-    let personal_id = label_safe(&format!("{}{}", region.namespace_prefix, user.username));
+    let personal_id = personal_project_id(&region.namespace_prefix, &user.username);
     let mut out = vec![Project {
         id: personal_id.clone(),
         name: format!("{} personal project", user.username),
@@ -244,7 +274,7 @@ pub struct OnboardingRequest {
 pub async fn onboarding(
     State(state): State<Arc<OnyxiaState>>,
     headers: HeaderMap,
-    body: Option<Json<OnboardingRequest>>,
+    body: axum::body::Bytes,
 ) -> Result<Response, Problem> {
     let user = authenticate(&state, &headers).await?;
     let region = region_of(&state, &headers);
@@ -256,7 +286,12 @@ pub async fn onboarding(
         )
         .into_response());
     }
-    let request = body.map(|Json(b)| b).unwrap_or_default();
+    // The body decides, not its Content-Type: an empty one asks for nothing.
+    let request: OnboardingRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        OnboardingRequest::default()
+    } else {
+        super::parse_body(&body)?
+    };
     if let Some(group) = request.group
         && !user.groups.contains(&group)
     {
@@ -294,12 +329,48 @@ mod tests {
     #[test]
     fn personal_projects_are_labels_even_for_unusual_usernames() {
         let projects = projects(&user("Jane.Doe_2", &["Bad Group", "demo"]), &region());
-        assert_eq!(projects[0].id, "user-jane-doe-2");
+        let personal = &projects[0].id;
+        assert!(personal.starts_with("user-jane-doe-2-"), "{personal}");
+        assert!(is_label(personal));
         assert!(projects[0].group.is_none());
         assert_eq!(projects[0].vault_top_dir, "user-Jane.Doe_2");
         // Groups that cannot name a namespace are dropped, as onyxia-api does.
         let ids: Vec<&str> = projects.iter().map(|p| p.id.as_str()).collect();
-        assert_eq!(ids, vec!["user-jane-doe-2", "projet-demo"]);
+        assert_eq!(ids, vec![personal.as_str(), "projet-demo"]);
+    }
+
+    #[test]
+    fn personal_project_ids_are_injective_over_usernames() {
+        assert_eq!(personal_project_id("user-", "alice"), "user-alice");
+        let names = [
+            "jane.doe",
+            "jane-doe",
+            "jane_doe",
+            "Jane-Doe",
+            "JANE.DOE",
+            "jane--doe",
+            "-jane-doe",
+            "jane-doe-",
+            "...",
+            "",
+            &"x".repeat(80),
+            &"x".repeat(81),
+        ];
+        let mut ids: Vec<String> = names
+            .iter()
+            .map(|n| personal_project_id("user-", n))
+            .collect();
+        for id in &ids {
+            assert!(is_label(id), "{id}");
+        }
+        // A plain name that looks like a folded one is folded too, so it cannot take its id.
+        let folded = personal_project_id("user-", "jane.doe");
+        let lookalike = folded.trim_start_matches("user-").to_owned();
+        let other = personal_project_id("user-", &lookalike);
+        assert_ne!(other, folded);
+        ids.push(other);
+        let unique: std::collections::BTreeSet<&String> = ids.iter().collect();
+        assert_eq!(unique.len(), ids.len(), "{ids:?}");
     }
 
     #[test]

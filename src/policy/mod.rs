@@ -1,10 +1,15 @@
 //! IAM-style policy documents (as MinIO and AWS write them) and their evaluation:
 //! any matching Deny wins, then any matching Allow, otherwise the request is denied.
 
+mod pattern;
+
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use serde_json::Value;
+
+use pattern::claim_values;
+pub use pattern::wildcard;
 
 /// One or many strings, as policy JSON allows either.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -163,16 +168,16 @@ impl Policy {
     }
 
     /// Whether some Allow statement reaches anything in `bucket` (for listing buckets): its
-    /// resource's bucket part matches the bucket name, with the request's variables expanded.
+    /// resource's bucket part matches the bucket name, with the request's variables.
     pub fn allows_something_in(&self, bucket: &str, req: &Request<'_>) -> bool {
         self.statement
             .iter()
             .filter(|s| s.effect == Effect::Allow && s.principal.is_none())
             .any(|st| {
-                st.resource.items().iter().any(|pattern| {
-                    let pattern = pattern.trim_start_matches("arn:aws:s3:::");
-                    let bucket_part = pattern.split('/').next().unwrap_or_default();
-                    expand(bucket_part, req).iter().any(|p| wildcard(p, bucket))
+                st.resource.items().iter().any(|resource| {
+                    let resource = resource.trim_start_matches("arn:aws:s3:::");
+                    let bucket_part = resource.split('/').next().unwrap_or_default();
+                    pattern::matches(bucket_part, bucket, req, true)
                 })
             })
     }
@@ -241,11 +246,9 @@ impl Statement {
         if !action_ok {
             return false;
         }
-        let resource_ok = self.resource.items().iter().any(|pattern| {
-            let pattern = pattern.trim_start_matches("arn:aws:s3:::");
-            expand(pattern, req)
-                .iter()
-                .any(|p| wildcard(p, req.resource))
+        let resource_ok = self.resource.items().iter().any(|resource| {
+            let resource = resource.trim_start_matches("arn:aws:s3:::");
+            pattern::matches(resource, req.resource, req, true)
         });
         resource_ok && self.conditions_hold(req)
     }
@@ -260,14 +263,11 @@ impl Statement {
                     // A missing key satisfies only negative operators, or *IfExists ones.
                     return if_exists || op.contains("Not");
                 };
-                let wanted: Vec<String> =
-                    wanted.items().iter().flat_map(|w| expand(w, req)).collect();
-                let hit = match op {
-                    "StringEquals" | "StringNotEquals" => {
-                        wanted.iter().any(|w| actual.iter().any(|a| a == w))
-                    }
-                    _ => wanted.iter().any(|w| actual.iter().any(|a| wildcard(w, a))),
-                };
+                let like = !matches!(op, "StringEquals" | "StringNotEquals");
+                let hit = wanted
+                    .items()
+                    .iter()
+                    .any(|w| actual.iter().any(|a| pattern::matches(w, a, req, like)));
                 if op.contains("Not") { !hit } else { hit }
             })
         })
@@ -283,75 +283,6 @@ fn condition_value(key: &str, req: &Request<'_>) -> Option<Vec<String>> {
     }
     let claim = key.strip_prefix("jwt:")?;
     claim_values(req.claims?.get(claim)?)
-}
-
-fn claim_values(v: &Value) -> Option<Vec<String>> {
-    match v {
-        Value::String(s) => Some(vec![s.clone()]),
-        Value::Array(items) => Some(
-            items
-                .iter()
-                .filter_map(|i| i.as_str().map(str::to_owned))
-                .collect(),
-        ),
-        Value::Number(n) => Some(vec![n.to_string()]),
-        Value::Bool(b) => Some(vec![b.to_string()]),
-        _ => None,
-    }
-}
-
-/// Substitutes `${jwt:claim}` and `${aws:username}`; a list claim yields one string per value
-/// (so `projet-${jwt:groups}` names every group's bucket). An unknown variable matches nothing.
-fn expand(pattern: &str, req: &Request<'_>) -> Vec<String> {
-    let Some(start) = pattern.find("${") else {
-        return vec![pattern.to_owned()];
-    };
-    let Some(len) = pattern[start..].find('}') else {
-        return vec![pattern.to_owned()];
-    };
-    let var = &pattern[start + 2..start + len];
-    let values = match var {
-        "aws:username" => req.username.map(|u| vec![u.to_owned()]),
-        v => v
-            .strip_prefix("jwt:")
-            .and_then(|c| req.claims.and_then(|m| m.get(c)).and_then(claim_values)),
-    }
-    .unwrap_or_default();
-    let rest = &pattern[start + len + 1..];
-    let mut out = Vec::new();
-    for value in values {
-        // Values are literal: a `*` inside a claim must not widen the pattern.
-        if value.contains(['*', '?']) {
-            continue;
-        }
-        for tail in expand(rest, req) {
-            out.push(format!("{}{}{}", &pattern[..start], value, tail));
-        }
-    }
-    out
-}
-
-/// `*` matches any run of characters, `?` any one character.
-pub fn wildcard(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
 }
 
 #[cfg(test)]

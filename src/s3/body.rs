@@ -4,14 +4,15 @@ use std::collections::BTreeMap;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use s3s::dto::StreamingBlob;
 use s3s::{S3Error, S3ErrorCode, S3Result, s3_error};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
+use super::payload::{
+    CHECKSUM_ALGORITHMS, body_error, check_checksums, check_md5, computed, hasher_for,
+};
 use crate::objects::{Blob, ObjectStore, Segment};
 
 /// Digests a client announced for a body (`Content-MD5`, `x-amz-checksum-*`), checked once
@@ -32,37 +33,6 @@ pub struct Received {
     pub checksums: BTreeMap<String, String>,
 }
 
-fn hasher_for(names: &[String]) -> s3s::checksum::ChecksumHasher {
-    let mut h = s3s::checksum::ChecksumHasher::default();
-    for name in names {
-        match name.to_ascii_uppercase().as_str() {
-            "CRC32" => h.crc32 = Some(Default::default()),
-            "CRC32C" => h.crc32c = Some(Default::default()),
-            "SHA1" => h.sha1 = Some(Default::default()),
-            "SHA256" => h.sha256 = Some(Default::default()),
-            "CRC64NVME" => h.crc64nvme = Some(Default::default()),
-            _ => {}
-        }
-    }
-    h
-}
-
-fn computed(c: s3s::dto::Checksum) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    for (name, value) in [
-        ("CRC32", c.checksum_crc32),
-        ("CRC32C", c.checksum_crc32c),
-        ("SHA1", c.checksum_sha1),
-        ("SHA256", c.checksum_sha256),
-        ("CRC64NVME", c.checksum_crc64nvme),
-    ] {
-        if let Some(v) = value {
-            out.insert(name.to_owned(), v);
-        }
-    }
-    out
-}
-
 /// Streams `body` into a new blob of at most `max` bytes. A digest mismatch or a short body
 /// discards the blob: nothing partial is ever stored.
 pub async fn receive(
@@ -80,23 +50,21 @@ pub async fn receive(
             "Your proposed upload exceeds the maximum allowed size of {max} bytes"
         ));
     }
-    let mut names: Vec<String> = announced.checksums.iter().map(|(n, _)| n.clone()).collect();
-    names.extend(announced.compute.iter().cloned());
-    // A trailer may carry any algorithm: compute the common ones when a trailer is announced.
+    let mut names: Vec<&str> = announced
+        .checksums
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .collect();
+    names.extend(announced.compute.iter().map(String::as_str));
+    // A trailer may carry any algorithm: compute them all when a trailer is announced.
     if trailers.is_some() {
-        names.extend(["CRC32", "CRC32C", "SHA1", "SHA256", "CRC64NVME"].map(String::from));
+        names.extend(CHECKSUM_ALGORITHMS);
     }
-    let mut hasher = hasher_for(&names);
+    let mut hasher = hasher_for(names);
     let mut writer = objects.blobs.writer(max).await?;
     if let Some(mut body) = body {
         while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| {
-                tracing::debug!(error = %e, "request body failed");
-                S3Error::with_message(
-                    S3ErrorCode::IncompleteBody,
-                    "The request body terminated unexpectedly",
-                )
-            })?;
+            let chunk = chunk.map_err(|e| body_error(e.as_ref()))?;
             hasher.update(&chunk);
             writer.write(&chunk).await?;
         }
@@ -120,42 +88,13 @@ pub async fn receive(
             }
         }
     }
-    let blob_md5_check = announced.content_md5.clone();
+    // Checked before the blob gets its final name: a refused body is only ever a temp file,
+    // removed when the writer drops.
+    if let Some(md5) = &announced.content_md5 {
+        check_md5(md5, &writer.md5())?;
+    }
+    check_checksums(&expected, &sums)?;
     let blob = writer.finish().await?;
-    let discard = |e: S3Error| {
-        objects.blobs.remove([blob.id.clone()]);
-        Err(e)
-    };
-    if let Some(md5) = blob_md5_check {
-        match STANDARD.decode(md5.trim()) {
-            Ok(raw) if raw.len() == 16 => {
-                if raw != blob.md5 {
-                    return discard(s3_error!(
-                        BadDigest,
-                        "The Content-MD5 you specified did not match what we received"
-                    ));
-                }
-            }
-            _ => {
-                return discard(s3_error!(
-                    InvalidDigest,
-                    "The Content-MD5 you specified is not valid"
-                ));
-            }
-        }
-    }
-    for (alg, value) in &expected {
-        match sums.get(alg) {
-            Some(actual) if actual == value => {}
-            Some(_) => {
-                return discard(S3Error::with_message(
-                    S3ErrorCode::BadDigest,
-                    format!("The {alg} you specified did not match the calculated checksum"),
-                ));
-            }
-            None => return discard(s3_error!(InvalidRequest, "Unsupported checksum algorithm")),
-        }
-    }
     // Keep only what the client asked for (announced or requested).
     let keep: Vec<String> = expected
         .iter()

@@ -11,6 +11,7 @@ pub mod keys;
 mod ops_bucket;
 mod ops_multipart;
 mod ops_object;
+mod payload;
 pub mod principal;
 mod seed;
 mod sts;
@@ -54,6 +55,24 @@ impl S3Host for Hosts {
         }
         Ok(VirtualHost::new(host))
     }
+}
+
+/// Logs each S3 answer by what it means: a refusal (4xx) is the client's mistake and is logged
+/// at debug level, a failure (5xx) at error level; either with a short excerpt of the path only.
+async fn log_outcome(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let method = request.method().clone();
+    let path = crate::markup::excerpt(request.uri().path());
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    if response.status().is_server_error() {
+        tracing::error!(%method, path, status, "S3 request failed");
+    } else if response.status().is_client_error() {
+        tracing::debug!(%method, path, status, "S3 request refused");
+    }
+    response
 }
 
 /// What the rest of the platform keeps of the S3 part.
@@ -120,22 +139,23 @@ pub fn build(
     });
     let service = builder.build();
     let handled = axum::error_handling::HandleError::new(service, |e: s3s::HttpError| async move {
-        tracing::error!(error = ?e, "S3 request failed");
+        tracing::error!(error = %crate::markup::excerpt(&format!("{e:?}")), "S3 request failed");
         (
             axum::http::StatusCode::INTERNAL_SERVER_ERROR,
             "internal error",
         )
     });
-    let router =
-        Router::new()
-            .fallback_service(handled)
-            .layer(axum::middleware::from_fn_with_state(
-                cors::CorsState {
-                    objects: objects.clone(),
-                    domain: config.s3.domain.clone(),
-                },
-                cors::cors,
-            ));
+    let router = Router::new()
+        .fallback_service(handled)
+        .layer(axum::middleware::from_fn(payload::verify_small_bodies))
+        .layer(axum::middleware::from_fn_with_state(
+            cors::CorsState {
+                objects: objects.clone(),
+                domain: config.s3.domain.clone(),
+            },
+            cors::cors,
+        ))
+        .layer(axum::middleware::from_fn(log_outcome));
     Ok(S3Part {
         router,
         objects,

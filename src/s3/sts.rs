@@ -234,6 +234,10 @@ impl Sts {
         let duration = self.duration(get("DurationSeconds"))?;
         let claims = self.verify(token).await.map_err(|e| match e {
             WebIdentityError::Expired => bad("ExpiredToken", "The web identity token has expired"),
+            WebIdentityError::NotYetValid => bad(
+                "InvalidIdentityToken",
+                "the web identity token is not valid yet (nbf)",
+            ),
             WebIdentityError::UnknownKey(_) => bad(
                 "InvalidIdentityToken",
                 "the token was not signed by a key of its issuer",

@@ -852,7 +852,8 @@ fn suspendable(meta: &ServiceMeta) -> bool {
 }
 
 fn visible(caller: &Caller, meta: &ServiceMeta) -> bool {
-    !caller.group_project || meta.share || meta.owner.eq_ignore_ascii_case(caller.username)
+    // Owners compare exactly: `Jane` and `jane` from an external issuer are two people.
+    !caller.group_project || meta.share || meta.owner == caller.username
 }
 
 /// What to tell users when no engine was found.

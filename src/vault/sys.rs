@@ -281,6 +281,7 @@ async fn login(state: &VaultState, call: &Call) -> VResult {
                 break;
             }
             Err(WebIdentityError::Expired) => last = "token is expired".into(),
+            Err(WebIdentityError::NotYetValid) => last = "token is not yet valid".into(),
             Err(WebIdentityError::UnknownKey(_)) => {
                 last = "failed to verify id token signature".into()
             }

@@ -4,10 +4,19 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_onyxia-lite");
+pub const BIN: &str = env!("CARGO_BIN_EXE_onyxia-lite");
 
 /// Starts `serve` with `args` and reads `--print-env -` output until the last variable.
 fn spawn_serve(args: &[&str]) -> (Child, std::collections::HashMap<String, String>) {
+    spawn_serve_with(args, &[], Stdio::null())
+}
+
+/// [`spawn_serve`] with more environment (over the cheap argon2 settings) and stderr.
+pub fn spawn_serve_with(
+    args: &[&str],
+    env: &[(&str, &str)],
+    stderr: Stdio,
+) -> (Child, std::collections::HashMap<String, String>) {
     let mut child = Command::new(BIN)
         .arg("serve")
         .args([
@@ -23,8 +32,9 @@ fn spawn_serve(args: &[&str]) -> (Child, std::collections::HashMap<String, Strin
         .args(args)
         .env("ONYXIA_LITE_PASSWORDS_ARGON2_MEMORY_KIB", "64")
         .env("ONYXIA_LITE_PASSWORDS_ARGON2_ITERATIONS", "1")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .expect("spawn onyxia-lite");
     let mut vars = std::collections::HashMap::new();
@@ -43,7 +53,7 @@ fn spawn_serve(args: &[&str]) -> (Child, std::collections::HashMap<String, Strin
     (child, vars)
 }
 
-fn terminate(child: &mut Child) -> std::process::ExitStatus {
+pub fn terminate(child: &mut Child) -> std::process::ExitStatus {
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

@@ -1,0 +1,274 @@
+//! Checking that a request body is the one its client signed and described: the signed
+//! `x-amz-content-sha256`, `Content-MD5` and `x-amz-checksum-*`, and the `aws-chunked` framing.
+//!
+//! Small bodies (what s3s buffers: DeleteObjects, tagging, CORS and policy documents, small
+//! PUTs) are read and checked here, before s3s parses or stores anything. Large object bodies
+//! stream to a temp file and are checked by `body::receive` before they commit, with the same
+//! functions.
+
+use std::collections::BTreeMap;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::HeaderMap;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use md5::{Digest as _, Md5};
+use s3s::{S3Error, S3ErrorCode, S3Result, s3_error};
+use sha2::Sha256;
+
+/// Bodies up to this size are checked here in memory; larger ones stream.
+const BUFFERED_MAX: u64 = 1024 * 1024;
+
+/// The checksum algorithms S3 names in `x-amz-checksum-<algorithm>`.
+pub const CHECKSUM_ALGORITHMS: [&str; 5] = ["CRC32", "CRC32C", "SHA1", "SHA256", "CRC64NVME"];
+
+/// AWS's answer when the body is not the one whose SHA-256 was signed.
+pub fn sha256_mismatch() -> S3Error {
+    let mut e = S3Error::with_message(
+        S3ErrorCode::Custom("XAmzContentSHA256Mismatch".into()),
+        "The provided 'x-amz-content-sha256' header does not match what was computed.",
+    );
+    e.set_status_code(axum::http::StatusCode::BAD_REQUEST);
+    e
+}
+
+fn incomplete(message: &str) -> S3Error {
+    S3Error::with_message(S3ErrorCode::IncompleteBody, message.to_owned())
+}
+
+/// Checks a `Content-MD5` value against the body's MD5: `InvalidDigest` when it is not the
+/// base64 of 16 bytes, `BadDigest` when it differs.
+pub fn check_md5(claimed: &str, actual: &[u8; 16]) -> S3Result<()> {
+    match STANDARD.decode(claimed.trim()) {
+        Ok(raw) if raw.len() == 16 => {
+            if raw.as_slice() == actual {
+                Ok(())
+            } else {
+                Err(s3_error!(
+                    BadDigest,
+                    "The Content-MD5 you specified did not match what we received"
+                ))
+            }
+        }
+        _ => Err(s3_error!(
+            InvalidDigest,
+            "The Content-MD5 you specified is not valid"
+        )),
+    }
+}
+
+/// Checks announced checksums (algorithm as S3 names it, base64 value) against computed ones.
+pub fn check_checksums(
+    expected: &[(String, String)],
+    computed: &BTreeMap<String, String>,
+) -> S3Result<()> {
+    for (algorithm, value) in expected {
+        match computed.get(algorithm) {
+            Some(actual) if actual == value => {}
+            Some(_) => {
+                return Err(S3Error::with_message(
+                    S3ErrorCode::BadDigest,
+                    format!("The {algorithm} you specified did not match the calculated checksum"),
+                ));
+            }
+            None => return Err(s3_error!(InvalidRequest, "Unsupported checksum algorithm")),
+        }
+    }
+    Ok(())
+}
+
+/// A hasher for the named algorithms (unknown names are ignored here and refused by
+/// [`check_checksums`]).
+pub fn hasher_for<'a>(names: impl IntoIterator<Item = &'a str>) -> s3s::checksum::ChecksumHasher {
+    let mut h = s3s::checksum::ChecksumHasher::default();
+    for name in names {
+        match name.to_ascii_uppercase().as_str() {
+            "CRC32" => h.crc32 = Some(Default::default()),
+            "CRC32C" => h.crc32c = Some(Default::default()),
+            "SHA1" => h.sha1 = Some(Default::default()),
+            "SHA256" => h.sha256 = Some(Default::default()),
+            "CRC64NVME" => h.crc64nvme = Some(Default::default()),
+            _ => {}
+        }
+    }
+    h
+}
+
+/// The checksums a hasher computed, by algorithm name.
+pub fn computed(c: s3s::dto::Checksum) -> BTreeMap<String, String> {
+    CHECKSUM_ALGORITHMS
+        .into_iter()
+        .zip([
+            c.checksum_crc32,
+            c.checksum_crc32c,
+            c.checksum_sha1,
+            c.checksum_sha256,
+            c.checksum_crc64nvme,
+        ])
+        .filter_map(|(name, value)| value.map(|v| (name.to_owned(), v)))
+        .collect()
+}
+
+/// The S3 error for a body stream that failed. s3s verifies the signed SHA-256 and the
+/// `aws-chunked` framing while the body streams, and reports failures as stream errors whose
+/// messages name the cause.
+pub fn body_error(e: &(dyn std::error::Error + 'static)) -> S3Error {
+    let message = e.to_string();
+    tracing::debug!(error = %crate::markup::excerpt(&message), "request body failed");
+    if message.contains("Sha256Mismatch") {
+        sha256_mismatch()
+    } else if message.contains("SignatureMismatch") {
+        s3_error!(
+            SignatureDoesNotMatch,
+            "The chunk signature we calculated does not match the signature you provided"
+        )
+    } else if message.contains("FormatError")
+        || message.contains("TooLarge")
+        || message.contains("TooMany")
+    {
+        incomplete("The aws-chunked body is malformed")
+    } else {
+        incomplete("The request body terminated unexpectedly")
+    }
+}
+
+/// The `x-amz-checksum-<algorithm>` headers of a request.
+fn announced_checksums(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter_map(|(name, value)| {
+            let algorithm = name.as_str().strip_prefix("x-amz-checksum-")?;
+            // `x-amz-checksum-algorithm` / `-type` describe, they carry no value.
+            if matches!(algorithm, "algorithm" | "type" | "mode") {
+                return None;
+            }
+            Some((
+                algorithm.to_ascii_uppercase(),
+                value.to_str().ok()?.to_owned(),
+            ))
+        })
+        .collect()
+}
+
+fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Whether `Content-Encoding` lists `aws-chunked`.
+fn declares_aws_chunked(headers: &HeaderMap) -> bool {
+    header(headers, "content-encoding").is_some_and(|v| {
+        v.split(',')
+            .any(|token| token.trim().eq_ignore_ascii_case("aws-chunked"))
+    })
+}
+
+fn hex_sha256(value: &str) -> Option<[u8; 32]> {
+    if value.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(value.get(i * 2..i * 2 + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+fn error_response(e: S3Error) -> Response {
+    let status = e
+        .status_code()
+        .unwrap_or(axum::http::StatusCode::BAD_REQUEST);
+    let mut xml = Vec::with_capacity(256);
+    let mut ser = s3s::xml::Serializer::new(&mut xml);
+    if ser
+        .decl()
+        .and_then(|()| s3s::xml::Serialize::serialize(&e, &mut ser))
+        .is_err()
+    {
+        return status.into_response();
+    }
+    (status, [("content-type", "application/xml")], xml).into_response()
+}
+
+/// Middleware: reads a small body whose client described it (signed hash, MD5, checksums) and
+/// checks it before s3s sees the request; refuses an `aws-chunked` body that s3s would not
+/// decode.
+pub async fn verify_small_bodies(request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let content_sha256 = header(headers, "x-amz-content-sha256").unwrap_or_default();
+    let streaming = content_sha256.starts_with("STREAMING-");
+    if declares_aws_chunked(headers) && !streaming {
+        return error_response(incomplete(
+            "The body is declared aws-chunked, but x-amz-content-sha256 is not a STREAMING-* value",
+        ));
+    }
+    let signed = hex_sha256(content_sha256);
+    let md5 = header(headers, "content-md5").map(str::to_owned);
+    let checksums = announced_checksums(headers);
+    let length = header(headers, "content-length").and_then(|v| v.parse::<u64>().ok());
+    let described = signed.is_some() || md5.is_some() || !checksums.is_empty();
+    let Some(length) = length.filter(|l| !streaming && described && *l <= BUFFERED_MAX) else {
+        return next.run(request).await;
+    };
+    let (parts, body) = request.into_parts();
+    let bytes = match axum::body::to_bytes(body, BUFFERED_MAX as usize).await {
+        Ok(bytes) if bytes.len() as u64 == length => bytes,
+        Ok(_) => {
+            return error_response(incomplete(
+                "You did not provide the number of bytes specified by the Content-Length HTTP header",
+            ));
+        }
+        Err(e) => return error_response(body_error(&e)),
+    };
+    if let Some(signed) = signed
+        && <[u8; 32]>::from(Sha256::digest(&bytes)) != signed
+    {
+        return error_response(sha256_mismatch());
+    }
+    if let Some(md5) = md5
+        && let Err(e) = check_md5(&md5, &Md5::digest(&bytes).into())
+    {
+        return error_response(e);
+    }
+    if !checksums.is_empty() {
+        let mut hasher = hasher_for(checksums.iter().map(|(a, _)| a.as_str()));
+        hasher.update(&bytes);
+        if let Err(e) = check_checksums(&checksums, &computed(hasher.finalize())) {
+            return error_response(e);
+        }
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn md5_values_must_be_16_bytes_of_base64_and_match() {
+        let md5: [u8; 16] = Md5::digest(b"").into();
+        assert!(check_md5("1B2M2Y8AsgTpgAmY7PhCfg==", &md5).is_ok());
+        let other: [u8; 16] = Md5::digest(b"x").into();
+        let code = |r: S3Result<()>| r.unwrap_err().code().as_str().to_owned();
+        assert_eq!(
+            code(check_md5("1B2M2Y8AsgTpgAmY7PhCfg==", &other)),
+            "BadDigest"
+        );
+        assert_eq!(code(check_md5("AAAA", &md5)), "InvalidDigest");
+        assert_eq!(code(check_md5("%%%", &md5)), "InvalidDigest");
+    }
+
+    #[test]
+    fn signed_hashes_are_64_hex_digits() {
+        assert!(hex_sha256("UNSIGNED-PAYLOAD").is_none());
+        let empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        assert_eq!(
+            hex_sha256(empty).unwrap(),
+            <[u8; 32]>::from(Sha256::digest(b""))
+        );
+        assert!(hex_sha256(&empty.replace('e', "g")).is_none());
+    }
+}
