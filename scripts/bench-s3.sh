@@ -3,14 +3,19 @@
 # server, its peak resident memory while one 2 GiB object streams in. All on 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --locked --bin onyxia-lite --example s3-bench
+# ONYXIA_LITE_BIN and BENCH_EXAMPLES (a directory) run other builds, e.g. to compare commits.
+if [ -z "${ONYXIA_LITE_BIN:-}" ]; then
+  cargo build --release --locked --bin onyxia-lite --example s3-bench
+fi
+bin=${ONYXIA_LITE_BIN:-target/release/onyxia-lite}
+examples=${BENCH_EXAMPLES:-target/release/examples}
 work=$(mktemp -d)
 server=
 trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 start_server() {
   rm -f "$work/env"
-  target/release/onyxia-lite serve --data-dir "$work/$1" --port 0 --s3-port 0 --vault-port 0 \
+  "$bin" serve --data-dir "$work/$1" --port 0 --s3-port 0 --vault-port 0 \
     --print-env "$work/env" >/dev/null 2>&1 &
   server=$!
   for _ in $(seq 100); do [ -s "$work/env" ] && break; sleep 0.1; done
@@ -30,11 +35,11 @@ peak_rss_while() { # peak VmRSS (KiB) of the server while the command runs
 }
 
 start_server throughput
-peak_rss_while target/release/examples/s3-bench
+peak_rss_while "$examples"/s3-bench
 echo "server peak RSS during the rate and throughput runs: $(( $(cat "$work/peak") / 1024 )) MiB"
 kill "$server"; wait "$server" 2>/dev/null || true
 
 start_server huge
 truncate -s 2G "$work/huge.bin"
-BENCH_HUGE_FILE="$work/huge.bin" peak_rss_while target/release/examples/s3-bench
+BENCH_HUGE_FILE="$work/huge.bin" peak_rss_while "$examples"/s3-bench
 echo "server peak RSS while a 2 GiB object streamed in: $(( $(cat "$work/peak") / 1024 )) MiB"

@@ -39,21 +39,29 @@ pub async fn serve(
     limits: Limits,
     mut stopped: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let slots = Arc::new(Semaphore::new(
+        limits.max_connections.clamp(1, Semaphore::MAX_PERMITS),
+    ));
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout);
     let mut connections = JoinSet::new();
     loop {
         // A full listener stops accepting: new clients wait in the kernel's backlog.
+        // Finished connections are reaped while waiting, so an idle listener holds nothing.
         let permit = tokio::select! {
             permit = slots.clone().acquire_owned() => permit.map_err(std::io::Error::other)?,
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
             () = stop_requested(&mut stopped) => break,
         };
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            () = stop_requested(&mut stopped) => break,
+        let accepted = loop {
+            tokio::select! {
+                accepted = listener.accept() => break Some(accepted),
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
+                () = stop_requested(&mut stopped) => break None,
+            }
         };
+        let Some(accepted) = accepted else { break };
         let (tcp, peer) = match accepted {
             Ok(pair) => pair,
             Err(e) => {
@@ -93,8 +101,6 @@ pub async fn serve(
                 tracing::debug!(error = %e, %peer, "connection ended");
             }
         });
-        // Reap finished connections so the set does not grow with the listener's history.
-        while connections.try_join_next().is_some() {}
     }
     drop(listener);
     let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {

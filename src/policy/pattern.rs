@@ -53,7 +53,8 @@ fn pieces(pattern: &str, wildcards: bool, variables: bool) -> Vec<Piece<'_>> {
                     i += len + 1;
                     literal_start = i;
                 }
-                None => break,
+                // Unclosed: the `$` is plain text, and what follows is parsed as usual.
+                None => i += 1,
             },
             _ => i += 1,
         }

@@ -19,8 +19,13 @@ use md5::{Digest as _, Md5};
 use s3s::{S3Error, S3ErrorCode, S3Result, s3_error};
 use sha2::Sha256;
 
-/// Bodies up to this size are checked here in memory; larger ones stream.
+/// Object bodies up to this size are checked here in memory; larger ones stream and are
+/// checked by `body::receive`.
 const BUFFERED_MAX: u64 = 1024 * 1024;
+
+/// Other bodies (XML and JSON documents, which s3s buffers anyway) are checked here up to s3s's
+/// own limit on them; larger ones are refused by s3s.
+const DOCUMENT_MAX: u64 = 20 * 1024 * 1024;
 
 /// The checksum algorithms S3 names in `x-amz-checksum-<algorithm>`.
 pub const CHECKSUM_ALGORITHMS: [&str; 5] = ["CRC32", "CRC32C", "SHA1", "SHA256", "CRC64NVME"];
@@ -157,12 +162,30 @@ fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// Whether `Content-Encoding` lists `aws-chunked`.
+/// Whether any `Content-Encoding` header lists `aws-chunked`.
 fn declares_aws_chunked(headers: &HeaderMap) -> bool {
-    header(headers, "content-encoding").is_some_and(|v| {
-        v.split(',')
-            .any(|token| token.trim().eq_ignore_ascii_case("aws-chunked"))
-    })
+    headers
+        .get_all("content-encoding")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|token| token.trim().eq_ignore_ascii_case("aws-chunked"))
+}
+
+/// Names of the query parameters of a request.
+fn query_keys(request: &Request) -> Vec<String> {
+    url::form_urlencoded::parse(request.uri().query().unwrap_or_default().as_bytes())
+        .map(|(k, _)| k.into_owned())
+        .collect()
+}
+
+/// Whether a request uploads object bytes (PutObject, UploadPart): a PUT whose query holds no
+/// subresource, only part numbers, upload ids and presigning parameters.
+fn is_object_upload(request: &Request, keys: &[String]) -> bool {
+    request.method() == axum::http::Method::PUT
+        && keys.iter().all(|k| {
+            matches!(k.as_str(), "partNumber" | "uploadId" | "x-id") || k.starts_with("X-Amz-")
+        })
 }
 
 fn hex_sha256(value: &str) -> Option<[u8; 32]> {
@@ -206,14 +229,27 @@ pub async fn verify_small_bodies(request: Request, next: Next) -> Response {
     }
     let signed = hex_sha256(content_sha256);
     let md5 = header(headers, "content-md5").map(str::to_owned);
-    let checksums = announced_checksums(headers);
+    let keys = query_keys(&request);
+    // CompleteMultipartUpload's checksum headers describe the whole object, not its XML.
+    let completes_upload =
+        request.method() == axum::http::Method::POST && keys.iter().any(|k| k == "uploadId");
+    let checksums = if completes_upload {
+        Vec::new()
+    } else {
+        announced_checksums(headers)
+    };
     let length = header(headers, "content-length").and_then(|v| v.parse::<u64>().ok());
     let described = signed.is_some() || md5.is_some() || !checksums.is_empty();
-    let Some(length) = length.filter(|l| !streaming && described && *l <= BUFFERED_MAX) else {
+    let limit = if is_object_upload(&request, &keys) {
+        BUFFERED_MAX
+    } else {
+        DOCUMENT_MAX
+    };
+    let Some(length) = length.filter(|l| !streaming && described && *l <= limit) else {
         return next.run(request).await;
     };
     let (parts, body) = request.into_parts();
-    let bytes = match axum::body::to_bytes(body, BUFFERED_MAX as usize).await {
+    let bytes = match axum::body::to_bytes(body, limit as usize).await {
         Ok(bytes) if bytes.len() as u64 == length => bytes,
         Ok(_) => {
             return error_response(incomplete(

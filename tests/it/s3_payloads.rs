@@ -19,6 +19,8 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 struct Tamper {
     /// Headers to set before signing.
     signed: Vec<(&'static str, String)>,
+    /// Spaces appended to the body before signing (the signature covers them).
+    padding: usize,
     /// (from, to): replaces the first `from` in the body with `to`, after signing.
     body: Option<(Vec<u8>, Vec<u8>)>,
     /// Headers to set (or, with an empty value, to remove) after signing.
@@ -36,11 +38,21 @@ impl Intercept for Tamper {
         _: &RuntimeComponents,
         _: &mut ConfigBag,
     ) -> Result<(), BoxError> {
+        let request = context.request_mut();
         for (name, value) in &self.signed {
-            context
-                .request_mut()
+            request.headers_mut().insert(*name, value.clone());
+        }
+        if self.padding > 0 {
+            let mut body = request
+                .body()
+                .bytes()
+                .ok_or("the body is not in memory")?
+                .to_vec();
+            body.resize(body.len() + self.padding, b' ');
+            request
                 .headers_mut()
-                .insert(*name, value.clone());
+                .insert("content-length", body.len().to_string());
+            *request.body_mut() = SdkBody::from(body);
         }
         Ok(())
     }
@@ -270,6 +282,29 @@ async fn bucket_tagging_and_cors_check_their_content_md5() {
             .unwrap_err();
         assert_eq!(code(&err), expected, "cors, {md5}: {err:?}");
     }
+    // A document padded past the size of buffered object bodies is checked all the same.
+    let padded = Tamper {
+        padding: 2 * 1024 * 1024,
+        ..wrong_md5("1B2M2Y8AsgTpgAmY7PhCfg==")
+    };
+    let tagging = aws_sdk_s3::types::Tagging::builder()
+        .tag_set(
+            aws_sdk_s3::types::Tag::builder()
+                .key("k")
+                .value("v")
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let err = tampering_client(&tp, padded)
+        .put_bucket_tagging()
+        .bucket("conf")
+        .tagging(tagging)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "BadDigest", "padded tagging: {err:?}");
     // Nothing was stored.
     assert!(s3.get_bucket_tagging().bucket("conf").send().await.is_err());
     assert!(s3.get_bucket_cors().bucket("conf").send().await.is_err());
