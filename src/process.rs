@@ -36,3 +36,16 @@ fn return_large_blocks() {
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn return_large_blocks() {}
+
+/// Hands memory the allocator holds free back to the system (glibc keeps what a burst of
+/// requests freed in its arenas otherwise). Costs a walk of the heap: call it when load stops.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+pub fn return_free_memory() {
+    // SAFETY: malloc_trim only releases free pages; it is safe to call from any thread.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+pub fn return_free_memory() {}

@@ -368,6 +368,8 @@ async fn background(
             _ = memory_tick.tick() => {
                 let freed = identity.release_password_memory(PASSWORD_MEMORY_IDLE);
                 if freed > 0 {
+                    // Logins stopped: give back what the burst left in the allocator too.
+                    let _ = tokio::task::spawn_blocking(crate::process::return_free_memory).await;
                     tracing::debug!(buffers = freed, "freed idle argon2 memory");
                 }
             }

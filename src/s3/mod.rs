@@ -147,7 +147,7 @@ pub fn build(
     });
     let router = Router::new()
         .fallback_service(handled)
-        .layer(axum::middleware::from_fn(payload::verify_small_bodies))
+        .layer(axum::middleware::from_fn(payload::verify_documents))
         .layer(axum::middleware::from_fn_with_state(
             cors::CorsState {
                 objects: objects.clone(),

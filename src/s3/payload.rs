@@ -1,10 +1,9 @@
 //! Checking that a request body is the one its client signed and described: the signed
 //! `x-amz-content-sha256`, `Content-MD5` and `x-amz-checksum-*`, and the `aws-chunked` framing.
 //!
-//! Small bodies (what s3s buffers: DeleteObjects, tagging, CORS and policy documents, small
-//! PUTs) are read and checked here, before s3s parses or stores anything. Large object bodies
-//! stream to a temp file and are checked by `body::receive` before they commit, with the same
-//! functions.
+//! Documents (what s3s buffers: DeleteObjects, tagging, CORS and policy bodies) are read and
+//! checked here, before s3s parses anything. Object bodies (PutObject, UploadPart) stream to a
+//! temp file and are checked by `body::receive` before they commit, with the same functions.
 
 use std::collections::BTreeMap;
 
@@ -19,12 +18,7 @@ use md5::{Digest as _, Md5};
 use s3s::{S3Error, S3ErrorCode, S3Result, s3_error};
 use sha2::Sha256;
 
-/// Object bodies up to this size are checked here in memory; larger ones stream and are
-/// checked by `body::receive`.
-const BUFFERED_MAX: u64 = 1024 * 1024;
-
-/// Other bodies (XML and JSON documents, which s3s buffers anyway) are checked here up to s3s's
-/// own limit on them; larger ones are refused by s3s.
+/// Documents are checked here up to s3s's own limit on them; larger ones s3s refuses.
 const DOCUMENT_MAX: u64 = 20 * 1024 * 1024;
 
 /// The checksum algorithms S3 names in `x-amz-checksum-<algorithm>`.
@@ -215,10 +209,10 @@ fn error_response(e: S3Error) -> Response {
     (status, [("content-type", "application/xml")], xml).into_response()
 }
 
-/// Middleware: reads a small body whose client described it (signed hash, MD5, checksums) and
+/// Middleware: reads a document whose client described it (signed hash, MD5, checksums) and
 /// checks it before s3s sees the request; refuses an `aws-chunked` body that s3s would not
 /// decode.
-pub async fn verify_small_bodies(request: Request, next: Next) -> Response {
+pub async fn verify_documents(request: Request, next: Next) -> Response {
     let headers = request.headers();
     let content_sha256 = header(headers, "x-amz-content-sha256").unwrap_or_default();
     let streaming = content_sha256.starts_with("STREAMING-");
@@ -240,16 +234,14 @@ pub async fn verify_small_bodies(request: Request, next: Next) -> Response {
     };
     let length = header(headers, "content-length").and_then(|v| v.parse::<u64>().ok());
     let described = signed.is_some() || md5.is_some() || !checksums.is_empty();
-    let limit = if is_object_upload(&request, &keys) {
-        BUFFERED_MAX
-    } else {
-        DOCUMENT_MAX
-    };
-    let Some(length) = length.filter(|l| !streaming && described && *l <= limit) else {
+    // Object bodies are checked as they stream in (`body::receive`), at any size.
+    let document = !is_object_upload(&request, &keys);
+    let Some(length) = length.filter(|l| document && !streaming && described && *l <= DOCUMENT_MAX)
+    else {
         return next.run(request).await;
     };
     let (parts, body) = request.into_parts();
-    let bytes = match axum::body::to_bytes(body, limit as usize).await {
+    let bytes = match axum::body::to_bytes(body, DOCUMENT_MAX as usize).await {
         Ok(bytes) if bytes.len() as u64 == length => bytes,
         Ok(_) => {
             return error_response(incomplete(
