@@ -50,6 +50,12 @@ pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
 }
 
+/// Writes key material to `path` durably with mode 0600, its directory created 0700.
+pub fn write_private_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    create_private_dir(path.parent().unwrap_or(Path::new(".")))?;
+    write(path, bytes, Access::Private)
+}
+
 /// Creates `dir` (and parents) readable by the owner only.
 pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     let mut builder = std::fs::DirBuilder::new();

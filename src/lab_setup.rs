@@ -10,9 +10,10 @@ use tokio::net::TcpListener;
 
 use crate::catalog::launch::Reachability;
 use crate::catalog::schema::Registry;
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::config::fixtures::Fixtures;
-use crate::identity::Identity;
+use crate::identity::verifier::Verifier;
 use crate::onyxia::OnyxiaState;
 use crate::onyxia::region::{self, GeneratedRegion};
 use crate::proxy::Proxy;
@@ -44,6 +45,8 @@ pub struct Addresses<'a> {
     pub s3: SocketAddr,
     pub vault: SocketAddr,
     pub public_url: &'a str,
+    /// The embedded issuer's URL.
+    pub issuer: &'a str,
     pub s3_url: &'a str,
     pub vault_url: &'a str,
 }
@@ -51,9 +54,10 @@ pub struct Addresses<'a> {
 pub async fn build(
     config: &Config,
     fixtures: &Fixtures,
-    identity: Arc<Identity>,
+    verifier: Arc<Verifier>,
     store: Arc<Store>,
     at: &Addresses<'_>,
+    clock: Clock,
 ) -> Result<LabParts, LabSetupError> {
     let oc = &config.onyxia;
     let catalogs = crate::catalog::load(oc.catalog.as_deref())?;
@@ -147,18 +151,13 @@ pub async fn build(
         exposure,
         reach,
         store,
+        clock.clone(),
     ));
-    let external = oc
-        .external_issuer
-        .as_deref()
-        .map(crate::oidc::external::ExternalIssuer::new);
-    let issuer = external
-        .as_ref()
-        .map_or(identity.issuer.clone(), |e| e.issuer.clone());
+    // The web logs in where the API's tokens come from.
+    let issuer = verifier.external_issuer().unwrap_or(at.issuer).to_owned();
     let api = Arc::new(OnyxiaState {
         lab: lab.clone(),
-        identity,
-        external,
+        verifier,
         regions,
         oidc: json!({
             "issuerURI": issuer,
@@ -167,7 +166,7 @@ pub async fn build(
             "scope": "openid profile",
             "audience": "",
         }),
-        started_secs: crate::identity::now_secs(),
+        started_secs: clock.secs(),
     });
     let proxy = Arc::new(Proxy::new(lab.clone(), &domain, at.public_url));
     Ok(LabParts {

@@ -5,6 +5,7 @@
 //! process can run many platforms side by side.
 
 pub mod catalog;
+pub mod clock;
 pub mod config;
 pub mod durable;
 pub mod endpoints;

@@ -1,4 +1,5 @@
-//! Text formats the edges share: HTML/XML escaping, RFC 3339 times.
+//! What the edges share of wire formats: HTML/XML escaping, RFC 3339 times, bearer tokens,
+//! and excerpts of client text for logs.
 
 /// Nanoseconds since the epoch as RFC 3339 (`1970-01-01T00:00:00Z` form); empty when out of range.
 pub fn rfc3339(nanos: i128) -> String {
@@ -25,6 +26,16 @@ pub fn escape(text: &str) -> String {
         }
     }
     out
+}
+
+/// The bearer token of a request (RFC 6750 header form), if any.
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 /// Longest excerpt of client-sent text a log line carries.

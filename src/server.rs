@@ -15,9 +15,11 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::config::fixtures::{FixtureError, Fixtures};
 use crate::endpoints::Endpoints;
+use crate::identity::verifier::Verifier;
 use crate::identity::{Identity, IdentityError};
 use crate::oidc::{self, OidcState};
 use crate::store::{Store, StoreError};
@@ -46,6 +48,10 @@ pub enum StartError {
     Objects(#[from] crate::objects::ObjectError),
     #[error(transparent)]
     Lab(#[from] crate::lab_setup::LabSetupError),
+    #[error(transparent)]
+    Vault(#[from] crate::vault::VaultSetupError),
+    #[error("configuration: {0}")]
+    Config(String),
 }
 
 /// The three listeners, bound before the platform starts so port 0 resolves to real ports.
@@ -98,6 +104,7 @@ pub struct Platform;
 pub struct RunningPlatform {
     pub endpoints: Endpoints,
     identity: Arc<Identity>,
+    clock: Clock,
     lab: Arc<crate::services::Lab>,
     stop: watch::Sender<bool>,
     tasks: JoinSet<std::io::Result<()>>,
@@ -111,6 +118,17 @@ impl Platform {
         listeners: Listeners,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<RunningPlatform, StartError> {
+        Self::start_with_clock(config, listeners, shutdown, Clock::system()).await
+    }
+
+    /// [`Platform::start`] on a given clock, which tests move instead of sleeping.
+    pub async fn start_with_clock(
+        config: Config,
+        listeners: Listeners,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+        clock: Clock,
+    ) -> Result<RunningPlatform, StartError> {
+        let external_issuer = config.external_issuer().map_err(StartError::Config)?;
         let started = std::time::Instant::now();
         let data_dir = if config.ephemeral {
             let dir = tempfile::Builder::new()
@@ -142,23 +160,34 @@ impl Platform {
             &public_url,
             store.clone(),
             data_dir.path(),
+            clock.clone(),
         )?);
+        // One verifier for every consumer of tokens, with the external issuer's keys fetched
+        // and cached once.
+        let external = external_issuer.as_deref().map(|issuer| {
+            Arc::new(oidc::external::ExternalIssuer::new(issuer))
+                as Arc<dyn crate::identity::verifier::KeySource>
+        });
+        let verifier = Arc::new(Verifier::new(identity.clone(), external));
         let s3 = crate::s3::build(
             &config,
             &fixtures,
-            identity.clone(),
+            verifier.clone(),
             store.clone(),
             data_dir.path(),
+            clock.clone(),
         )?;
         let (vault, vault_state) = crate::vault::build(
             &config,
             &fixtures,
-            identity.clone(),
+            verifier.clone(),
             store.clone(),
             data_dir.path(),
+            clock.clone(),
         )?;
         let oidc_state = Arc::new(OidcState::new(
             identity.clone(),
+            verifier.clone(),
             Duration::from_secs(config.oidc.code_lifespan_seconds),
             config.max_body_bytes,
             public_url.starts_with("https://"),
@@ -201,16 +230,18 @@ impl Platform {
         let lab = crate::lab_setup::build(
             &config,
             &fixtures,
-            identity.clone(),
+            verifier,
             store.clone(),
             &crate::lab_setup::Addresses {
                 main: main_addr,
                 s3: s3_addr,
                 vault: vault_addr,
                 public_url: &endpoints.url,
+                issuer: &endpoints.issuer,
                 s3_url: &endpoints.s3_url,
                 vault_url: &endpoints.vault_url,
             },
+            clock.clone(),
         )
         .await?;
 
@@ -302,6 +333,7 @@ impl Platform {
         Ok(RunningPlatform {
             endpoints,
             identity,
+            clock,
             lab: lab.lab,
             stop,
             tasks,
@@ -407,6 +439,11 @@ async fn healthz() -> impl IntoResponse {
 impl RunningPlatform {
     pub fn identity(&self) -> &Identity {
         &self.identity
+    }
+
+    /// The platform's clock; [`Clock::advance`] moves time for every part of it.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// Catalogs, the container engine and the services launched on it.

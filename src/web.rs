@@ -144,7 +144,7 @@ fn matches_etag(headers: &HeaderMap, etag: &str) -> bool {
 }
 
 fn hex_prefix(digest: &[u8]) -> String {
-    crate::objects::hex(&digest[..16])
+    hex::encode(&digest[..16])
 }
 
 fn platform_not_found() -> Response {

@@ -66,7 +66,7 @@ config_section! {
         quota_cpu: Option<String> = "",
         /// Quota of the generated region, per project: total memory requests (e.g. 16Gi). Empty: no limit.
         quota_memory: Option<String> = "",
-        /// Issuer URL of an external OpenID provider whose access tokens (client `onyxia`) the API accepts, and which the web is told to log in with. Empty: the embedded issuer.
+        /// Alias of oidc.external_issuer (kept for existing configurations).
         external_issuer: Option<String> = "",
     }
 }
@@ -96,6 +96,8 @@ config_section! {
         login_failures_per_address: u32 = "20",
         /// Length of the failed-login window, in seconds.
         login_failure_window_seconds: u64 = "300",
+        /// Issuer URL of an external OpenID provider (e.g. a Keycloak realm), found through its discovery document. When set, the Onyxia API accepts only its tokens (client onyxia) and the web logs in there; STS and Vault's JWT login accept its tokens besides the embedded issuer's. See docs/CONFIG.md#tokens. Empty: only the embedded issuer.
+        external_issuer: Option<String> = "",
     }
 }
 
@@ -116,7 +118,7 @@ config_section! {
         sts_client_id: String = "onyxia-minio",
         /// Longest lifetime of STS credentials, in seconds (DurationSeconds above it is refused).
         sts_max_duration_seconds: u64 = "604800",
-        /// Issuer URL of an external OpenID provider (e.g. a Keycloak realm) whose tokens STS accepts too; its keys are found through its discovery document. Empty: only the embedded issuer.
+        /// Alias of oidc.external_issuer (kept for existing configurations).
         sts_external_issuer: Option<String> = "",
         /// Token claim naming the canned policies of an STS session (string, list or comma-separated).
         policy_claim: String = "policy",
@@ -132,7 +134,7 @@ config_section! {
         jwt_path: String = "jwt",
         /// Role used when a JWT login names none.
         default_role: String = "onyxia-user",
-        /// Issuer URL of an external OpenID provider (e.g. a Keycloak realm) whose tokens JWT login accepts too; its keys are found through its discovery document. Empty: only the embedded issuer.
+        /// Alias of oidc.external_issuer (kept for existing configurations).
         jwt_external_issuer: Option<String> = "",
     }
 }
@@ -371,6 +373,37 @@ impl Config {
             }
         };
         format!("http://{host}:{main_port}")
+    }
+
+    /// The one external issuer: `oidc.external_issuer`, or one of its aliases
+    /// (`onyxia.external_issuer`, `s3.sts_external_issuer`, `vault.jwt_external_issuer`). Two
+    /// different values are a configuration error: the platform trusts one external provider.
+    pub fn external_issuer(&self) -> Result<Option<String>, String> {
+        let named = [
+            ("oidc.external_issuer", &self.oidc.external_issuer),
+            ("onyxia.external_issuer", &self.onyxia.external_issuer),
+            ("s3.sts_external_issuer", &self.s3.sts_external_issuer),
+            ("vault.jwt_external_issuer", &self.vault.jwt_external_issuer),
+        ];
+        let mut chosen: Option<(&str, String)> = None;
+        for (name, value) in named {
+            let Some(value) = value.as_deref().map(|v| v.trim_end_matches('/')) else {
+                continue;
+            };
+            if value.is_empty() {
+                continue;
+            }
+            match &chosen {
+                Some((first, url)) if url != value => {
+                    return Err(format!(
+                        "{first} is {url} but {name} is {value}: set oidc.external_issuer once"
+                    ));
+                }
+                Some(_) => {}
+                None => chosen = Some((name, value.to_owned())),
+            }
+        }
+        Ok(chosen.map(|(_, url)| url))
     }
 }
 

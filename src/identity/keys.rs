@@ -52,10 +52,8 @@ fn file_error(path: &Path, message: impl ToString) -> KeyError {
 }
 
 /// Writes key material to `path` durably with mode 0600, its directory created 0700.
-pub fn write_private_file(path: &Path, bytes: &[u8]) -> Result<(), KeyError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    durable::create_private_dir(dir).map_err(|e| file_error(dir, e))?;
-    durable::write(path, bytes, durable::Access::Private).map_err(|e| file_error(path, e))
+fn write_private_file(path: &Path, bytes: &[u8]) -> Result<(), KeyError> {
+    durable::write_private_file(path, bytes).map_err(|e| file_error(path, e))
 }
 
 fn generate_pem(algorithm: SigningAlgorithm) -> Result<String, KeyError> {

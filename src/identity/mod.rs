@@ -8,6 +8,7 @@ pub mod realm;
 pub mod records;
 pub mod throttle;
 pub mod tokens;
+pub mod verifier;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -21,6 +22,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::config::fixtures::Fixtures;
 use crate::store::{Store, StoreError};
@@ -31,18 +33,8 @@ use records::{CREDENTIALS, REFRESH_TOKENS, RefreshRecord, SESSIONS, Session, Sto
 use throttle::{Locked, LoginThrottle};
 use tokens::{Claims, Subject, TokenRequest, TokenSet};
 
-pub fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 fn sha256_hex(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(Sha256::digest(text.as_bytes()))
 }
 
 fn random_token() -> String {
@@ -93,6 +85,8 @@ enum PasswordState {
 pub struct Identity {
     /// `<public_url>/realms/<realm>`: `iss` of every token.
     pub issuer: String,
+    /// The platform's clock: token times, session and refresh expiry.
+    pub clock: Clock,
     pub realm: Realm,
     pub signing: SigningKey,
     refresh_key: RefreshKey,
@@ -114,6 +108,7 @@ impl Identity {
         public_url: &str,
         store: Arc<Store>,
         data_dir: &Path,
+        clock: Clock,
     ) -> Result<Self, IdentityError> {
         let keys_dir = data_dir.join("keys");
         let signing = SigningKey::load_or_generate(
@@ -141,6 +136,7 @@ impl Identity {
         let o = &config.oidc;
         Ok(Identity {
             issuer,
+            clock,
             realm,
             signing,
             refresh_key,
@@ -240,7 +236,7 @@ impl Identity {
 
     /// Starts an SSO session; returns it and the cookie value that proves it.
     pub fn open_session(&self, user: &User) -> Result<(Session, String), StoreError> {
-        let now = now_secs();
+        let now = self.clock.secs();
         let secret = random_token();
         let session = Session {
             sid: uuid::Uuid::new_v4().to_string(),
@@ -257,7 +253,7 @@ impl Identity {
     /// The live session a cookie proves, touched (idle timer reset).
     pub fn session_from_cookie(&self, cookie: &str) -> Option<Session> {
         let (sid, secret) = cookie.split_once('.')?;
-        let now = now_secs();
+        let now = self.clock.secs();
         // Check and touch in one transaction, so a concurrent logout cannot be undone.
         let touched = self.store.write(|w| {
             let Some(mut session) = w.get(&SESSIONS, sid)? else {
@@ -281,7 +277,8 @@ impl Identity {
     /// The session with this id, if it is still alive.
     pub fn live_session(&self, sid: &str) -> Option<Session> {
         let session = self.store.get(&SESSIONS, sid).ok()??;
-        self.session_alive(&session, now_secs()).then_some(session)
+        self.session_alive(&session, self.clock.secs())
+            .then_some(session)
     }
 
     /// Ends a session and every refresh token issued in it.
@@ -303,7 +300,9 @@ impl Identity {
         nonce: Option<&str>,
     ) -> Result<TokenSet, StoreError> {
         let sid = session.map(|s| s.sid.as_str());
-        let auth_time = session.map(|s| s.auth_time).unwrap_or_else(now_secs);
+        let auth_time = session
+            .map(|s| s.auth_time)
+            .unwrap_or_else(|| self.clock.secs());
         let (access_token, id_token, expires_in) = self.mint(&TokenRequest {
             client,
             subject: Subject::User(user),
@@ -362,7 +361,7 @@ impl Identity {
         scope: &str,
         auth_time: u64,
     ) -> Result<(String, u64), StoreError> {
-        let now = now_secs();
+        let now = self.clock.secs();
         let settings = &self.realm.settings;
         let expires = (now + settings.sso_session_idle).min(auth_time + settings.sso_session_max);
         let jti = uuid::Uuid::new_v4().to_string();
@@ -407,7 +406,7 @@ impl Identity {
             .get("jti")
             .and_then(Value::as_str)
             .ok_or(RefreshError::Invalid)?;
-        let now = now_secs();
+        let now = self.clock.secs();
         let rotated = self.store.write(|w| {
             let mut record = w.get(&REFRESH_TOKENS, jti)?.ok_or(RefreshError::Invalid)?;
             if let Some(used_at) = record.used_at {
@@ -510,20 +509,9 @@ impl Identity {
             .flatten()
     }
 
-    /// An access token that is valid now: signature, issuer, expiry, and a live session.
-    pub fn verify_access_token(&self, token: &str) -> Result<Claims, String> {
-        let claims = self.decode_access_token(token)?;
-        if let Some(sid) = claims.get("sid").and_then(Value::as_str)
-            && self.live_session(sid).is_none()
-        {
-            return Err("the session of this token has ended".into());
-        }
-        Ok(claims)
-    }
-
     /// Drops expired sessions and refresh records.
     pub fn sweep_expired(&self) -> Result<usize, StoreError> {
-        let now = now_secs();
+        let now = self.clock.secs();
         self.store.write(|w| {
             let sessions = w.retain(&SESSIONS, |_, s| self.session_alive(s, now))?;
             let refresh = w.retain(&REFRESH_TOKENS, |_, r| r.expires >= now)?;
@@ -548,7 +536,7 @@ impl Identity {
             subject: Subject::User(&user),
             scope: "openid profile email",
             sid: None,
-            auth_time: Some(now_secs()),
+            auth_time: Some(self.clock.secs()),
             nonce: None,
         });
         Ok(access)
@@ -585,7 +573,14 @@ pub fn cli_token(
         .strip_suffix(&suffix)
         .ok_or_else(|| format!("issuer {issuer} does not end with {suffix}"))?;
     let store = Arc::new(Store::in_memory().map_err(|e| e.to_string())?);
-    let identity = Identity::new(config, &fixtures, public_url, store, &data_dir)
-        .map_err(|e| e.to_string())?;
+    let identity = Identity::new(
+        config,
+        &fixtures,
+        public_url,
+        store,
+        &data_dir,
+        Clock::system(),
+    )
+    .map_err(|e| e.to_string())?;
     identity.token_for(username, client_id)
 }

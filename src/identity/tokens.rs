@@ -6,8 +6,9 @@ use jsonwebtoken::{Algorithm, Header, Validation};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
+use super::Identity;
 use super::realm::{Client, User};
-use super::{Identity, now_secs};
+use super::verifier::{VerifyError, VerifyKey};
 use crate::config::fixtures::MapperKind;
 
 pub type Claims = Map<String, Value>;
@@ -191,7 +192,7 @@ impl Identity {
 
     /// Mints the access token, and the ID token when `openid` was granted.
     pub fn mint(&self, req: &TokenRequest<'_>) -> (String, Option<String>, u64) {
-        let now = now_secs();
+        let now = self.clock.secs();
         let lifespan = self.access_token_lifespan(req.client);
         let mut access = Claims::new();
         access.insert("exp".into(), json!(now + lifespan));
@@ -264,42 +265,6 @@ impl Identity {
         (access_token, id_token, lifespan)
     }
 
-    /// Checks an access token from this issuer: [`verify_signed`]'s rules, then its type.
-    pub fn decode_access_token(&self, token: &str) -> Result<Claims, String> {
-        let claims =
-            verify_signed(token, &self.issuer, &[self.own_key()]).map_err(|e| match e {
-                WebIdentityError::UnknownKey(_) => {
-                    "token was not signed by this issuer's key".into()
-                }
-                WebIdentityError::Expired => "invalid token: ExpiredSignature".into(),
-                WebIdentityError::NotYetValid => "invalid token: ImmatureSignature".into(),
-                WebIdentityError::Invalid(e) => e,
-            })?;
-        match claims.get("typ").and_then(Value::as_str) {
-            Some("Bearer") => Ok(claims),
-            _ => Err("not an access token".into()),
-        }
-    }
-
-    /// This issuer's signing key as [`verify_signed`] takes keys.
-    fn own_key(&self) -> (&str, Algorithm, &jsonwebtoken::DecodingKey) {
-        (
-            self.signing.kid.as_str(),
-            self.signing.algorithm,
-            &self.signing.decoding,
-        )
-    }
-
-    /// A token presented to STS (ID or access token), checked as MinIO does: see
-    /// [`verify_web_identity`]. This issuer's own key signs it.
-    pub fn verify_web_identity(
-        &self,
-        token: &str,
-        client_id: &str,
-    ) -> Result<Claims, WebIdentityError> {
-        verify_web_identity(token, &self.issuer, &[self.own_key()], client_id)
-    }
-
     /// An ID token this issuer signed, expired or not (RP-initiated logout accepts both).
     pub fn decode_id_token_hint(&self, token: &str) -> Result<Claims, String> {
         let mut validation = Validation::new(self.signing.algorithm);
@@ -322,9 +287,13 @@ impl Identity {
     }
 
     pub(super) fn decode_refresh(&self, token: &str) -> Result<Claims, String> {
-        let validation = rules(Algorithm::HS256, &self.issuer);
-        let data = jsonwebtoken::decode::<Claims>(token, &self.refresh_key.decoding, &validation)
-            .map_err(|e| e.to_string())?;
+        let data = jsonwebtoken::decode::<Claims>(
+            token,
+            &self.refresh_key.decoding,
+            &rules(Algorithm::HS256, &self.issuer),
+        )
+        .map_err(|e| e.to_string())?;
+        check_window(&data.claims, self.clock.secs()).map_err(|e| e.to_string())?;
         match data.claims.get("typ").and_then(Value::as_str) {
             Some("Refresh") => Ok(data.claims),
             _ => Err("not a refresh token".into()),
@@ -333,65 +302,53 @@ impl Identity {
 }
 
 /// The rules every token check follows (access, STS and Vault login tokens, from this issuer
-/// or an external one, and refresh tokens): the signature, `iss`, and the validity window —
-/// `exp` and `nbf` both checked, with the same leeway (none: JWT times have one-second
-/// resolution already) — with `exp`, `iss` and `sub` required.
+/// or an external one, and refresh tokens): the signature and `iss`, with `exp`, `iss` and
+/// `sub` required. The validity window is checked by [`check_window`] against the platform's
+/// clock, not jsonwebtoken's.
 fn rules(algorithm: Algorithm, issuer: &str) -> Validation {
     let mut validation = Validation::new(algorithm);
     validation.set_issuer(&[issuer]);
     validation.validate_aud = false;
-    validation.validate_nbf = true;
-    validation.leeway = 0;
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
     validation.set_required_spec_claims(&["exp", "iss", "sub"]);
     validation
 }
 
-/// Checks a token signed by one of `keys` (kid, algorithm, key) under [`rules`]: the one path
-/// every bearer and identity token goes through.
+/// `exp` and `nbf` against `now`, with no leeway (JWT times have one-second resolution): a
+/// token is valid from `nbf` up to and including `exp`.
+fn check_window(claims: &Claims, now: u64) -> Result<(), VerifyError> {
+    let time = |name: &str| claims.get(name).and_then(Value::as_u64);
+    if time("exp").is_none_or(|exp| exp < now) {
+        return Err(VerifyError::Expired);
+    }
+    if time("nbf").is_some_and(|nbf| nbf > now) {
+        return Err(VerifyError::NotYetValid);
+    }
+    Ok(())
+}
+
+/// Checks a token signed by one of `keys` under [`rules`] and [`check_window`] at `now`: the
+/// one path every bearer and identity token goes through.
 pub fn verify_signed(
     token: &str,
     issuer: &str,
-    keys: &[(&str, jsonwebtoken::Algorithm, &jsonwebtoken::DecodingKey)],
-) -> Result<Claims, WebIdentityError> {
+    keys: &[VerifyKey],
+    now: u64,
+) -> Result<Claims, VerifyError> {
     let header = jsonwebtoken::decode_header(token)
-        .map_err(|_| WebIdentityError::Invalid("malformed token".into()))?;
+        .map_err(|_| VerifyError::Invalid("malformed token".into()))?;
     let kid = header
         .kid
-        .ok_or_else(|| WebIdentityError::Invalid("the token has no kid".into()))?;
-    let (_, algorithm, key) = keys
+        .ok_or_else(|| VerifyError::Invalid("the token has no kid".into()))?;
+    let key = keys
         .iter()
-        .find(|(k, alg, _)| *k == kid && *alg == header.alg)
-        .ok_or_else(|| WebIdentityError::UnknownKey(kid.clone()))?;
-    match jsonwebtoken::decode::<Claims>(token, key, &rules(*algorithm, issuer)) {
-        Ok(data) => Ok(data.claims),
-        Err(e) => Err(match e.kind() {
-            jsonwebtoken::errors::ErrorKind::ExpiredSignature => WebIdentityError::Expired,
-            jsonwebtoken::errors::ErrorKind::ImmatureSignature => WebIdentityError::NotYetValid,
-            _ => WebIdentityError::Invalid(format!("token rejected: {e}")),
-        }),
-    }
-}
-
-/// Checks a token as MinIO's STS does: [`verify_signed`], then `aud` containing `client_id`
-/// or `azp` equal to it.
-pub fn verify_web_identity(
-    token: &str,
-    issuer: &str,
-    keys: &[(&str, jsonwebtoken::Algorithm, &jsonwebtoken::DecodingKey)],
-    client_id: &str,
-) -> Result<Claims, WebIdentityError> {
-    let claims = verify_signed(token, issuer, keys)?;
-    let aud_ok = match claims.get("aud") {
-        Some(Value::String(a)) => a == client_id,
-        Some(Value::Array(list)) => list.iter().any(|a| a.as_str() == Some(client_id)),
-        _ => false,
-    };
-    let azp_ok = claims.get("azp").and_then(Value::as_str) == Some(client_id);
-    if !aud_ok && !azp_ok {
-        return Err(WebIdentityError::Invalid(format!(
-            "the token's audience is not {client_id}"
-        )));
-    }
+        .find(|k| k.kid == kid && k.algorithm == header.alg)
+        .ok_or(VerifyError::UnknownKey)?;
+    let claims = jsonwebtoken::decode::<Claims>(token, &key.key, &rules(key.algorithm, issuer))
+        .map_err(|e| VerifyError::Invalid(format!("token rejected: {e}")))?
+        .claims;
+    check_window(&claims, now)?;
     Ok(claims)
 }
 
@@ -401,16 +358,6 @@ pub fn claimed_issuer(token: &str) -> Option<String> {
     let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
     let claims: Claims = serde_json::from_slice(&bytes).ok()?;
     claims.get("iss")?.as_str().map(str::to_owned)
-}
-
-#[derive(Debug)]
-pub enum WebIdentityError {
-    /// No key of the issuer has this `kid` (the issuer may have rotated its keys).
-    UnknownKey(String),
-    Expired,
-    /// `nbf` is still ahead.
-    NotYetValid,
-    Invalid(String),
 }
 
 /// Left half of SHA-256 of the access token, base64url (OIDC Core 3.1.3.6).

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use md5::{Digest, Md5};
 
+use crate::clock::Clock;
 use crate::store::{Store, StoreError};
 pub use blob::{Blob, BlobStore, BlobWriter};
 pub use model::*;
@@ -84,17 +85,6 @@ impl Precondition {
     }
 }
 
-pub fn now_millis() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn bucket_range(bucket: &str) -> (String, String) {
     // '0' is the byte after '/', so this is every `bucket/…` key.
     (format!("{bucket}/"), format!("{bucket}0"))
@@ -104,13 +94,20 @@ pub struct ObjectStore {
     store: Arc<Store>,
     pub blobs: BlobStore,
     pub max_object_size: u64,
+    /// Object and upload times.
+    pub clock: Clock,
     /// Queue of the group-commit thread, which stops when the store is dropped.
     committer: std::sync::Mutex<std::sync::mpsc::Sender<txn::CommitJob>>,
 }
 
 impl ObjectStore {
     /// Opens the blob directory under `root` and removes leftovers of interrupted writes.
-    pub fn open(store: Arc<Store>, root: &Path, max_object_size: u64) -> Result<Self> {
+    pub fn open(
+        store: Arc<Store>,
+        root: &Path,
+        max_object_size: u64,
+        clock: Clock,
+    ) -> Result<Self> {
         let blobs = BlobStore::open(root)?;
         let (jobs, queue) = std::sync::mpsc::channel();
         let committer_store = store.clone();
@@ -122,6 +119,7 @@ impl ObjectStore {
             store,
             blobs,
             max_object_size,
+            clock,
             committer: std::sync::Mutex::new(jobs),
         };
         let referenced = objects.referenced_blobs()?;
@@ -161,7 +159,7 @@ impl ObjectStore {
         }
         self.store.write(|w| {
             for item in items {
-                w.put(&SEEDED, item, &now_millis())?;
+                w.put(&SEEDED, item, &self.clock.millis())?;
             }
             Ok(())
         })
@@ -181,7 +179,7 @@ impl ObjectStore {
             }
             let record = BucketRecord {
                 name: name.to_owned(),
-                created: now_millis(),
+                created: self.clock.millis(),
                 owner: owner.map(str::to_owned),
                 ..Default::default()
             };
@@ -488,8 +486,8 @@ impl ObjectStore {
             let record = ObjectRecord {
                 segments,
                 size,
-                etag: format!("{}-{}", hex(&md5s.finalize()), requested.len()),
-                last_modified: now_millis(),
+                etag: format!("{}-{}", hex::encode(md5s.finalize()), requested.len()),
+                last_modified: self.clock.millis(),
                 headers: upload.headers,
                 metadata: upload.metadata,
                 tags: upload.tags,

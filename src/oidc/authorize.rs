@@ -2,7 +2,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
@@ -16,9 +15,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use super::form::Params;
 use super::{CodeGrant, MAX_PENDING, OidcState, PendingLogin, pages, query_params, read_form};
 use crate::config::fixtures::Grant;
+use crate::identity::LoginError;
 use crate::identity::records::Session;
 use crate::identity::tokens::granted_scope;
-use crate::identity::{LoginError, now_secs};
 
 const MAX_PARAM_LEN: usize = 2048;
 pub const SESSION_COOKIE: &str = "ONYXIA_LITE_SESSION";
@@ -204,7 +203,14 @@ async fn authorize(state: &OidcState, jar: CookieJar, params: Params) -> Respons
     if !prompt.split(' ').any(|p| p == "login")
         && let Some(cookie) = jar.get(SESSION_COOKIE)
         && let Some(session) = identity.session_from_cookie(cookie.value())
-        && max_age.is_none_or(|age| now_secs().saturating_sub(session.auth_time) <= age)
+        && max_age.is_none_or(|age| {
+            state
+                .identity
+                .clock
+                .secs()
+                .saturating_sub(session.auth_time)
+                <= age
+        })
     {
         return issue_code(state, &request, &session);
     }
@@ -231,7 +237,7 @@ fn show_login(state: &OidcState, jar: CookieJar, request: AuthRequest) -> Respon
     {
         let mut logins = state.logins.lock().unwrap_or_else(|e| e.into_inner());
         if logins.len() >= MAX_PENDING {
-            let now = Instant::now();
+            let now = state.now_ms();
             logins.retain(|_, l| l.expires > now);
             if logins.len() >= MAX_PENDING {
                 return pages::error(
@@ -245,7 +251,7 @@ fn show_login(state: &OidcState, jar: CookieJar, request: AuthRequest) -> Respon
             PendingLogin {
                 request,
                 csrf: csrf.clone(),
-                expires: Instant::now() + super::LOGIN_FORM_LIFESPAN,
+                expires: state.now_ms() + super::LOGIN_FORM_LIFESPAN.as_millis() as u64,
             },
         );
     }
@@ -295,7 +301,7 @@ fn issue_code(state: &OidcState, request: &AuthRequest, session: &Session) -> Re
     {
         let mut codes = state.codes.lock().unwrap_or_else(|e| e.into_inner());
         if codes.len() >= MAX_PENDING {
-            let now = Instant::now();
+            let now = state.now_ms();
             codes.retain(|_, c| c.expires > now);
         }
         codes.insert(
@@ -311,7 +317,7 @@ fn issue_code(state: &OidcState, request: &AuthRequest, session: &Session) -> Re
                 scope: request.scope.clone(),
                 sid: session.sid.clone(),
                 username: session.username.clone(),
-                expires: Instant::now() + state.code_lifespan,
+                expires: state.now_ms() + state.code_lifespan.as_millis() as u64,
             },
         );
     }
@@ -343,7 +349,7 @@ pub async fn login_submit(
         let logins = state.logins.lock().unwrap_or_else(|e| e.into_inner());
         logins
             .get(id)
-            .filter(|l| l.expires > Instant::now())
+            .filter(|l| l.expires > state.now_ms())
             .cloned()
     });
     let Some(pending) = pending else {

@@ -1,23 +1,22 @@
-//! An external OpenID provider (e.g. a real Keycloak) whose tokens STS accepts: its JWKS is
-//! found through discovery, cached, and fetched again when a token names an unknown `kid`.
+//! An external OpenID provider (e.g. a real Keycloak): its JWKS, found through discovery,
+//! fetched over HTTP and cached for the token verifier (`identity::verifier`), and fetched
+//! again when a token names an unknown `kid` (at most every 30 s).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::DecodingKey;
 use jsonwebtoken::jwk::JwkSet;
 
-use crate::identity::tokens::{Claims, WebIdentityError, verify_web_identity};
+use crate::identity::verifier::{KeySource, VerifyKey};
 
 /// Refetch keys at most this often, so bad tokens cannot make us hammer the provider.
 const REFETCH_AFTER: Duration = Duration::from_secs(30);
 
-/// The provider's keys: (kid, algorithm, key).
-type Keys = Vec<(String, jsonwebtoken::Algorithm, DecodingKey)>;
-
 pub struct ExternalIssuer {
-    pub issuer: String,
+    issuer: String,
     http: reqwest::Client,
-    keys: tokio::sync::Mutex<Option<(Instant, Keys)>>,
+    keys: tokio::sync::Mutex<Option<(Instant, Arc<Vec<VerifyKey>>)>>,
 }
 
 impl ExternalIssuer {
@@ -33,7 +32,7 @@ impl ExternalIssuer {
         }
     }
 
-    async fn fetch(&self) -> Result<Keys, String> {
+    async fn fetch(&self) -> Result<Vec<VerifyKey>, String> {
         let discovery: serde_json::Value = self
             .http
             .get(format!("{}/.well-known/openid-configuration", self.issuer))
@@ -63,52 +62,44 @@ impl ExternalIssuer {
             else {
                 continue;
             };
-            let (Ok(alg), Ok(key)) = (
+            let (Ok(algorithm), Ok(key)) = (
                 alg.to_string().parse::<jsonwebtoken::Algorithm>(),
                 DecodingKey::from_jwk(jwk),
             ) else {
                 continue;
             };
-            keys.push((kid, alg, key));
+            keys.push(VerifyKey {
+                kid,
+                algorithm,
+                key,
+            });
         }
         Ok(keys)
     }
+}
 
-    /// Verifies a token of this provider, fetching its keys when needed.
-    pub async fn verify(&self, token: &str, client_id: &str) -> Result<Claims, WebIdentityError> {
+#[async_trait::async_trait]
+impl KeySource for ExternalIssuer {
+    fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    async fn keys(&self, refresh: bool) -> Result<Arc<Vec<VerifyKey>>, String> {
         let mut cache = self.keys.lock().await;
-        for attempt in 0..2 {
-            let stale = cache
-                .as_ref()
-                .is_none_or(|(at, _)| attempt > 0 && at.elapsed() > REFETCH_AFTER);
-            if stale {
-                match self.fetch().await {
-                    Ok(keys) => *cache = Some((Instant::now(), keys)),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot fetch the external issuer's keys");
-                        if cache.is_none() {
-                            return Err(WebIdentityError::Invalid(format!(
-                                "the external issuer is unreachable: {e}"
-                            )));
-                        }
+        let stale = cache
+            .as_ref()
+            .is_none_or(|(at, _)| refresh && at.elapsed() > REFETCH_AFTER);
+        if stale {
+            match self.fetch().await {
+                Ok(keys) => *cache = Some((Instant::now(), Arc::new(keys))),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot fetch the external issuer's keys");
+                    if cache.is_none() {
+                        return Err(e);
                     }
                 }
             }
-            let keys: Vec<(&str, jsonwebtoken::Algorithm, &DecodingKey)> = cache
-                .as_ref()
-                .map(|(_, k)| {
-                    k.iter()
-                        .map(|(kid, alg, key)| (kid.as_str(), *alg, key))
-                        .collect()
-                })
-                .unwrap_or_default();
-            match verify_web_identity(token, &self.issuer, &keys, client_id) {
-                Err(WebIdentityError::UnknownKey(_)) if attempt == 0 => continue,
-                other => return other,
-            }
         }
-        Err(WebIdentityError::Invalid(
-            "the token's kid is not among the issuer's keys".into(),
-        ))
+        Ok(cache.as_ref().map(|(_, k)| k.clone()).unwrap_or_default())
     }
 }

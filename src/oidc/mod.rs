@@ -14,7 +14,7 @@ mod userinfo;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -26,9 +26,9 @@ use axum::routing::{get, post};
 
 pub use error::OAuthError;
 use form::Params;
-pub use userinfo::bearer_token;
 
 use crate::identity::Identity;
+use crate::identity::verifier::Verifier;
 
 /// An authorization code waiting to be exchanged (single use, short-lived).
 #[derive(Clone)]
@@ -43,7 +43,8 @@ struct CodeGrant {
     scope: String,
     sid: String,
     username: String,
-    expires: Instant,
+    /// Milliseconds since the epoch on the platform's clock.
+    expires: u64,
 }
 
 /// A login form shown to a browser, waiting for its POST.
@@ -51,12 +52,13 @@ struct CodeGrant {
 struct PendingLogin {
     request: authorize::AuthRequest,
     csrf: String,
-    expires: Instant,
+    expires: u64,
 }
 
 /// Shared by every issuer endpoint.
 pub struct OidcState {
     pub identity: Arc<Identity>,
+    pub verifier: Arc<Verifier>,
     codes: Mutex<HashMap<String, CodeGrant>>,
     logins: Mutex<HashMap<String, PendingLogin>>,
     code_lifespan: Duration,
@@ -73,12 +75,14 @@ const MAX_PENDING: usize = 50_000;
 impl OidcState {
     pub fn new(
         identity: Arc<Identity>,
+        verifier: Arc<Verifier>,
         code_lifespan: Duration,
         max_body: usize,
         secure_cookies: bool,
     ) -> Self {
         OidcState {
             identity,
+            verifier,
             codes: Mutex::new(HashMap::new()),
             logins: Mutex::new(HashMap::new()),
             code_lifespan,
@@ -88,6 +92,11 @@ impl OidcState {
                 crate::identity::passwords::PasswordHasher::max_parallel(),
             ),
         }
+    }
+
+    /// Now on the platform's clock, in milliseconds (codes and login forms expire by it).
+    fn now_ms(&self) -> u64 {
+        self.identity.clock.millis()
     }
 
     fn realm_path(&self) -> String {
@@ -117,7 +126,7 @@ impl OidcState {
 
     /// Drops expired codes and login forms.
     pub fn sweep(&self) {
-        let now = Instant::now();
+        let now = self.now_ms();
         self.codes
             .lock()
             .unwrap_or_else(|e| e.into_inner())

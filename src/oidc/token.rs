@@ -3,7 +3,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::Json;
 use axum::body::Body;
@@ -123,7 +122,7 @@ fn authorization_code(
         }
         CodeUse::Unknown => return Err(OAuthError::invalid_grant("Code not valid")),
     };
-    if grant.expires <= Instant::now() {
+    if grant.expires <= state.now_ms() {
         return Err(OAuthError::invalid_grant("Code is expired"));
     }
     if grant.client_id != client.id {

@@ -5,19 +5,14 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::{OAuthError, OidcState, no_store, read_form};
 use crate::identity::tokens::Target;
-
-/// The bearer token of a request (RFC 6750 header form), if any. The Onyxia API reads it too.
-pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-}
+use crate::identity::verifier::VerifyError;
+use crate::markup::bearer_token;
 
 pub async fn userinfo_get(State(state): State<Arc<OidcState>>, headers: HeaderMap) -> Response {
     respond(&state, bearer_token(&headers).map(str::to_owned))
@@ -48,9 +43,10 @@ fn respond(state: &OidcState, token: Option<String>) -> Response {
 fn userinfo(state: &OidcState, token: Option<String>) -> Result<Value, OAuthError> {
     let token = token.ok_or_else(|| OAuthError::invalid_token("Token not provided"))?;
     let identity = &state.identity;
-    let claims = identity
-        .verify_access_token(&token)
-        .map_err(OAuthError::invalid_token)?;
+    let claims = state
+        .verifier
+        .for_userinfo(&token)
+        .map_err(|e| OAuthError::invalid_token(userinfo_refusal(&e)))?;
     let azp = claims
         .get("azp")
         .and_then(Value::as_str)
@@ -75,5 +71,15 @@ fn userinfo(state: &OidcState, token: Option<String>) -> Result<Value, OAuthErro
         _ => Err(OAuthError::invalid_token(
             "User of this token no longer exists",
         )),
+    }
+}
+
+/// The refusal text userinfo has always sent (clients and log readers match on it).
+fn userinfo_refusal(e: &VerifyError) -> String {
+    match e {
+        VerifyError::UnknownKey => "token was not signed by this issuer's key".into(),
+        VerifyError::Expired => "invalid token: ExpiredSignature".into(),
+        VerifyError::NotYetValid => "invalid token: ImmatureSignature".into(),
+        other => other.to_string(),
     }
 }

@@ -31,7 +31,7 @@ fn chart_json(catalog: &Catalog, package: &Package) -> Value {
         ]
         .concat(),
     );
-    chart.insert("digest".into(), json!(crate::objects::hex(&digest)));
+    chart.insert("digest".into(), json!(hex::encode(digest)));
     chart.insert(
         "urls".into(),
         json!([format!(

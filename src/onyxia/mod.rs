@@ -17,17 +17,16 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use serde_json::{Value, json};
 
-use crate::identity::Identity;
-use crate::oidc::external::ExternalIssuer;
+use crate::identity::verifier::Verifier;
 use crate::services::{Lab, LabError};
 pub use region::RegionSettings;
 pub use user::{ApiUser, Project};
 
 pub struct OnyxiaState {
     pub lab: Arc<Lab>,
-    pub identity: Arc<Identity>,
-    /// An external issuer whose tokens the API accepts instead of the embedded one's.
-    pub external: Option<ExternalIssuer>,
+    /// Checks bearer tokens (the external issuer's when one is configured, else the
+    /// embedded one's).
+    pub verifier: Arc<Verifier>,
     /// Regions as configured (the first is the default).
     pub regions: Vec<Value>,
     /// `oidcConfiguration` of `/public/configuration`.

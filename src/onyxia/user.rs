@@ -13,7 +13,7 @@ use sha2::Digest as _;
 
 use super::region::RegionSettings;
 use super::{OnyxiaState, Problem, json_response};
-use crate::oidc::bearer_token;
+use crate::markup::bearer_token;
 use crate::services::is_label;
 
 /// The authenticated caller.
@@ -45,18 +45,11 @@ pub async fn authenticate(state: &OnyxiaState, headers: &HeaderMap) -> Result<Ap
     let unauthorized =
         |detail: &str| Problem::new(StatusCode::UNAUTHORIZED, "Unauthorized", detail.to_owned());
     let token = bearer_token(headers).ok_or_else(|| unauthorized("a bearer token is required"))?;
-    // With an external provider configured, only its tokens are accepted: two issuers would
-    // share one namespace of usernames (and so of projects).
-    let claims = match &state.external {
-        Some(external) => external
-            .verify(token, "onyxia")
-            .await
-            .map_err(|e| unauthorized(&format!("invalid token: {e:?}")))?,
-        None => state
-            .identity
-            .verify_access_token(token)
-            .map_err(|e| unauthorized(&e))?,
-    };
+    let claims = state
+        .verifier
+        .for_api(token)
+        .await
+        .map_err(|e| unauthorized(&format!("invalid token: {e}")))?;
     let text = |key: &str| {
         claims
             .get(key)

@@ -7,6 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::broadcast;
 
+use crate::clock::Clock;
+
 /// How many recent events are replayed to a new follower (all projects together).
 const KEPT: usize = 1000;
 
@@ -35,19 +37,19 @@ pub struct EventLog {
     tx: broadcast::Sender<RuntimeEvent>,
     /// Bumped by every event: anything derived from the engine's state before is stale.
     generation: Arc<AtomicU64>,
+    clock: Clock,
 }
 
-impl Default for EventLog {
-    fn default() -> Self {
+impl EventLog {
+    pub fn new(clock: Clock) -> Self {
         EventLog {
             recent: Arc::new(Mutex::new(VecDeque::with_capacity(KEPT))),
             tx: broadcast::channel(256).0,
             generation: Arc::new(AtomicU64::new(0)),
+            clock,
         }
     }
-}
 
-impl EventLog {
     pub fn record(
         &self,
         project: &str,
@@ -58,7 +60,7 @@ impl EventLog {
     ) {
         let event = RuntimeEvent {
             uid: uuid::Uuid::new_v4().to_string(),
-            time_ms: super::now_ms(),
+            time_ms: self.clock.millis(),
             project: project.to_owned(),
             release: release.to_owned(),
             reason: reason.to_owned(),

@@ -149,11 +149,3 @@ pub trait Runtime: Send + Sync {
     /// Follows the engine's events about services into `events` until the engine goes away.
     async fn watch(&self, events: EventLog);
 }
-
-/// Milliseconds since the epoch.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}

@@ -10,8 +10,8 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::principal::Principal;
+use crate::clock::Clock;
 use crate::config::fixtures::S3UserFixture;
-use crate::identity::now_secs;
 use crate::policy::Policy;
 use crate::store::{Store, StoreError, Table};
 
@@ -61,13 +61,11 @@ pub struct KeyRing {
     users: HashMap<String, S3UserFixture>,
     pub policies: HashMap<String, Policy>,
     store: Arc<Store>,
+    clock: Clock,
 }
 
 fn sha256_hex(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(Sha256::digest(text.as_bytes()))
 }
 
 fn random_string(len: usize, alphabet: &[u8]) -> String {
@@ -92,6 +90,7 @@ impl KeyRing {
         users: &[S3UserFixture],
         policies: HashMap<String, Policy>,
         store: Arc<Store>,
+        clock: Clock,
     ) -> Self {
         let users = users
             .iter()
@@ -103,6 +102,7 @@ impl KeyRing {
             users,
             policies,
             store,
+            clock,
         }
     }
 
@@ -119,7 +119,7 @@ impl KeyRing {
             return Ok(user.secret_key.clone());
         }
         match self.store.get(&STS_CREDENTIALS, access_key) {
-            Ok(Some(temp)) if temp.expires > now_secs() => Ok(temp.secret_key),
+            Ok(Some(temp)) if temp.expires > self.clock.secs() => Ok(temp.secret_key),
             Ok(Some(_)) => Err(KeyProblem::Expired),
             _ => Err(KeyProblem::Unknown),
         }
@@ -152,7 +152,7 @@ impl KeyRing {
             .ok()
             .flatten()
             .ok_or(TokenProblem::Invalid)?;
-        if temp.expires <= now_secs() {
+        if temp.expires <= self.clock.secs() {
             return Err(TokenProblem::Expired);
         }
         let given = token.ok_or(TokenProblem::Invalid)?;
@@ -211,7 +211,7 @@ impl KeyRing {
 
     /// Drops expired temporary credentials.
     pub fn sweep(&self) -> Result<usize, StoreError> {
-        let now = now_secs();
+        let now = self.clock.secs();
         self.store
             .write(|w| w.retain(&STS_CREDENTIALS, |_, c| c.expires > now))
     }

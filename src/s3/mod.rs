@@ -25,9 +25,10 @@ use axum::Router;
 use s3s::host::{S3Host, VirtualHost};
 use s3s::service::S3ServiceBuilder;
 
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::config::fixtures::Fixtures;
-use crate::identity::Identity;
+use crate::identity::verifier::Verifier;
 use crate::objects::{ObjectError, ObjectStore};
 use crate::policy::Policy;
 use crate::store::Store;
@@ -86,14 +87,16 @@ pub struct S3Part {
 pub fn build(
     config: &Config,
     fixtures: &Fixtures,
-    identity: Arc<Identity>,
+    verifier: Arc<Verifier>,
     store: Arc<Store>,
     data_dir: &Path,
+    clock: Clock,
 ) -> Result<S3Part, ObjectError> {
     let objects = Arc::new(ObjectStore::open(
         store.clone(),
         &data_dir.join("objects"),
         config.s3.max_object_size,
+        clock.clone(),
     )?);
     let policies: HashMap<String, Policy> = fixtures
         .s3
@@ -107,6 +110,7 @@ pub fn build(
         &fixtures.s3.users,
         policies,
         store,
+        clock.clone(),
     ));
     seed::seed(&objects, fixtures)?;
 
@@ -125,13 +129,8 @@ pub fn build(
         domain: config.s3.domain.clone().filter(|d| !d.is_empty()),
     });
     builder.set_route(sts::Sts {
-        identity,
-        external: config
-            .s3
-            .sts_external_issuer
-            .as_deref()
-            .filter(|i| !i.is_empty())
-            .map(crate::oidc::external::ExternalIssuer::new),
+        verifier,
+        clock: clock.clone(),
         keys: keys.clone(),
         client_id: config.s3.sts_client_id.clone(),
         max_duration: config.s3.sts_max_duration_seconds,

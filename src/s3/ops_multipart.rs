@@ -9,7 +9,7 @@ use super::conditions::Conditions;
 use super::ops_object::{
     announced, header_tags, put_checksums, stored_headers, user_metadata, write_precondition,
 };
-use crate::objects::{MAX_PARTS, PartRecord, UploadRecord, now_millis};
+use crate::objects::{MAX_PARTS, PartRecord, UploadRecord};
 
 fn part_number(n: i32) -> S3Result<u32> {
     u32::try_from(n)
@@ -33,7 +33,7 @@ impl S3Backend {
         let record = UploadRecord {
             bucket: input.bucket.clone(),
             key: input.key.clone(),
-            initiated: now_millis(),
+            initiated: self.objects.clock.millis(),
             headers: stored_headers(
                 input.content_type,
                 input.content_encoding,
@@ -86,8 +86,8 @@ impl S3Backend {
         .await?;
         let part = PartRecord {
             segment: received.blob.segment(),
-            etag: crate::objects::hex(&received.blob.md5),
-            last_modified: now_millis(),
+            etag: hex::encode(received.blob.md5),
+            last_modified: self.objects.clock.millis(),
             checksums: received.checksums.clone(),
         };
         let [crc32, crc32c, sha1, sha256, crc64] = put_checksums(&received.checksums);
@@ -160,8 +160,8 @@ impl S3Backend {
         let blob = body::copy(&self.objects, &source.segments, start, end).await?;
         let part = PartRecord {
             segment: blob.segment(),
-            etag: crate::objects::hex(&blob.md5),
-            last_modified: now_millis(),
+            etag: hex::encode(blob.md5),
+            last_modified: self.objects.clock.millis(),
             checksums: Default::default(),
         };
         let result = CopyPartResult {

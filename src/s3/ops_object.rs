@@ -10,7 +10,7 @@ use super::body::{self, Announced};
 use super::conditions::{Conditions, http_date, parse_http_date};
 use super::ops_bucket::{parse_tags, tag_set};
 use crate::objects::list::ListQuery;
-use crate::objects::{ObjectHeaders, ObjectRecord, Precondition, now_millis};
+use crate::objects::{ObjectHeaders, ObjectRecord, Precondition};
 
 /// Tags from the `x-amz-tagging` header (`k1=v1&k2=v2`).
 pub fn header_tags(header: Option<&str>) -> S3Result<Vec<(String, String)>> {
@@ -138,8 +138,8 @@ impl S3Backend {
         let record = ObjectRecord {
             segments: vec![received.blob.segment()],
             size: received.blob.size,
-            etag: crate::objects::hex(&received.blob.md5),
-            last_modified: now_millis(),
+            etag: hex::encode(received.blob.md5),
+            last_modified: self.objects.clock.millis(),
             headers: stored_headers(
                 input.content_type,
                 input.content_encoding,
@@ -448,8 +448,8 @@ impl S3Backend {
             segments: vec![blob.segment()],
             size: blob.size,
             // A copy is stored as one piece, so its ETag is the MD5 of its bytes.
-            etag: crate::objects::hex(&blob.md5),
-            last_modified: now_millis(),
+            etag: hex::encode(blob.md5),
+            last_modified: self.objects.clock.millis(),
             headers,
             metadata,
             tags,

@@ -1,9 +1,7 @@
 //! Buckets and objects from the fixtures, created once (a bucket a user deletes stays deleted).
 
 use crate::config::fixtures::Fixtures;
-use crate::objects::{
-    ObjectError, ObjectHeaders, ObjectRecord, ObjectStore, Precondition, hex, now_millis,
-};
+use crate::objects::{ObjectError, ObjectHeaders, ObjectRecord, ObjectStore, Precondition};
 
 pub fn seed(objects: &ObjectStore, fixtures: &Fixtures) -> Result<(), ObjectError> {
     let mut buckets: Vec<(String, Option<String>)> = fixtures
@@ -71,8 +69,8 @@ pub fn seed(objects: &ObjectStore, fixtures: &Fixtures) -> Result<(), ObjectErro
             let record = ObjectRecord {
                 segments: vec![blob.segment()],
                 size: blob.size,
-                etag: hex(&blob.md5),
-                last_modified: now_millis(),
+                etag: hex::encode(blob.md5),
+                last_modified: objects.clock.millis(),
                 headers: ObjectHeaders {
                     content_type: Some(
                         object

@@ -9,8 +9,8 @@ use s3s::{Body, S3Request, S3Response, S3Result};
 use serde_json::Value;
 
 use super::keys::{KeyRing, TempOwner};
-use crate::identity::Identity;
-use crate::identity::tokens::{WebIdentityError, claimed_issuer};
+use crate::clock::Clock;
+use crate::identity::verifier::{Verifier, VerifyError};
 use crate::markup::escape as escape_xml;
 
 const NS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
@@ -18,8 +18,8 @@ const BODY_LIMIT: usize = 64 * 1024;
 const MIN_DURATION: u64 = 900;
 
 pub struct Sts {
-    pub identity: Arc<Identity>,
-    pub external: Option<crate::oidc::external::ExternalIssuer>,
+    pub verifier: Arc<Verifier>,
+    pub clock: Clock,
     pub keys: Arc<KeyRing>,
     pub client_id: String,
     pub max_duration: u64,
@@ -208,22 +208,6 @@ impl Sts {
         Ok(Some(seconds))
     }
 
-    /// Verifies with the embedded issuer, or the configured external one when the token says so.
-    async fn verify(
-        &self,
-        token: &str,
-    ) -> Result<serde_json::Map<String, Value>, WebIdentityError> {
-        match (claimed_issuer(token), &self.external) {
-            (Some(iss), Some(external)) if iss == external.issuer => {
-                external.verify(token, &self.client_id).await
-            }
-            (Some(iss), _) if iss != self.identity.issuer => Err(WebIdentityError::Invalid(
-                format!("tokens of {iss} are not trusted"),
-            )),
-            _ => self.identity.verify_web_identity(token, &self.client_id),
-        }
-    }
-
     async fn web_identity<'a>(
         &self,
         get: &(impl Fn(&str) -> Option<&'a str> + Sync),
@@ -232,19 +216,15 @@ impl Sts {
             .or_else(|| get("Token"))
             .ok_or_else(|| bad("MissingParameter", "WebIdentityToken is missing"))?;
         let duration = self.duration(get("DurationSeconds"))?;
-        let claims = self.verify(token).await.map_err(|e| match e {
-            WebIdentityError::Expired => bad("ExpiredToken", "The web identity token has expired"),
-            WebIdentityError::NotYetValid => bad(
-                "InvalidIdentityToken",
-                "the web identity token is not valid yet (nbf)",
-            ),
-            WebIdentityError::UnknownKey(_) => bad(
-                "InvalidIdentityToken",
-                "the token was not signed by a key of its issuer",
-            ),
-            WebIdentityError::Invalid(why) => bad("InvalidIdentityToken", why),
-        })?;
-        let now = crate::identity::now_secs();
+        let claims = self
+            .verifier
+            .for_sts(token, &self.client_id)
+            .await
+            .map_err(|e| match e {
+                VerifyError::Expired => bad("ExpiredToken", "The web identity token has expired"),
+                other => bad("InvalidIdentityToken", other.to_string()),
+            })?;
+        let now = self.clock.secs();
         let token_exp = claims.get("exp").and_then(Value::as_u64).unwrap_or(now);
         let expires = match duration {
             Some(d) => now + d,
@@ -282,6 +262,11 @@ impl Sts {
             .unwrap_or_default()
             .to_owned();
         let session = get("RoleSessionName").unwrap_or(&username).to_owned();
+        let provider = claims
+            .get("iss")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
         let issued = self
             .keys
             .issue(
@@ -311,7 +296,7 @@ impl Sts {
             issued.access_key,
             escape_xml(&session),
             escape_xml(&self.client_id),
-            escape_xml(&self.identity.issuer),
+            escape_xml(&provider),
             request_id()
         ))
     }
@@ -352,7 +337,7 @@ impl Sts {
             .issue(
                 TempOwner::Assumed { user: owner },
                 policies,
-                crate::identity::now_secs() + duration,
+                self.clock.secs() + duration,
             )
             .map_err(|e| {
                 err(

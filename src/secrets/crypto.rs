@@ -1,11 +1,24 @@
 //! Secret values are sealed with AES-256-GCM under a key kept in the data directory (0600).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use ring::rand::{SecureRandom, SystemRandom};
 
-use crate::identity::keys::{KeyError, write_private_file};
+use crate::durable;
+
+/// Why the KV key could not be loaded or created.
+#[derive(Debug, thiserror::Error)]
+pub enum SealerError {
+    #[error("key file {path}: {message}")]
+    Key { path: PathBuf, message: String },
+    #[error("key file {path}")]
+    File {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
 
 pub struct Sealer {
     key: LessSafeKey,
@@ -15,18 +28,18 @@ pub struct Sealer {
 impl Sealer {
     /// Loads `<keys_dir>/kv.key`, creating it on first use. A missing key while sealed values
     /// exist (`has_data`) is an error: a new key would make them unreadable.
-    pub fn load_or_create(keys_dir: &Path, has_data: bool) -> Result<Self, KeyError> {
+    pub fn load_or_create(keys_dir: &Path, has_data: bool) -> Result<Self, SealerError> {
         let path = keys_dir.join("kv.key");
         let bytes = match std::fs::read(&path) {
             Ok(b) if b.len() == 32 => b,
             Ok(_) => {
-                return Err(KeyError::File {
+                return Err(SealerError::Key {
                     path,
                     message: "must hold 32 bytes".into(),
                 });
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && has_data => {
-                return Err(KeyError::File {
+                return Err(SealerError::Key {
                     path,
                     message: format!(
                         "is missing but the database holds sealed secrets ({e}); restore it from a backup"
@@ -35,18 +48,18 @@ impl Sealer {
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let b: [u8; 32] = rand::random();
-                write_private_file(&path, &b)?;
+                durable::write_private_file(&path, &b).map_err(|source| SealerError::File {
+                    path: path.clone(),
+                    source,
+                })?;
                 b.to_vec()
             }
-            Err(e) => {
-                return Err(KeyError::File {
-                    path,
-                    message: e.to_string(),
-                });
-            }
+            Err(source) => return Err(SealerError::File { path, source }),
         };
-        let key = UnboundKey::new(&AES_256_GCM, &bytes)
-            .map_err(|_| KeyError::Invalid("kv key".into()))?;
+        let key = UnboundKey::new(&AES_256_GCM, &bytes).map_err(|_| SealerError::Key {
+            path: keys_dir.join("kv.key"),
+            message: "not an AES-256 key".into(),
+        })?;
         Ok(Sealer {
             key: LessSafeKey::new(key),
             rng: SystemRandom::new(),

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::crypto::Sealer;
+use crate::clock::Clock;
 use crate::store::{RawTable, Store, StoreError, Table, Writer};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -88,13 +89,6 @@ pub enum KvError {
     Store(#[from] StoreError),
 }
 
-pub fn now_nanos() -> i128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i128)
-        .unwrap_or(0)
-}
-
 fn meta_key(mount: &str, path: &str) -> String {
     format!("{mount}/{path}")
 }
@@ -126,6 +120,7 @@ pub fn has_data(store: &Store) -> Result<bool, StoreError> {
 pub struct Kv {
     store: Arc<Store>,
     sealer: Sealer,
+    clock: Clock,
 }
 
 /// A version's value with its metadata.
@@ -137,8 +132,12 @@ pub struct Read {
 }
 
 impl Kv {
-    pub fn new(store: Arc<Store>, sealer: Sealer) -> Self {
-        Kv { store, sealer }
+    pub fn new(store: Arc<Store>, sealer: Sealer, clock: Clock) -> Self {
+        Kv {
+            store,
+            sealer,
+            clock,
+        }
     }
 
     pub fn config(&self, mount: &str) -> Result<MountConfig, KvError> {
@@ -168,7 +167,7 @@ impl Kv {
             .get(&version)
             .cloned()
             .ok_or(KvError::NotFound)?;
-        if vm.destroyed || vm.deletion.is_some_and(|d| d <= now_nanos()) {
+        if vm.destroyed || vm.deletion.is_some_and(|d| d <= self.clock.nanos()) {
             return Err(KvError::Deleted(vm, version, meta.custom_metadata));
         }
         let key = data_key(mount, path, version);
@@ -199,7 +198,7 @@ impl Kv {
         let config = self.config(mount)?;
         let plain = serde_json::to_vec(data).unwrap_or_default();
         self.store.write(|w| {
-            let now = now_nanos();
+            let now = self.clock.nanos();
             let existing = w.get(&META, &meta_key(mount, path))?;
             let mut meta = existing.unwrap_or(SecretMeta::empty(now));
             match cas {
@@ -272,7 +271,7 @@ impl Kv {
         } else {
             versions.to_vec()
         };
-        let now = now_nanos();
+        let now = self.clock.nanos();
         self.change_versions(mount, path, &versions, |_, _, vm| {
             if vm.deletion.is_none() {
                 vm.deletion = Some(now);
@@ -320,7 +319,7 @@ impl Kv {
     ) -> Result<(), KvError> {
         check_path(path)?;
         self.store.write(|w| {
-            let now = now_nanos();
+            let now = self.clock.nanos();
             let mut meta = w
                 .get(&META, &meta_key(mount, path))?
                 .unwrap_or(SecretMeta::empty(now));

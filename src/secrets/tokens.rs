@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::identity::now_secs;
+use crate::clock::Clock;
 use crate::store::{Store, StoreError, Table};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -40,6 +40,7 @@ pub fn digest(token: &str) -> String {
 pub struct Tokens {
     store: Arc<Store>,
     root: String,
+    clock: Clock,
 }
 
 /// A resolved token: the root, or a stored one.
@@ -50,8 +51,13 @@ pub enum Caller {
 }
 
 impl Tokens {
-    pub fn new(store: Arc<Store>, root: String) -> Self {
-        Tokens { store, root }
+    pub fn new(store: Arc<Store>, root: String, clock: Clock) -> Self {
+        Tokens { store, root, clock }
+    }
+
+    /// Seconds since the epoch on the platform's clock (token TTLs).
+    pub fn now(&self) -> u64 {
+        self.clock.secs()
     }
 
     pub fn lookup(&self, token: &str) -> Option<Caller> {
@@ -65,7 +71,7 @@ impl Tokens {
         }
         let id = digest(token);
         let record = self.store.get(&TOKENS, &id).ok()??;
-        if record.expires != 0 && record.expires <= now_secs() {
+        if record.expires != 0 && record.expires <= self.clock.secs() {
             return None;
         }
         Some(Caller::Token(id, Box::new(record)))
@@ -98,7 +104,7 @@ impl Tokens {
             if !record.renewable {
                 return Ok(Some(record));
             }
-            let now = now_secs();
+            let now = self.clock.secs();
             let mut expires = now.saturating_add(increment.unwrap_or(record.ttl));
             if record.max_expires != 0 {
                 expires = expires.min(record.max_expires);
@@ -114,7 +120,7 @@ impl Tokens {
     }
 
     pub fn sweep(&self) -> Result<usize, StoreError> {
-        let now = now_secs();
+        let now = self.clock.secs();
         self.store
             .write(|w| w.retain(&TOKENS, |_, t| t.expires == 0 || t.expires > now))
     }

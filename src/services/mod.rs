@@ -18,9 +18,10 @@ use serde_json::{Map, Value};
 use crate::catalog::launch::{Launch, Reachability, render_notes};
 use crate::catalog::schema::{self, Registry};
 use crate::catalog::{Catalog, Package, values};
+use crate::clock::Clock;
 use crate::runtime::detect::Probe;
 use crate::runtime::{
-    EventKind, EventLog, Phase, Runtime, RuntimeError, RuntimeService, ServiceMeta, now_ms,
+    EventKind, EventLog, Phase, Runtime, RuntimeError, RuntimeService, ServiceMeta,
 };
 use crate::store::{Store, Table};
 pub use naming::{Exposure, check_release_name, is_label};
@@ -132,6 +133,8 @@ pub struct Lab {
     pub catalogs: Vec<Catalog>,
     pub registry: Registry,
     pub events: EventLog,
+    /// Service creation times.
+    clock: Clock,
     pub exposure: Exposure,
     reach: Reachability,
     store: Arc<Store>,
@@ -156,13 +159,15 @@ impl Lab {
         exposure: Exposure,
         reach: Reachability,
         store: Arc<Store>,
+        clock: Clock,
     ) -> Self {
         Lab {
             runtime,
             probes,
             catalogs,
             registry,
-            events: EventLog::default(),
+            events: EventLog::new(clock.clone()),
+            clock,
             exposure,
             reach,
             store,
@@ -341,7 +346,7 @@ impl Lab {
             ),
             cpu_request_millis,
             memory_request_bytes,
-            created_ms: now_ms(),
+            created_ms: self.clock.millis(),
             probe: match package.launch.probe {
                 crate::catalog::launch::Probe::Http => "http".into(),
                 crate::catalog::launch::Probe::Tcp => "tcp".into(),

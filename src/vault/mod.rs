@@ -14,9 +14,10 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::config::fixtures::Fixtures;
-use crate::identity::Identity;
+use crate::identity::verifier::Verifier;
 use crate::secrets::acl::{self, Policies};
 use crate::secrets::kv::Kv;
 use crate::secrets::tokens::{Caller, Tokens};
@@ -30,12 +31,11 @@ pub struct VaultState {
     pub tokens: Tokens,
     pub policies: Policies,
     pub mounts: Vec<String>,
-    pub identity: Arc<Identity>,
+    /// Checks JWT logins (the embedded issuer's tokens, and an external issuer's).
+    pub verifier: Arc<Verifier>,
     pub roles: Vec<crate::config::fixtures::VaultRoleFixture>,
     pub jwt_path: String,
     pub default_role: String,
-    /// An external OpenID provider whose tokens JWT login accepts too.
-    pub external: Option<crate::oidc::external::ExternalIssuer>,
 }
 
 /// An HTTP answer in Vault's shape.
@@ -167,16 +167,28 @@ impl VaultState {
     }
 }
 
+/// Why the Vault listener could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum VaultSetupError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Key(#[from] crate::secrets::crypto::SealerError),
+    #[error("seeding secret {item}: {message}")]
+    Seed { item: String, message: String },
+}
+
 pub fn build(
     config: &Config,
     fixtures: &Fixtures,
-    identity: Arc<Identity>,
+    verifier: Arc<Verifier>,
     store: Arc<Store>,
     data_dir: &std::path::Path,
-) -> Result<(Router, Arc<VaultState>), crate::identity::IdentityError> {
+    clock: Clock,
+) -> Result<(Router, Arc<VaultState>), VaultSetupError> {
     let has_data = crate::secrets::kv::has_data(&store)?;
     let sealer = crate::secrets::crypto::Sealer::load_or_create(&data_dir.join("keys"), has_data)?;
-    let kv = Kv::new(store.clone(), sealer);
+    let kv = Kv::new(store.clone(), sealer, clock.clone());
     let mut mounts: Vec<String> = fixtures.vault.mounts.clone();
     let unique: HashSet<String> = mounts.iter().cloned().collect();
     mounts.retain(|m| unique.contains(m));
@@ -187,10 +199,9 @@ pub fn build(
         if store.get(&seeded, &item)?.is_none() {
             if kv.read(&secret.mount, &secret.path, None).is_err() {
                 kv.write(&secret.mount, &secret.path, &secret.data, None)
-                    .map_err(|e| {
-                        crate::identity::IdentityError::Config(format!(
-                            "seeding secret {item}: {e}"
-                        ))
+                    .map_err(|e| VaultSetupError::Seed {
+                        item: item.clone(),
+                        message: e.to_string(),
                     })?;
             }
             store.put(&seeded, &item, &1)?;
@@ -198,19 +209,13 @@ pub fn build(
     }
     let state = Arc::new(VaultState {
         kv,
-        tokens: Tokens::new(store, config.vault.root_token.expose().to_owned()),
+        tokens: Tokens::new(store, config.vault.root_token.expose().to_owned(), clock),
         policies: Policies::new(&fixtures.vault.policies),
         mounts,
-        identity,
+        verifier,
         roles: fixtures.vault.roles.clone(),
         jwt_path: config.vault.jwt_path.clone(),
         default_role: config.vault.default_role.clone(),
-        external: config
-            .vault
-            .jwt_external_issuer
-            .as_deref()
-            .filter(|i| !i.is_empty())
-            .map(crate::oidc::external::ExternalIssuer::new),
     });
     let router = Router::new()
         .fallback(dispatch)

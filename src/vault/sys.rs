@@ -5,8 +5,7 @@ use axum::response::IntoResponse;
 use serde_json::{Value, json};
 
 use super::{Call, VResult, VaultError, VaultState, envelope, no_content};
-use crate::identity::now_secs;
-use crate::identity::tokens::{WebIdentityError, claimed_issuer, verify_web_identity};
+use crate::identity::verifier::VerifyError;
 use crate::markup::rfc3339;
 use crate::secrets::tokens::{Caller, TokenRecord};
 
@@ -32,7 +31,7 @@ pub async fn sys(state: &VaultState, call: &Call, rest: &[&str]) -> VResult {
         ["health"] => Ok((StatusCode::OK, axum::Json(json!({
             "initialized": true, "sealed": false, "standby": false, "performance_standby": false,
             "replication_performance_mode": "disabled", "replication_dr_mode": "disabled",
-            "server_time_utc": now_secs(), "version": VERSION, "cluster_name": "onyxia-lite", "cluster_id": "onyxia-lite",
+            "server_time_utc": state.tokens.now(), "version": VERSION, "cluster_name": "onyxia-lite", "cluster_id": "onyxia-lite",
         })))
             .into_response()),
         ["seal-status"] => Ok((StatusCode::OK, axum::Json(json!({
@@ -61,8 +60,8 @@ pub async fn sys(state: &VaultState, call: &Call, rest: &[&str]) -> VResult {
     }
 }
 
-fn auth_block(token: &str, r: &TokenRecord) -> Value {
-    let lease = r.expires.saturating_sub(now_secs());
+fn auth_block(token: &str, r: &TokenRecord, now: u64) -> Value {
+    let lease = r.expires.saturating_sub(now);
     json!({
         "client_token": token,
         "accessor": r.accessor,
@@ -80,7 +79,7 @@ fn auth_block(token: &str, r: &TokenRecord) -> Value {
     })
 }
 
-fn lookup_json(caller: &Caller) -> Value {
+fn lookup_json(caller: &Caller, now: u64) -> Value {
     match caller {
         Caller::Root => json!({
             "accessor": "root", "creation_time": 0, "creation_ttl": 0, "display_name": "root", "entity_id": "",
@@ -104,7 +103,7 @@ fn lookup_json(caller: &Caller) -> Value {
             "path": r.path,
             "policies": r.policies,
             "renewable": r.renewable,
-            "ttl": r.expires.saturating_sub(now_secs()),
+            "ttl": r.expires.saturating_sub(now),
             "type": "service",
         }),
     }
@@ -131,7 +130,7 @@ pub async fn auth(state: &VaultState, call: &Call, rest: &[&str]) -> VResult {
     let write = call.method == Method::POST || call.method == Method::PUT;
     match rest {
         ["token", "lookup-self"] => {
-            let mut data = lookup_json(&state.caller(call)?);
+            let mut data = lookup_json(&state.caller(call)?, state.tokens.now());
             data["id"] = json!(call.token().unwrap_or_default());
             Ok(envelope(data, Value::Null))
         }
@@ -151,7 +150,10 @@ pub async fn auth(state: &VaultState, call: &Call, rest: &[&str]) -> VResult {
                 .renew(id, increment)?
                 .ok_or_else(VaultError::denied)?;
             let token = call.token().unwrap_or_default();
-            Ok(envelope(Value::Null, auth_block(&token, &record)))
+            Ok(envelope(
+                Value::Null,
+                auth_block(&token, &record, state.tokens.now()),
+            ))
         }
         ["token", "revoke-self"] if write => {
             match state.caller(call)? {
@@ -196,7 +198,7 @@ pub async fn auth(state: &VaultState, call: &Call, rest: &[&str]) -> VResult {
                 Caller::Token(_, r) => (r.username.clone(), r.groups.clone()),
                 Caller::Root => (String::new(), Vec::new()),
             };
-            let now = now_secs();
+            let now = state.tokens.now();
             // A child never outlives its parent's limit.
             let parent_max = match &caller {
                 Caller::Token(_, r) if r.max_expires != 0 => r.max_expires,
@@ -225,7 +227,10 @@ pub async fn auth(state: &VaultState, call: &Call, rest: &[&str]) -> VResult {
                 entity_id: String::new(),
             };
             let (token, record) = state.tokens.create(record)?;
-            Ok(envelope(Value::Null, auth_block(&token, &record)))
+            Ok(envelope(
+                Value::Null,
+                auth_block(&token, &record, state.tokens.now()),
+            ))
         }
         [path, "login"] if write && *path == state.jwt_path => login(state, call).await,
         _ => Err(VaultError::new(
@@ -254,42 +259,25 @@ async fn login(state: &VaultState, call: &Call) -> VResult {
         .get("jwt")
         .and_then(Value::as_str)
         .ok_or_else(|| VaultError::bad("missing token"))?;
-    let identity = &state.identity;
-    let keys = [(
-        identity.signing.kid.as_str(),
-        identity.signing.algorithm,
-        &identity.signing.decoding,
-    )];
     if role.bound_audiences.is_empty() {
         return Err(VaultError::bad(
             "audience claim found in JWT but no audiences bound to the role",
         ));
     }
-    let mut last = String::new();
-    let mut claims = None;
-    for audience in &role.bound_audiences {
-        // Tokens of the configured external issuer are checked against its published keys.
-        let verified = match (claimed_issuer(jwt), &state.external) {
-            (Some(iss), Some(external)) if iss == external.issuer => {
-                external.verify(jwt, audience).await
-            }
-            _ => verify_web_identity(jwt, &identity.issuer, &keys, audience),
-        };
-        match verified {
-            Ok(c) => {
-                claims = Some(c);
-                break;
-            }
-            Err(WebIdentityError::Expired) => last = "token is expired".into(),
-            Err(WebIdentityError::NotYetValid) => last = "token is not yet valid".into(),
-            Err(WebIdentityError::UnknownKey(_)) => {
-                last = "failed to verify id token signature".into()
-            }
-            Err(WebIdentityError::Invalid(why)) => last = why,
-        }
-    }
-    let claims =
-        claims.ok_or_else(|| VaultError::bad(format!("error validating token: {last}")))?;
+    let audiences: Vec<&str> = role.bound_audiences.iter().map(String::as_str).collect();
+    let claims = state
+        .verifier
+        .for_vault(jwt, &audiences)
+        .await
+        .map_err(|e| {
+            let why = match e {
+                VerifyError::Expired => "token is expired".to_owned(),
+                VerifyError::NotYetValid => "token is not yet valid".to_owned(),
+                VerifyError::UnknownKey => "failed to verify id token signature".to_owned(),
+                other => other.to_string(),
+            };
+            VaultError::bad(format!("error validating token: {why}"))
+        })?;
     let username = claims
         .get(&role.user_claim)
         .and_then(Value::as_str)
@@ -308,7 +296,7 @@ async fn login(state: &VaultState, call: &Call) -> VResult {
                 .collect()
         })
         .unwrap_or_default();
-    let now = now_secs();
+    let now = state.tokens.now();
     let mut policies = vec!["default".to_owned()];
     policies.extend(role.token_policies.iter().cloned());
     let mut meta = serde_json::Map::new();
@@ -330,5 +318,8 @@ async fn login(state: &VaultState, call: &Call) -> VResult {
         entity_id: String::new(),
     };
     let (token, record) = state.tokens.create(record)?;
-    Ok(envelope(Value::Null, auth_block(&token, &record)))
+    Ok(envelope(
+        Value::Null,
+        auth_block(&token, &record, state.tokens.now()),
+    ))
 }

@@ -140,7 +140,7 @@ async fn expired_code_is_refused() {
     config.oidc.code_lifespan_seconds = 1;
     let tp = TestPlatform::start_with(config).await;
     let (code, verifier) = code_for_alice(&tp).await;
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    tp.advance(2);
     let reply = exchange(&tp, &code, &verifier, &callback(&tp)).await;
     assert_eq!(error_of(&reply), (400, "invalid_grant"));
     assert_eq!(reply.1["error_description"], "Code is expired");
@@ -309,7 +309,7 @@ async fn tampered_and_expired_access_tokens_at_userinfo() {
         let body: serde_json::Value = r.json().await.unwrap();
         assert_eq!(body["error"], "invalid_token");
     }
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    tp.advance(2);
     let expired = http
         .get(tp.oidc("userinfo"))
         .bearer_auth(access)

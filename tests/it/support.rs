@@ -52,6 +52,11 @@ impl TestPlatform {
 
     pub async fn start_with(config: Config) -> Self {
         let listeners = Listeners::bind(&config).await.expect("bind port 0");
+        Self::start_bound(config, listeners).await
+    }
+
+    /// On listeners bound beforehand (when the config must name their ports).
+    pub async fn start_bound(config: Config, listeners: Listeners) -> Self {
         let running = Platform::start(config, listeners, std::future::pending())
             .await
             .expect("platform starts");
@@ -70,6 +75,13 @@ impl TestPlatform {
             "{}/realms/datalab/protocol/openid-connect/{path}",
             self.base
         )
+    }
+
+    /// Moves the platform's clock forward: expiry is tested without sleeping.
+    pub fn advance(&self, secs: u64) {
+        self.running
+            .clock()
+            .advance(std::time::Duration::from_secs(secs));
     }
 
     pub async fn stop(self) {

@@ -102,3 +102,68 @@ async fn tokens_whose_nbf_is_ahead_are_refused_everywhere() {
     assert!(refused.contains("not yet valid"), "{refused}");
     tp.stop().await;
 }
+
+/// Requests an external issuer saw, by path.
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+/// A pass-through in front of `upstream` that records each request's path; its URL.
+async fn recording_proxy(upstream: String, seen: Seen) -> String {
+    use axum::extract::{Request, State};
+    let http = reqwest::Client::new();
+    let forward = move |State(seen): State<Seen>, req: Request| {
+        let (http, upstream) = (http.clone(), upstream.clone());
+        async move {
+            let path = req.uri().path_and_query().unwrap().to_string();
+            seen.lock().unwrap().push(req.uri().path().to_owned());
+            let r = http.get(format!("{upstream}{path}")).send().await.unwrap();
+            let status = r.status().as_u16();
+            let body = r.bytes().await.unwrap();
+            (axum::http::StatusCode::from_u16(status).unwrap(), body)
+        }
+    };
+    let app = axum::Router::new().fallback(forward).with_state(seen);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+#[tokio::test]
+async fn one_verifier_fetches_the_external_issuers_keys_once_for_every_consumer() {
+    // The external provider is reached through a recording proxy, which is its public URL.
+    let seen = Seen::default();
+    let mut provider = test_config();
+    provider.oidc.signing_key = None;
+    provider.oidc.signing_algorithm = onyxia_lite::config::SigningAlgorithm::ES256;
+    let listeners = onyxia_lite::Listeners::bind(&provider).await.unwrap();
+    let upstream = format!("http://{}", listeners.main.local_addr().unwrap());
+    provider.public_url = Some(recording_proxy(upstream, seen.clone()).await);
+    let keycloak = TestPlatform::start_bound(provider, listeners).await;
+
+    let mut config = test_config();
+    config.oidc.external_issuer = Some(keycloak.issuer.clone());
+    let tp = TestPlatform::start_with(config).await;
+    let web = password_grant(&keycloak, "onyxia", "alice", "alice").await;
+    let web = web["access_token"].as_str().unwrap();
+    let minio = password_grant(&keycloak, "onyxia-minio", "alice", "alice").await;
+    let minio = minio["access_token"].as_str().unwrap();
+    for _ in 0..2 {
+        assert_eq!(onyxia_user_info(&tp, web).await, 200);
+        sts(&tp, minio).await.expect("STS takes the external token");
+        vault_login(&tp, web)
+            .await
+            .expect("Vault takes the external token");
+    }
+    // The Onyxia API trusts only the external issuer; STS and Vault also the embedded one.
+    let own = password_grant(&tp, "onyxia", "alice", "alice").await;
+    let own = own["access_token"].as_str().unwrap();
+    assert_eq!(onyxia_user_info(&tp, own).await, 401);
+    vault_login(&tp, own).await.expect("Vault takes its own");
+    let seen = seen.lock().unwrap().clone();
+    let count = |suffix: &str| seen.iter().filter(|p| p.ends_with(suffix)).count();
+    assert_eq!(count("/.well-known/openid-configuration"), 1, "{seen:?}");
+    assert_eq!(count("/certs"), 1, "{seen:?}");
+    for p in [tp, keycloak] {
+        p.stop().await;
+    }
+}

@@ -297,7 +297,7 @@ async fn logins_refused_for_wrong_audience_foreign_issuer_and_expiry() {
     let (status, login) = v.login(good["access_token"].as_str().unwrap()).await;
     assert_eq!(status, 200);
     assert_eq!(login["auth"]["metadata"]["username"], "alice");
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    tp.advance(2);
     let (status, _) = v.login(good["access_token"].as_str().unwrap()).await;
     assert_eq!(status, 400, "expired token");
     let (status, _) = v
