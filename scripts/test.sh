@@ -20,6 +20,8 @@ else
   echo "WARNING: no container engine; the runtime tests will be skipped" >&2
 fi
 
+echo "--- module rules"
+scripts/check-modules.sh
 echo "--- cargo fmt --check"
 cargo fmt --check
 echo "--- cargo clippy"

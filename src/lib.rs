@@ -25,6 +25,7 @@ mod server;
 pub mod services;
 mod serving;
 pub mod store;
+mod sync;
 pub mod vault;
 pub mod web;
 

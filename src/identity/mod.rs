@@ -156,7 +156,7 @@ impl Identity {
     /// Hashes fixture passwords not hashed yet and stores the hashes. Blocking (argon2).
     pub fn hash_pending_passwords(&self) -> Result<usize, StoreError> {
         let pending: Vec<(String, String)> = {
-            let passwords = self.passwords.read().unwrap_or_else(|e| e.into_inner());
+            let passwords = crate::sync::read(&self.passwords);
             passwords
                 .iter()
                 .filter_map(|(name, state)| match state {
@@ -172,10 +172,7 @@ impl Identity {
                 fixture_digest: self.refresh_key.fixture_digest(plain),
             };
             self.store.put(&CREDENTIALS, name, &record)?;
-            self.passwords
-                .write()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(name.clone(), PasswordState::Hashed(hash));
+            crate::sync::write(&self.passwords).insert(name.clone(), PasswordState::Hashed(hash));
         }
         Ok(pending.len())
     }
@@ -194,7 +191,7 @@ impl Identity {
             .map_err(|Locked { retry_after }| LoginError::Locked(retry_after))?;
         let user = self.realm.user_by_login(login).filter(|u| u.enabled);
         let phc = user.as_ref().and_then(|user| {
-            let state = self.passwords.read().unwrap_or_else(|e| e.into_inner());
+            let state = crate::sync::read(&self.passwords);
             match state.get(&user.username) {
                 Some(PasswordState::Hashed(phc)) => Some(Ok(phc.clone())),
                 Some(PasswordState::Pending(plain)) => Some(Err(plain.clone())),

@@ -34,14 +34,14 @@ impl MemoryPool {
     /// Runs `f` over `blocks` blocks of pooled memory.
     fn with_blocks<R>(&self, blocks: usize, f: impl FnOnce(&mut [Block]) -> R) -> R {
         let reused = {
-            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            let mut state = crate::sync::lock(&self.state);
             state.last_used = Instant::now();
             let fits = state.free.iter().position(|b| b.len() >= blocks);
             fits.map(|i| state.free.swap_remove(i))
         };
         let mut buffer = reused.unwrap_or_else(|| vec![Block::default(); blocks]);
         let out = f(&mut buffer[..blocks]);
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = crate::sync::lock(&self.state);
         if state.free.len() < self.keep {
             state.free.push(buffer);
         }
@@ -50,7 +50,7 @@ impl MemoryPool {
 
     /// Frees the pooled buffers when no check ran for `idle`; returns how many were freed.
     fn release_idle(&self, idle: Duration) -> usize {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = crate::sync::lock(&self.state);
         if state.last_used.elapsed() < idle {
             return 0;
         }

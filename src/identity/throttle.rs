@@ -62,7 +62,7 @@ impl LoginThrottle {
     /// otherwise counted as a failure until [`LoginThrottle::succeeded`] says otherwise.
     pub fn begin(&self, username: &str, address: Option<IpAddr>) -> Result<(), Locked> {
         let now = Instant::now();
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let mut failures = crate::sync::lock(&self.failures);
         let keys = Self::keys(username, address);
         for key in &keys {
             if let Some(window) = failures.get(key) {
@@ -92,7 +92,7 @@ impl LoginThrottle {
     /// The attempt begun for this user and address succeeded: the user's count is cleared
     /// and the address gets its attempt back.
     pub fn succeeded(&self, username: &str, address: Option<IpAddr>) {
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let mut failures = crate::sync::lock(&self.failures);
         failures.remove(&Key::User(username.to_ascii_lowercase()));
         if let Some(address) = address
             && let Some(window) = failures.get_mut(&Key::Address(address))

@@ -289,12 +289,7 @@ impl ObjectStore {
             precondition,
             reply,
         };
-        let sent = self
-            .committer
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .send(job)
-            .is_ok();
+        let sent = crate::sync::lock(&self.committer).send(job).is_ok();
         let outcome = if sent {
             answer.await.unwrap_or_else(|_| Err(stopped()))
         } else {

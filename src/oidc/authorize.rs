@@ -235,7 +235,7 @@ fn show_login(state: &OidcState, jar: CookieJar, request: AuthRequest) -> Respon
     let username = request.login_hint.clone();
     let client_name = client_title(state, &request.client_id);
     {
-        let mut logins = state.logins.lock().unwrap_or_else(|e| e.into_inner());
+        let mut logins = crate::sync::lock(&state.logins);
         if logins.len() >= MAX_PENDING {
             let now = state.now_ms();
             logins.retain(|_, l| l.expires > now);
@@ -299,7 +299,7 @@ fn cookie(state: &OidcState, name: &'static str, value: String) -> Cookie<'stati
 fn issue_code(state: &OidcState, request: &AuthRequest, session: &Session) -> Response {
     let code = random();
     {
-        let mut codes = state.codes.lock().unwrap_or_else(|e| e.into_inner());
+        let mut codes = crate::sync::lock(&state.codes);
         if codes.len() >= MAX_PENDING {
             let now = state.now_ms();
             codes.retain(|_, c| c.expires > now);
@@ -346,7 +346,7 @@ pub async fn login_submit(
         .ok()
         .and_then(|q| q.get("request").map(str::to_owned));
     let pending = request_id.as_ref().and_then(|id| {
-        let logins = state.logins.lock().unwrap_or_else(|e| e.into_inner());
+        let logins = crate::sync::lock(&state.logins);
         logins
             .get(id)
             .filter(|l| l.expires > state.now_ms())
@@ -408,11 +408,7 @@ pub async fn login_submit(
         }
     };
     if let Some(id) = &request_id {
-        state
-            .logins
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(id);
+        crate::sync::lock(&state.logins).remove(id);
     }
     let (session, session_cookie) = match state.identity.open_session(&user) {
         Ok(s) => s,
@@ -444,7 +440,7 @@ pub(super) enum CodeUse {
 
 /// Spends a code (single use); the entry stays as a tombstone until it expires.
 pub(super) fn take_code(state: &OidcState, code: &str) -> CodeUse {
-    let mut codes = state.codes.lock().unwrap_or_else(|e| e.into_inner());
+    let mut codes = crate::sync::lock(&state.codes);
     match codes.get_mut(code) {
         None => CodeUse::Unknown,
         Some(grant) if grant.spent => CodeUse::Spent {

@@ -127,14 +127,8 @@ impl OidcState {
     /// Drops expired codes and login forms.
     pub fn sweep(&self) {
         let now = self.now_ms();
-        self.codes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|_, c| c.expires > now);
-        self.logins
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|_, l| l.expires > now);
+        crate::sync::lock(&self.codes).retain(|_, c| c.expires > now);
+        crate::sync::lock(&self.logins).retain(|_, l| l.expires > now);
     }
 }
 

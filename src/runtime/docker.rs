@@ -16,6 +16,7 @@ use bollard::query_parameters::{
 };
 use futures_util::StreamExt;
 
+use super::probe::LoopbackProbe;
 use super::{
     ContainerSpec, EventKind, EventLog, Phase, Runtime, RuntimeError, RuntimeInfo, RuntimeResult,
     RuntimeService, ServiceMeta,
@@ -31,11 +32,16 @@ const MAX_LOG_BYTES: usize = 4 << 20;
 pub struct DockerRuntime {
     docker: Docker,
     info: RuntimeInfo,
+    probe: LoopbackProbe,
 }
 
 impl DockerRuntime {
     pub fn new(docker: Docker, info: RuntimeInfo) -> Self {
-        DockerRuntime { docker, info }
+        DockerRuntime {
+            docker,
+            info,
+            probe: LoopbackProbe::default(),
+        }
     }
 
     /// `_` cannot appear in project ids nor release names, so names of two services never meet.
@@ -228,6 +234,13 @@ impl DockerRuntime {
 impl Runtime for DockerRuntime {
     fn info(&self) -> &RuntimeInfo {
         &self.info
+    }
+
+    async fn answers(&self, service: &RuntimeService) -> bool {
+        match service.host_port {
+            Some(port) => self.probe.answers(port, &service.meta.probe).await,
+            None => false,
+        }
     }
 
     async fn deploy(

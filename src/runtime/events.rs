@@ -69,7 +69,7 @@ impl EventLog {
         };
         tracing::debug!(project, release, reason, message = %event.message, "service event");
         self.generation.fetch_add(1, Ordering::SeqCst);
-        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        let mut recent = crate::sync::lock(&self.recent);
         if recent.len() == KEPT {
             recent.pop_front();
         }
@@ -81,7 +81,7 @@ impl EventLog {
     /// Past events of `project` (oldest first) and a receiver of the events that follow,
     /// taken together so that none falls between the two.
     pub fn follow(&self, project: &str) -> (Vec<RuntimeEvent>, broadcast::Receiver<RuntimeEvent>) {
-        let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        let recent = crate::sync::lock(&self.recent);
         let rx = self.tx.subscribe();
         let past = recent
             .iter()

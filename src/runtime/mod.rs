@@ -7,6 +7,7 @@
 pub mod detect;
 pub mod docker;
 mod events;
+mod probe;
 
 use std::collections::BTreeMap;
 
@@ -148,4 +149,7 @@ pub trait Runtime: Send + Sync {
 
     /// Follows the engine's events about services into `events` until the engine goes away.
     async fn watch(&self, events: EventLog);
+
+    /// Whether a running service answers its readiness probe (`meta.probe`).
+    async fn answers(&self, service: &RuntimeService) -> bool;
 }

@@ -119,63 +119,232 @@ fn read_response(read: Read) -> VResult {
     ))
 }
 
+/// Which versions a `delete`, `undelete` or `destroy` call acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum VersionAction {
+    Delete,
+    Undelete,
+    Destroy,
+}
+
+/// Changes to a secret's metadata; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+struct MetadataChange {
+    max_versions: Option<u32>,
+    cas_required: Option<bool>,
+    delete_version_after: Option<String>,
+    /// Entries to set (`Some`) or, in a patch, remove (`None`).
+    custom: Option<Vec<(String, Option<String>)>>,
+}
+
+/// One KV v2 request, typed: the route says which, the body what.
+#[derive(Debug)]
+enum KvOp {
+    ReadConfig,
+    WriteConfig(MetadataChange),
+    Read {
+        version: Option<u64>,
+    },
+    Write {
+        data: Map<String, Value>,
+        cas: Option<u64>,
+    },
+    Patch {
+        data: Map<String, Value>,
+        cas: Option<u64>,
+    },
+    DeleteLatest,
+    Versions(VersionAction, Vec<u64>),
+    List,
+    ReadMetadata,
+    WriteMetadata {
+        patch: bool,
+        change: MetadataChange,
+    },
+    DeleteMetadata,
+    Subkeys,
+}
+
+/// The route part of a request: enough to check the ACL before reading the body, as Vault
+/// checks policies before its backends see a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    ReadConfig,
+    WriteConfig,
+    Read,
+    Write,
+    Patch,
+    DeleteLatest,
+    Versions(VersionAction),
+    List,
+    ReadMetadata,
+    WriteMetadata { patch: bool },
+    DeleteMetadata,
+    Subkeys,
+}
+
+impl Route {
+    fn of(call: &Call, op: &str) -> Result<Route, VaultError> {
+        let m = &call.method;
+        let write = *m == Method::POST || *m == Method::PUT;
+        let patch = *m == Method::PATCH;
+        Ok(match op {
+            "config" if *m == Method::GET => Route::ReadConfig,
+            "config" if write => Route::WriteConfig,
+            "data" if *m == Method::GET && !call.list => Route::Read,
+            "data" if write => Route::Write,
+            "data" if patch => Route::Patch,
+            "data" if *m == Method::DELETE => Route::DeleteLatest,
+            "delete" if write => Route::Versions(VersionAction::Delete),
+            "undelete" if write => Route::Versions(VersionAction::Undelete),
+            "destroy" if write => Route::Versions(VersionAction::Destroy),
+            "metadata" if call.list => Route::List,
+            "metadata" if *m == Method::GET => Route::ReadMetadata,
+            "metadata" if write || patch => Route::WriteMetadata { patch },
+            "metadata" if *m == Method::DELETE => Route::DeleteMetadata,
+            "subkeys" if *m == Method::GET => Route::Subkeys,
+            _ => return Err(unsupported()),
+        })
+    }
+}
+
+/// A KV request for `<mount>/<op>/<path>`.
+struct KvRequest<'a> {
+    mount: &'a str,
+    op: &'a str,
+    path: String,
+    route: Route,
+}
+
 pub fn kv(state: &VaultState, call: &Call, mount: &str, rest: &[&str]) -> VResult {
     let caller = state.caller(call)?;
     let (op, path) = match rest {
         [op, path @ ..] => (*op, path.join("/")),
         [] => return Err(VaultError::not_found()),
     };
-    let acl_path = format!("{mount}/{op}/{path}");
-    let m = &call.method;
-    let is_write = *m == Method::POST || *m == Method::PUT;
-    match op {
-        "config" => {
-            if *m == Method::GET {
-                state.require(&caller, &format!("{mount}/config"), &["read"])?;
-                let c = state.kv.config(mount)?;
-                return Ok(envelope(
+    let request = KvRequest {
+        mount,
+        op,
+        path,
+        route: Route::of(call, op)?,
+    };
+    request.authorize(state, &caller)?;
+    let operation = request.parse(call)?;
+    request.apply(state, operation)
+}
+
+impl KvRequest<'_> {
+    fn acl_path(&self) -> String {
+        format!("{}/{}/{}", self.mount, self.op, self.path)
+    }
+
+    /// The policy check, once for every operation.
+    fn authorize(&self, state: &VaultState, caller: &super::Caller) -> Result<(), VaultError> {
+        let acl_path = self.acl_path();
+        let config = format!("{}/config", self.mount);
+        match self.route {
+            Route::ReadConfig => state.require(caller, &config, &["read"]),
+            Route::WriteConfig => state.require(caller, &config, &["update", "create"]),
+            Route::Read | Route::ReadMetadata | Route::Subkeys => {
+                state.require(caller, &acl_path, &["read"])
+            }
+            Route::Write => {
+                let exists = state
+                    .kv
+                    .metadata(self.mount, &self.path)
+                    .is_ok_and(|meta| meta.current_version > 0);
+                let needed: &[&str] = if exists { &["update"] } else { &["create"] };
+                state.require(caller, &acl_path, needed)
+            }
+            Route::Patch | Route::WriteMetadata { patch: true } => {
+                state.require(caller, &acl_path, &["patch"])
+            }
+            Route::WriteMetadata { patch: false } => {
+                state.require(caller, &acl_path, &["update", "create"])
+            }
+            Route::DeleteLatest | Route::DeleteMetadata => {
+                state.require(caller, &acl_path, &["delete"])
+            }
+            Route::Versions(_) => state.require(caller, &acl_path, &["update"]),
+            Route::List => {
+                // Vault checks a LIST path with a trailing slash against globs, and without
+                // it against exact rules.
+                let trimmed = acl_path.trim_end_matches('/');
+                state
+                    .require(caller, &format!("{trimmed}/"), &["list"])
+                    .or_else(|_| state.require(caller, trimmed, &["list"]))
+            }
+        }
+    }
+
+    /// The body and query read into the typed operation; nothing is changed yet.
+    fn parse(&self, call: &Call) -> Result<KvOp, VaultError> {
+        let body = &call.body;
+        Ok(match self.route {
+            Route::ReadConfig => KvOp::ReadConfig,
+            Route::WriteConfig => KvOp::WriteConfig(metadata_change(body, false, false)?),
+            Route::Read => KvOp::Read {
+                version: match call.query("version") {
+                    Some(v) => Some(
+                        v.parse::<u64>()
+                            .map_err(|_| VaultError::bad("version must be an integer"))?,
+                    ),
+                    None => None,
+                },
+            },
+            Route::Write | Route::Patch => {
+                let data = object(body.get("data"), "data")?.clone();
+                let cas = match body.get("options").and_then(|o| o.get("cas")) {
+                    None | Some(Value::Null) => None,
+                    Some(v) => Some(
+                        v.as_u64()
+                            .ok_or_else(|| VaultError::bad("cas must be an integer"))?,
+                    ),
+                };
+                if self.route == Route::Patch {
+                    KvOp::Patch { data, cas }
+                } else {
+                    KvOp::Write { data, cas }
+                }
+            }
+            Route::DeleteLatest => KvOp::DeleteLatest,
+            Route::Versions(action) => KvOp::Versions(action, versions_of(body)?),
+            Route::List => KvOp::List,
+            Route::ReadMetadata => KvOp::ReadMetadata,
+            Route::WriteMetadata { patch } => KvOp::WriteMetadata {
+                patch,
+                change: metadata_change(body, patch, true)?,
+            },
+            Route::DeleteMetadata => KvOp::DeleteMetadata,
+            Route::Subkeys => KvOp::Subkeys,
+        })
+    }
+
+    fn apply(&self, state: &VaultState, operation: KvOp) -> VResult {
+        let (kv, mount, path) = (&state.kv, self.mount, self.path.as_str());
+        match operation {
+            KvOp::ReadConfig => {
+                let c = kv.config(mount)?;
+                Ok(envelope(
                     json!({"cas_required": c.cas_required, "delete_version_after": c.delete_version_after, "max_versions": c.max_versions}),
                     Value::Null,
-                ));
+                ))
             }
-            if is_write {
-                state.require(&caller, &format!("{mount}/config"), &["update", "create"])?;
-                let mut c = state.kv.config(mount)?;
-                if let Some(v) = call.body.get("max_versions") {
-                    c.max_versions =
-                        v.as_u64()
-                            .and_then(|n| u32::try_from(n).ok())
-                            .ok_or_else(|| {
-                                VaultError::bad("max_versions must be a small non-negative integer")
-                            })?;
+            KvOp::WriteConfig(change) => {
+                let mut c = kv.config(mount)?;
+                if let Some(n) = change.max_versions {
+                    c.max_versions = n;
                 }
-                if let Some(v) = call.body.get("cas_required") {
-                    c.cas_required = v
-                        .as_bool()
-                        .ok_or_else(|| VaultError::bad("cas_required must be a boolean"))?;
+                if let Some(b) = change.cas_required {
+                    c.cas_required = b;
                 }
-                if let Some(v) = call
-                    .body
-                    .get("delete_version_after")
-                    .and_then(Value::as_str)
-                {
-                    c.delete_version_after = v.to_owned();
+                if let Some(d) = change.delete_version_after {
+                    c.delete_version_after = d;
                 }
-                state.kv.set_config(mount, MountConfig { ..c })?;
-                return Ok(no_content());
+                kv.set_config(mount, MountConfig { ..c })?;
+                Ok(no_content())
             }
-            Err(unsupported())
-        }
-        "data" if *m == Method::GET && !call.list => {
-            state.require(&caller, &acl_path, &["read"])?;
-            let version = match call.query("version") {
-                Some(v) => Some(
-                    v.parse::<u64>()
-                        .map_err(|_| VaultError::bad("version must be an integer"))?,
-                ),
-                None => None,
-            };
-            match state.kv.read(mount, &path, version) {
+            KvOp::Read { version } => match kv.read(mount, path, version) {
                 Ok(read) => read_response(read),
                 // A deleted or destroyed version: 404 with its metadata, as Vault answers.
                 Err(KvError::Deleted(meta, v, custom)) => Ok((
@@ -185,170 +354,145 @@ pub fn kv(state: &VaultState, call: &Call, mount: &str, rest: &[&str]) -> VResul
                 )
                     .into_response()),
                 Err(e) => Err(e.into()),
+            },
+            KvOp::Write { data, cas } => {
+                let (version, meta, custom) = kv.write(mount, path, &data, cas)?;
+                Ok(envelope(version_json(version, &meta, &custom), Value::Null))
             }
-        }
-        "data" if is_write || *m == Method::PATCH => {
-            let data = object(call.body.get("data"), "data")?;
-            let cas = match call.body.get("options").and_then(|o| o.get("cas")) {
-                None | Some(Value::Null) => None,
-                Some(v) => Some(
-                    v.as_u64()
-                        .ok_or_else(|| VaultError::bad("cas must be an integer"))?,
-                ),
-            };
-            let exists = state
-                .kv
-                .metadata(mount, &path)
-                .is_ok_and(|meta| meta.current_version > 0);
-            let (version, meta, custom) = if *m == Method::PATCH {
-                state.require(&caller, &acl_path, &["patch"])?;
-                let current = state.kv.read(mount, &path, None)?;
+            KvOp::Patch { data, cas } => {
+                let current = kv.read(mount, path, None)?;
                 let mut merged = current.data;
-                merge(&mut merged, data);
-                state
-                    .kv
-                    .write(mount, &path, &merged, cas.or(Some(current.version)))?
-            } else {
-                state.require(
-                    &caller,
-                    &acl_path,
-                    if exists { &["update"] } else { &["create"] },
-                )?;
-                state.kv.write(mount, &path, data, cas)?
-            };
-            Ok(envelope(version_json(version, &meta, &custom), Value::Null))
-        }
-        "data" if *m == Method::DELETE => {
-            state.require(&caller, &acl_path, &["delete"])?;
-            state.kv.delete(mount, &path, &[])?;
-            Ok(no_content())
-        }
-        "delete" | "undelete" | "destroy" if is_write => {
-            state.require(&caller, &acl_path, &["update"])?;
-            let versions = versions_of(&call.body)?;
-            match op {
-                "delete" => state.kv.delete(mount, &path, &versions)?,
-                "undelete" => state.kv.undelete(mount, &path, &versions)?,
-                _ => state.kv.destroy(mount, &path, &versions)?,
+                merge(&mut merged, &data);
+                let (version, meta, custom) =
+                    kv.write(mount, path, &merged, cas.or(Some(current.version)))?;
+                Ok(envelope(version_json(version, &meta, &custom), Value::Null))
             }
-            Ok(no_content())
-        }
-        "metadata" if call.list => {
-            // Vault checks a LIST path with a trailing slash against globs, and without it
-            // against exact rules.
-            let trimmed = acl_path.trim_end_matches('/');
-            state
-                .require(&caller, &format!("{trimmed}/"), &["list"])
-                .or_else(|_| state.require(&caller, trimmed, &["list"]))?;
-            let prefix = if path.is_empty() || path.ends_with('/') {
-                path.clone()
-            } else {
-                format!("{path}/")
-            };
-            let keys = state.kv.list(mount, &prefix)?;
-            if keys.is_empty() {
-                return Err(VaultError::not_found());
+            KvOp::DeleteLatest => {
+                kv.delete(mount, path, &[])?;
+                Ok(no_content())
             }
-            Ok(envelope(json!({"keys": keys}), Value::Null))
-        }
-        "metadata" if *m == Method::GET => {
-            state.require(&caller, &acl_path, &["read"])?;
-            Ok(envelope(
-                metadata_json(&state.kv.metadata(mount, &path)?),
-                Value::Null,
-            ))
-        }
-        "metadata" if is_write || *m == Method::PATCH => {
-            let patch = *m == Method::PATCH;
-            state.require(
-                &caller,
-                &acl_path,
-                if patch {
-                    &["patch"]
+            KvOp::Versions(action, versions) => {
+                match action {
+                    VersionAction::Delete => kv.delete(mount, path, &versions)?,
+                    VersionAction::Undelete => kv.undelete(mount, path, &versions)?,
+                    VersionAction::Destroy => kv.destroy(mount, path, &versions)?,
+                }
+                Ok(no_content())
+            }
+            KvOp::List => {
+                let prefix = if path.is_empty() || path.ends_with('/') {
+                    path.to_owned()
                 } else {
-                    &["update", "create"]
-                },
-            )?;
-            // Validate everything before changing anything.
-            let body = &call.body;
-            let max_versions = match body.get("max_versions") {
-                None | Some(Value::Null) => None,
-                Some(v) => Some(v.as_u64().and_then(|n| u32::try_from(n).ok()).ok_or_else(
-                    || VaultError::bad("max_versions must be a small non-negative integer"),
-                )?),
-            };
-            let cas_required = match body.get("cas_required") {
-                None | Some(Value::Null) => None,
-                Some(v) => Some(
-                    v.as_bool()
-                        .ok_or_else(|| VaultError::bad("cas_required must be a boolean"))?,
-                ),
-            };
-            let delete_after = body
-                .get("delete_version_after")
-                .and_then(Value::as_str)
-                .map(str::to_owned);
-            let custom: Option<Vec<(String, Option<String>)>> = match body.get("custom_metadata") {
-                None => None,
-                Some(Value::Object(map)) => Some(
-                    map.iter()
-                        .map(|(k, v)| match v {
-                            Value::String(s) => Ok((k.clone(), Some(s.clone()))),
-                            Value::Null if patch => Ok((k.clone(), None)),
-                            _ => Err(VaultError::bad("custom_metadata values must be strings")),
-                        })
-                        .collect::<Result<_, _>>()?,
-                ),
-                Some(Value::Null) => Some(Vec::new()),
-                Some(_) => return Err(VaultError::bad("custom_metadata must be an object")),
-            };
-            state.kv.update_metadata(mount, &path, |meta| {
-                if let Some(n) = max_versions {
-                    meta.max_versions = n;
+                    format!("{path}/")
+                };
+                let keys = kv.list(mount, &prefix)?;
+                if keys.is_empty() {
+                    return Err(VaultError::not_found());
                 }
-                if let Some(b) = cas_required {
-                    meta.cas_required = b;
-                }
-                if let Some(d) = delete_after {
-                    meta.delete_version_after = d;
-                }
-                if let Some(entries) = custom {
-                    if !patch {
-                        meta.custom_metadata.clear();
-                    }
-                    for (k, v) in entries {
-                        match v {
-                            Some(v) => meta.custom_metadata.insert(k, v),
-                            None => meta.custom_metadata.remove(&k),
-                        };
-                    }
-                }
-            })?;
-            Ok(no_content())
-        }
-        "metadata" if *m == Method::DELETE => {
-            state.require(&caller, &acl_path, &["delete"])?;
-            state.kv.delete_all(mount, &path)?;
-            Ok(no_content())
-        }
-        "subkeys" if *m == Method::GET => {
-            state.require(&caller, &acl_path, &["read"])?;
-            let read = state.kv.read(mount, &path, None)?;
-            fn keys_of(v: &Value) -> Value {
-                match v {
-                    Value::Object(m) => {
-                        Value::Object(m.iter().map(|(k, v)| (k.clone(), keys_of(v))).collect())
-                    }
-                    _ => Value::Null,
-                }
+                Ok(envelope(json!({"keys": keys}), Value::Null))
             }
-            let subkeys = keys_of(&Value::Object(read.data.clone()));
-            Ok(envelope(
-                json!({"subkeys": subkeys, "metadata": version_json(read.version, &read.meta, &read.custom_metadata)}),
+            KvOp::ReadMetadata => Ok(envelope(
+                metadata_json(&kv.metadata(mount, path)?),
                 Value::Null,
-            ))
+            )),
+            KvOp::WriteMetadata { patch, change } => {
+                kv.update_metadata(mount, path, |meta| apply_metadata(meta, patch, change))?;
+                Ok(no_content())
+            }
+            KvOp::DeleteMetadata => {
+                kv.delete_all(mount, path)?;
+                Ok(no_content())
+            }
+            KvOp::Subkeys => {
+                let read = kv.read(mount, path, None)?;
+                let subkeys = keys_of(&Value::Object(read.data.clone()));
+                Ok(envelope(
+                    json!({"subkeys": subkeys, "metadata": version_json(read.version, &read.meta, &read.custom_metadata)}),
+                    Value::Null,
+                ))
+            }
         }
-        _ => Err(unsupported()),
+    }
+}
+
+/// The nested keys of a secret, their values replaced by null.
+fn keys_of(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), keys_of(v))).collect()),
+        _ => Value::Null,
+    }
+}
+
+/// Reads a metadata (or, without `custom_metadata`, mount config) body, validating every
+/// field before anything changes.
+fn metadata_change(
+    body: &Value,
+    patch: bool,
+    with_custom: bool,
+) -> Result<MetadataChange, VaultError> {
+    let max_versions = match body.get("max_versions") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(
+            v.as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or_else(|| {
+                    VaultError::bad("max_versions must be a small non-negative integer")
+                })?,
+        ),
+    };
+    let cas_required = match body.get("cas_required") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(
+            v.as_bool()
+                .ok_or_else(|| VaultError::bad("cas_required must be a boolean"))?,
+        ),
+    };
+    let delete_version_after = body
+        .get("delete_version_after")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let custom = match body.get("custom_metadata").filter(|_| with_custom) {
+        None => None,
+        Some(Value::Object(map)) => Some(
+            map.iter()
+                .map(|(k, v)| match v {
+                    Value::String(s) => Ok((k.clone(), Some(s.clone()))),
+                    Value::Null if patch => Ok((k.clone(), None)),
+                    _ => Err(VaultError::bad("custom_metadata values must be strings")),
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+        Some(Value::Null) => Some(Vec::new()),
+        Some(_) => return Err(VaultError::bad("custom_metadata must be an object")),
+    };
+    Ok(MetadataChange {
+        max_versions,
+        cas_required,
+        delete_version_after,
+        custom,
+    })
+}
+
+fn apply_metadata(meta: &mut SecretMeta, patch: bool, change: MetadataChange) {
+    if let Some(n) = change.max_versions {
+        meta.max_versions = n;
+    }
+    if let Some(b) = change.cas_required {
+        meta.cas_required = b;
+    }
+    if let Some(d) = change.delete_version_after {
+        meta.delete_version_after = d;
+    }
+    if let Some(entries) = change.custom {
+        if !patch {
+            meta.custom_metadata.clear();
+        }
+        for (k, v) in entries {
+            match v {
+                Some(v) => meta.custom_metadata.insert(k, v),
+                None => meta.custom_metadata.remove(&k),
+            };
+        }
     }
 }
 

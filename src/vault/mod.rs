@@ -265,7 +265,7 @@ async fn dispatch(State(state): State<Arc<VaultState>>, request: Request) -> Res
     }
 }
 
-async fn route(state: &VaultState, request: Request) -> VResult {
+async fn route(state: &Arc<VaultState>, request: Request) -> VResult {
     let (parts, body) = request.into_parts();
     let Some(path) = parts.uri.path().strip_prefix("/v1/") else {
         return Err(VaultError::not_found());
@@ -304,9 +304,20 @@ async fn route(state: &VaultState, request: Request) -> VResult {
     match segments.as_slice() {
         ["sys", ..] => sys::sys(state, &call, &segments[1..]).await,
         ["auth", ..] => sys::auth(state, &call, &segments[1..]).await,
-        [mount, rest @ ..] if state.mounts.iter().any(|m| m == mount) => {
-            kv::kv(state, &call, mount, rest)
+        [mount, _, ..] if state.mounts.iter().any(|m| m == mount) => {
+            // KV operations are redb transactions that fsync: off the async workers.
+            let state = state.clone();
+            tokio::task::spawn_blocking(move || {
+                let segments: Vec<&str> = call.path.split('/').collect();
+                kv::kv(&state, &call, segments[0], &segments[1..])
+            })
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "a KV operation panicked");
+                VaultError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+            })?
         }
+        [mount] if state.mounts.iter().any(|m| m == mount) => Err(VaultError::not_found()),
         _ => Err(VaultError::new(
             StatusCode::NOT_FOUND,
             format!(

@@ -1,0 +1,76 @@
+//! What users changed about a service after launch — its name, sharing, suspension — kept in
+//! redb, because container labels (the engine's record of a service) cannot change.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::runtime::ServiceMeta;
+use crate::store::{Store, StoreError, Table};
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(super) struct Overrides {
+    pub friendly_name: Option<String>,
+    pub share: Option<bool>,
+    pub suspended: bool,
+}
+
+const OVERRIDES: Table<Overrides> = Table::new("service_overrides");
+
+pub(super) struct OverrideStore {
+    store: Arc<Store>,
+}
+
+fn key(project: &str, release: &str) -> String {
+    format!("{project}/{release}")
+}
+
+impl OverrideStore {
+    pub fn new(store: Arc<Store>) -> Self {
+        OverrideStore { store }
+    }
+
+    /// The service's overrides; none (the launch's values) when unset or unreadable.
+    pub fn get(&self, project: &str, release: &str) -> Overrides {
+        self.store
+            .get(&OVERRIDES, &key(project, release))
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+    }
+
+    pub fn is_suspended(&self, meta: &ServiceMeta) -> bool {
+        self.get(&meta.project, &meta.release).suspended
+    }
+
+    /// Applies the renames and shares users made since launch; returns the overrides.
+    pub fn apply(&self, meta: &mut ServiceMeta) -> Overrides {
+        let overrides = self.get(&meta.project, &meta.release);
+        if let Some(name) = &overrides.friendly_name {
+            meta.friendly_name = name.clone();
+        }
+        if let Some(share) = overrides.share {
+            meta.share = share;
+        }
+        overrides
+    }
+
+    pub fn update(
+        &self,
+        project: &str,
+        release: &str,
+        change: impl FnOnce(&mut Overrides),
+    ) -> Result<(), StoreError> {
+        let key = key(project, release);
+        self.store.write(|w| {
+            let mut o = w.get(&OVERRIDES, &key)?.unwrap_or_default();
+            change(&mut o);
+            w.put(&OVERRIDES, &key, &o)
+        })
+    }
+
+    pub fn remove(&self, project: &str, release: &str) -> Result<(), StoreError> {
+        self.store.remove(&OVERRIDES, &key(project, release))?;
+        Ok(())
+    }
+}
