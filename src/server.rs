@@ -378,6 +378,8 @@ fn local_addr(listener: &TcpListener, what: &'static str) -> Result<SocketAddr, 
 
 /// How long argon2's pooled memory outlives the last password check.
 const PASSWORD_MEMORY_IDLE: Duration = Duration::from_secs(10);
+/// How often expired sessions, codes, STS keys and Vault tokens are swept.
+const SWEEP_PERIOD: Duration = Duration::from_secs(60);
 
 /// Work after start-up: hash fixture passwords once, then sweep expired state regularly.
 async fn background(
@@ -393,7 +395,9 @@ async fn background(
         Ok(Err(e)) => tracing::warn!(error = %e, "cannot store password hashes"),
         _ => {}
     }
-    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    // The first sweep a period after start: nothing has expired before.
+    let mut tick =
+        tokio::time::interval_at(tokio::time::Instant::now() + SWEEP_PERIOD, SWEEP_PERIOD);
     let mut memory_tick = tokio::time::interval(PASSWORD_MEMORY_IDLE);
     loop {
         tokio::select! {

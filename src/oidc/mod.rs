@@ -69,6 +69,8 @@ pub struct OidcState {
 }
 
 const LOGIN_FORM_LIFESPAN: Duration = Duration::from_secs(30 * 60);
+/// How long expired codes and login forms are kept before the sweep drops them.
+const EXPIRED_KEPT: Duration = Duration::from_secs(60);
 /// Bounds on in-memory state so a flood of requests cannot grow it without limit.
 const MAX_PENDING: usize = 50_000;
 
@@ -124,11 +126,14 @@ impl OidcState {
         .unwrap_or(refused)
     }
 
-    /// Drops expired codes and login forms.
+    /// Drops codes and login forms expired for a while: until then a late use is told it
+    /// came too late, not that the code never existed.
     pub fn sweep(&self) {
-        let now = self.now_ms();
-        crate::sync::lock(&self.codes).retain(|_, c| c.expires > now);
-        crate::sync::lock(&self.logins).retain(|_, l| l.expires > now);
+        let cutoff = self
+            .now_ms()
+            .saturating_sub(EXPIRED_KEPT.as_millis() as u64);
+        crate::sync::lock(&self.codes).retain(|_, c| c.expires > cutoff);
+        crate::sync::lock(&self.logins).retain(|_, l| l.expires > cutoff);
     }
 }
 

@@ -8,7 +8,7 @@ use futures_util::{SinkExt, StreamExt};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::lab_support::{Api, assert_no_null, engine_ready, test_config_with_engine};
+use crate::lab_support::{Api, assert_no_null, require_engine, test_config_with_engine};
 use crate::s3_support::{session_client, sts_credentials};
 use crate::support::TestPlatform;
 
@@ -70,10 +70,9 @@ async fn vault_token(tp: &TestPlatform, user: &str) -> String {
 }
 
 #[tokio::test]
+#[ignore = "needs Podman and the test image: scripts/test.sh provides them and runs it"]
 async fn tiny_service_lifecycle_on_a_real_engine() {
-    if !engine_ready().await {
-        return;
-    }
+    require_engine().await;
     let data = tempfile::tempdir().unwrap();
     let mut config = test_config_with_engine();
     config.ephemeral = false;
@@ -340,10 +339,9 @@ async fn tiny_service_lifecycle_on_a_real_engine() {
 }
 
 #[tokio::test]
+#[ignore = "needs Podman and the test image: scripts/test.sh provides them and runs it"]
 async fn engine_failures_become_failed_services_with_the_engines_message() {
-    if !engine_ready().await {
-        return;
-    }
+    require_engine().await;
     let tp = TestPlatform::start_with(test_config_with_engine()).await;
     let api = Api::new(&tp, "teacher");
     let release = format!("tiny-{}", rand_suffix());

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::support::{TestPlatform, skip_unless_ci, test_config};
+use crate::support::{TestPlatform, missing, test_config};
 
 /// The image `scripts/build-test-image.sh` builds for the `tiny` test package.
 pub const TEST_IMAGE: &str = "localhost/onyxia-lite-test:1";
@@ -24,16 +24,15 @@ pub async fn docker() -> Option<bollard::Docker> {
     bollard::Docker::connect_with_unix(&endpoint, 30, bollard::API_DEFAULT_VERSION).ok()
 }
 
-/// Whether a container engine with the test image is available. Under `CI=true` a missing one
-/// fails the test: CI installs Podman and builds the image (scripts/test.sh).
-pub async fn engine_ready() -> bool {
+/// Fails the test unless a container engine with the test image is available
+/// (scripts/install-podman.sh, scripts/build-test-image.sh).
+pub async fn require_engine() {
     let reason = match docker().await {
         None => "no container engine answers (run scripts/install-podman.sh)".to_owned(),
-        Some(d) if d.inspect_image(TEST_IMAGE).await.is_ok() => return true,
+        Some(d) if d.inspect_image(TEST_IMAGE).await.is_ok() => return,
         Some(_) => format!("image {TEST_IMAGE} is missing (run scripts/build-test-image.sh)"),
     };
-    skip_unless_ci("container tests", &reason);
-    false
+    missing("container tests", &reason);
 }
 
 pub struct Api<'a> {

@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::process::{BIN, spawn_serve_with, terminate};
-use crate::support::skip_unless_ci;
+use crate::support::missing;
 
 /// Sends requests S3 refuses: an anonymous 8 MiB malformed XML body, a forged signature.
 async fn refused_requests(s3: &str) {
@@ -131,10 +131,10 @@ async fn a_burst_of_logins_leaves_no_memory_behind() {
 /// The system calls of a first start, traced: every key file is renamed into place and then
 /// its directory fsynced, so a crash right after cannot lose a key that sealed data needs.
 #[tokio::test]
+#[ignore = "needs strace: scripts/test.sh provides it and runs it"]
 async fn key_files_are_renamed_into_place_and_their_directory_synced() {
     let Ok(strace) = which("strace") else {
-        skip_unless_ci("key file durability", "strace is not installed");
-        return;
+        missing("key file durability", "strace is not installed");
     };
     let data = tempfile::tempdir().unwrap();
     let trace = data.path().join("trace.txt");
