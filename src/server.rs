@@ -104,7 +104,6 @@ pub struct Platform;
 pub struct RunningPlatform {
     pub endpoints: Endpoints,
     identity: Arc<Identity>,
-    clock: Clock,
     lab: Arc<crate::services::Lab>,
     stop: watch::Sender<bool>,
     tasks: JoinSet<std::io::Result<()>>,
@@ -118,16 +117,7 @@ impl Platform {
         listeners: Listeners,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<RunningPlatform, StartError> {
-        Self::start_with_clock(config, listeners, shutdown, Clock::system()).await
-    }
-
-    /// [`Platform::start`] on a given clock, which tests move instead of sleeping.
-    pub async fn start_with_clock(
-        config: Config,
-        listeners: Listeners,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-        clock: Clock,
-    ) -> Result<RunningPlatform, StartError> {
+        let clock = Clock::system();
         let external_issuer = config.external_issuer().map_err(StartError::Config)?;
         let started = std::time::Instant::now();
         let data_dir = if config.ephemeral {
@@ -333,7 +323,6 @@ impl Platform {
         Ok(RunningPlatform {
             endpoints,
             identity,
-            clock,
             lab: lab.lab,
             stop,
             tasks,
@@ -395,9 +384,7 @@ async fn background(
         Ok(Err(e)) => tracing::warn!(error = %e, "cannot store password hashes"),
         _ => {}
     }
-    // The first sweep a period after start: nothing has expired before.
-    let mut tick =
-        tokio::time::interval_at(tokio::time::Instant::now() + SWEEP_PERIOD, SWEEP_PERIOD);
+    let mut tick = tokio::time::interval(SWEEP_PERIOD);
     let mut memory_tick = tokio::time::interval(PASSWORD_MEMORY_IDLE);
     loop {
         tokio::select! {
@@ -447,7 +434,7 @@ impl RunningPlatform {
 
     /// The platform's clock; [`Clock::advance`] moves time for every part of it.
     pub fn clock(&self) -> &Clock {
-        &self.clock
+        &self.identity.clock
     }
 
     /// Catalogs, the container engine and the services launched on it.

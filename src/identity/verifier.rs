@@ -79,12 +79,23 @@ enum Audience<'a> {
 
 pub struct Verifier {
     identity: Arc<Identity>,
+    /// The embedded issuer's key, as `verify_signed` takes keys (made once, not per token).
+    embedded_key: [VerifyKey; 1],
     external: Option<Arc<dyn KeySource>>,
 }
 
 impl Verifier {
     pub fn new(identity: Arc<Identity>, external: Option<Arc<dyn KeySource>>) -> Self {
-        Verifier { identity, external }
+        let embedded_key = [VerifyKey {
+            kid: identity.signing.kid.clone(),
+            algorithm: identity.signing.algorithm,
+            key: identity.signing.decoding.clone(),
+        }];
+        Verifier {
+            identity,
+            embedded_key,
+            external,
+        }
     }
 
     /// The external issuer's URL, when one is configured.
@@ -133,13 +144,8 @@ impl Verifier {
         {
             return Err(VerifyError::Untrusted(iss));
         }
-        let key = VerifyKey {
-            kid: identity.signing.kid.clone(),
-            algorithm: identity.signing.algorithm,
-            key: identity.signing.decoding.clone(),
-        };
         let now = identity.clock.secs();
-        let claims = verify_signed(token, &identity.issuer, std::slice::from_ref(&key), now)?;
+        let claims = verify_signed(token, &identity.issuer, &self.embedded_key, now)?;
         match audience {
             Audience::LiveSession => {
                 if claims.get("typ").and_then(Value::as_str) != Some("Bearer") {

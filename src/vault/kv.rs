@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 
 use super::{Call, VResult, VaultError, VaultState, envelope, no_content};
 use crate::markup::rfc3339;
-use crate::secrets::kv::{KvError, MountConfig, Read, SecretMeta, VersionMeta};
+use crate::secrets::kv::{KvError, Read, SecretMeta, VersionMeta};
 
 impl From<KvError> for VaultError {
     fn from(e: KvError) -> Self {
@@ -127,12 +127,18 @@ enum VersionAction {
     Destroy,
 }
 
-/// Changes to a secret's metadata; `None` leaves a field as it is.
+/// The settings a mount's config and a secret's metadata share; `None` leaves one as it is.
 #[derive(Debug, Default)]
-struct MetadataChange {
+struct Settings {
     max_versions: Option<u32>,
     cas_required: Option<bool>,
     delete_version_after: Option<String>,
+}
+
+/// Changes to a secret's metadata.
+#[derive(Debug, Default)]
+struct MetadataChange {
+    settings: Settings,
     /// Entries to set (`Some`) or, in a patch, remove (`None`).
     custom: Option<Vec<(String, Option<String>)>>,
 }
@@ -141,7 +147,7 @@ struct MetadataChange {
 #[derive(Debug)]
 enum KvOp {
     ReadConfig,
-    WriteConfig(MetadataChange),
+    WriteConfig(Settings),
     Read {
         version: Option<u64>,
     },
@@ -282,7 +288,7 @@ impl KvRequest<'_> {
         let body = &call.body;
         Ok(match self.route {
             Route::ReadConfig => KvOp::ReadConfig,
-            Route::WriteConfig => KvOp::WriteConfig(metadata_change(body, false, false)?),
+            Route::WriteConfig => KvOp::WriteConfig(Settings::read(body, false)?),
             Route::Read => KvOp::Read {
                 version: match call.query("version") {
                     Some(v) => Some(
@@ -313,7 +319,7 @@ impl KvRequest<'_> {
             Route::ReadMetadata => KvOp::ReadMetadata,
             Route::WriteMetadata { patch } => KvOp::WriteMetadata {
                 patch,
-                change: metadata_change(body, patch, true)?,
+                change: metadata_change(body, patch)?,
             },
             Route::DeleteMetadata => KvOp::DeleteMetadata,
             Route::Subkeys => KvOp::Subkeys,
@@ -330,18 +336,14 @@ impl KvRequest<'_> {
                     Value::Null,
                 ))
             }
-            KvOp::WriteConfig(change) => {
+            KvOp::WriteConfig(settings) => {
                 let mut c = kv.config(mount)?;
-                if let Some(n) = change.max_versions {
-                    c.max_versions = n;
-                }
-                if let Some(b) = change.cas_required {
-                    c.cas_required = b;
-                }
-                if let Some(d) = change.delete_version_after {
-                    c.delete_version_after = d;
-                }
-                kv.set_config(mount, MountConfig { ..c })?;
+                settings.apply(
+                    &mut c.max_versions,
+                    &mut c.cas_required,
+                    &mut c.delete_version_after,
+                );
+                kv.set_config(mount, c)?;
                 Ok(no_content())
             }
             KvOp::Read { version } => match kv.read(mount, path, version) {
@@ -423,35 +425,52 @@ fn keys_of(v: &Value) -> Value {
     }
 }
 
-/// Reads a metadata (or, without `custom_metadata`, mount config) body, validating every
-/// field before anything changes.
-fn metadata_change(
-    body: &Value,
-    patch: bool,
-    with_custom: bool,
-) -> Result<MetadataChange, VaultError> {
-    let max_versions = match body.get("max_versions") {
-        None | Some(Value::Null) => None,
-        Some(v) => Some(
-            v.as_u64()
-                .and_then(|n| u32::try_from(n).ok())
-                .ok_or_else(|| {
-                    VaultError::bad("max_versions must be a small non-negative integer")
-                })?,
-        ),
-    };
-    let cas_required = match body.get("cas_required") {
-        None | Some(Value::Null) => None,
-        Some(v) => Some(
-            v.as_bool()
-                .ok_or_else(|| VaultError::bad("cas_required must be a boolean"))?,
-        ),
-    };
-    let delete_version_after = body
-        .get("delete_version_after")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    let custom = match body.get("custom_metadata").filter(|_| with_custom) {
+impl Settings {
+    /// Reads the settings of a body, validating each before anything changes. Metadata bodies
+    /// may send `null` for "leave it" (`null_leaves`); the mount config refuses a null.
+    fn read(body: &Value, null_leaves: bool) -> Result<Self, VaultError> {
+        let given = |name: &str| body.get(name).filter(|v| !(null_leaves && v.is_null()));
+        let max_versions =
+            match given("max_versions") {
+                None => None,
+                Some(v) => Some(v.as_u64().and_then(|n| u32::try_from(n).ok()).ok_or_else(
+                    || VaultError::bad("max_versions must be a small non-negative integer"),
+                )?),
+            };
+        let cas_required = match given("cas_required") {
+            None => None,
+            Some(v) => Some(
+                v.as_bool()
+                    .ok_or_else(|| VaultError::bad("cas_required must be a boolean"))?,
+            ),
+        };
+        let delete_version_after = body
+            .get("delete_version_after")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        Ok(Settings {
+            max_versions,
+            cas_required,
+            delete_version_after,
+        })
+    }
+
+    fn apply(self, max_versions: &mut u32, cas_required: &mut bool, delete_after: &mut String) {
+        if let Some(n) = self.max_versions {
+            *max_versions = n;
+        }
+        if let Some(b) = self.cas_required {
+            *cas_required = b;
+        }
+        if let Some(d) = self.delete_version_after {
+            *delete_after = d;
+        }
+    }
+}
+
+/// Reads a metadata body, validating every field before anything changes.
+fn metadata_change(body: &Value, patch: bool) -> Result<MetadataChange, VaultError> {
+    let custom = match body.get("custom_metadata") {
         None => None,
         Some(Value::Object(map)) => Some(
             map.iter()
@@ -466,23 +485,17 @@ fn metadata_change(
         Some(_) => return Err(VaultError::bad("custom_metadata must be an object")),
     };
     Ok(MetadataChange {
-        max_versions,
-        cas_required,
-        delete_version_after,
+        settings: Settings::read(body, true)?,
         custom,
     })
 }
 
 fn apply_metadata(meta: &mut SecretMeta, patch: bool, change: MetadataChange) {
-    if let Some(n) = change.max_versions {
-        meta.max_versions = n;
-    }
-    if let Some(b) = change.cas_required {
-        meta.cas_required = b;
-    }
-    if let Some(d) = change.delete_version_after {
-        meta.delete_version_after = d;
-    }
+    change.settings.apply(
+        &mut meta.max_versions,
+        &mut meta.cas_required,
+        &mut meta.delete_version_after,
+    );
     if let Some(entries) = change.custom {
         if !patch {
             meta.custom_metadata.clear();

@@ -227,10 +227,7 @@ pub async fn auth(state: &VaultState, call: &Call, rest: &[&str]) -> VResult {
                 entity_id: String::new(),
             };
             let (token, record) = state.tokens.create(record)?;
-            Ok(envelope(
-                Value::Null,
-                auth_block(&token, &record, state.tokens.now()),
-            ))
+            Ok(envelope(Value::Null, auth_block(&token, &record, now)))
         }
         [path, "login"] if write && *path == state.jwt_path => login(state, call).await,
         _ => Err(VaultError::new(
@@ -318,8 +315,5 @@ async fn login(state: &VaultState, call: &Call) -> VResult {
         entity_id: String::new(),
     };
     let (token, record) = state.tokens.create(record)?;
-    Ok(envelope(
-        Value::Null,
-        auth_block(&token, &record, state.tokens.now()),
-    ))
+    Ok(envelope(Value::Null, auth_block(&token, &record, now)))
 }

@@ -253,6 +253,27 @@ async fn envelope_list_and_bad_input() {
         .call("GET", "secret/metadata/app/config", Some(ROOT), None)
         .await;
     assert_eq!(meta["data"]["custom_metadata"], json!({"a": "1", "c": "3"}));
+    // The mount's config refuses a null setting (metadata bodies may send null for "leave it").
+    let (status, _) = v
+        .call(
+            "POST",
+            "secret/config",
+            Some(ROOT),
+            Some(json!({"max_versions": 7})),
+        )
+        .await;
+    assert_eq!(status, 204);
+    let (status, _) = v
+        .call(
+            "POST",
+            "secret/config",
+            Some(ROOT),
+            Some(json!({"max_versions": null})),
+        )
+        .await;
+    assert_eq!(status, 400);
+    let (_, config) = v.call("GET", "secret/config", Some(ROOT), None).await;
+    assert_eq!(config["data"]["max_versions"], 7);
     let (status, _) = v
         .call(
             "POST",
