@@ -56,6 +56,19 @@ pub fn excerpt(text: &str) -> String {
     out
 }
 
+/// An error with its causes, `outer: inner: root`, for a log line (a `Display` alone shows
+/// only the outermost).
+pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        cause = e.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod excerpt_tests {
     use super::excerpt;

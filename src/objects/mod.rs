@@ -1,26 +1,30 @@
 //! The object store core: buckets, objects, multipart uploads. Metadata in redb, bytes in blob
 //! files. Knows nothing of HTTP or S3's wire format; `crate::s3` maps S3 requests onto it.
 
-pub mod blob;
+mod blob;
+pub mod checksum;
 pub mod list;
-pub mod model;
+mod model;
+mod multipart;
 pub mod names;
+mod put;
+#[cfg(test)]
+mod put_tests;
+mod read;
 mod txn;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
-use md5::{Digest, Md5};
-
 use crate::clock::Clock;
 use crate::store::{Store, StoreError};
-pub use blob::{Blob, BlobStore, BlobWriter};
+use blob::{BlobId, BlobStore};
+pub use checksum::{ChecksumAlgorithm, Checksums, Expected};
 pub use model::*;
-
-/// Smallest size of every part but the last, as S3 enforces at completion.
-pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
-pub const MAX_PARTS: u32 = 10_000;
+pub use multipart::MAX_PARTS;
+pub use put::{BodyError, BodyStream, PutOutcome, PutSpec, Source, Target};
+pub use read::{ByteStream, ReadError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ObjectError {
@@ -54,8 +58,32 @@ pub enum ObjectError {
     EntityTooLarge { max: u64 },
     #[error("At least one of the preconditions you specified did not hold")]
     PreconditionFailed,
-    #[error("storage I/O: {0}")]
-    Io(String),
+    #[error("The Content-MD5 you specified is not valid")]
+    InvalidContentMd5,
+    #[error("The Content-MD5 you specified did not match what we received")]
+    ContentMd5Mismatch,
+    #[error("The {} you specified did not match the calculated checksum", .0.name())]
+    ChecksumMismatch(ChecksumAlgorithm),
+    #[error("Unsupported checksum algorithm")]
+    UnsupportedChecksum,
+    #[error("You did not provide the number of bytes specified by the Content-Length HTTP header")]
+    IncompleteBody,
+    /// The client's body stream failed; the protocol edge knows what its error means.
+    #[error("the request body failed")]
+    Body(#[source] BodyError),
+    #[error("The copy source changed while it was read; try again")]
+    CopySourceChanged,
+    #[error("storage I/O: {context}")]
+    Io {
+        context: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the commit thread has stopped")]
+    CommitterStopped,
+    /// The transaction this write shared with others failed.
+    #[error("a grouped commit failed")]
+    GroupCommit(#[source] Arc<ObjectError>),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -92,10 +120,10 @@ fn bucket_range(bucket: &str) -> (String, String) {
 
 pub struct ObjectStore {
     store: Arc<Store>,
-    pub blobs: BlobStore,
-    pub max_object_size: u64,
+    blobs: BlobStore,
+    max_object_size: u64,
     /// Object and upload times.
-    pub clock: Clock,
+    clock: Clock,
     /// Queue of the group-commit thread, which stops when the store is dropped.
     committer: std::sync::Mutex<std::sync::mpsc::Sender<txn::CommitJob>>,
 }
@@ -114,7 +142,10 @@ impl ObjectStore {
         std::thread::Builder::new()
             .name("object-commits".into())
             .spawn(move || txn::run_committer(committer_store, queue))
-            .map_err(|e| ObjectError::Io(format!("cannot start the commit thread: {e}")))?;
+            .map_err(|source| ObjectError::Io {
+                context: "starting the commit thread",
+                source,
+            })?;
         let objects = ObjectStore {
             store,
             blobs,
@@ -130,7 +161,7 @@ impl ObjectStore {
         Ok(objects)
     }
 
-    fn referenced_blobs(&self) -> Result<HashSet<String>> {
+    fn referenced_blobs(&self) -> Result<HashSet<BlobId>> {
         let mut set = HashSet::new();
         for (_, o) in self.store.scan(&OBJECTS)? {
             set.extend(o.segments.into_iter().map(|s| s.blob));
@@ -216,27 +247,19 @@ impl ObjectStore {
     /// Deletes an empty bucket; its unfinished multipart uploads are aborted with it.
     pub fn delete_bucket(&self, name: &str) -> Result<()> {
         let (start, end) = bucket_range(name);
-        let doomed = self.store.write(|w| {
+        self.write_then_reap(Vec::new(), |w| {
             w.get(&BUCKETS, name)?.ok_or(ObjectError::NoSuchBucket)?;
             if !w.range(&OBJECTS, &start, &end, 1)?.is_empty() {
                 return Err(ObjectError::BucketNotEmpty);
             }
-            let mut doomed = Vec::new();
-            let uploads: Vec<String> = self
-                .store
-                .scan(&UPLOADS)?
-                .into_iter()
-                .filter(|(_, u)| u.bucket == name)
-                .map(|(id, _)| id)
-                .collect();
-            for id in uploads {
-                doomed.extend(txn::remove_upload(w, &id, &HashSet::new())?);
+            // No other write commits meanwhile, so this list is complete.
+            let mut unreferenced = Vec::new();
+            for (id, _) in self.uploads(name)? {
+                unreferenced.extend(txn::remove_upload(w, &id, &HashSet::new())?);
             }
             w.remove(&BUCKETS, name)?;
-            Ok(doomed)
-        })?;
-        self.blobs.remove(doomed);
-        Ok(())
+            Ok(((), unreferenced))
+        })
     }
 
     // ---- objects
@@ -251,36 +274,56 @@ impl ObjectStore {
         }
     }
 
+    /// Runs a write transaction that may make blobs unreferenced (it returns their ids), and
+    /// removes their files once it committed; if it failed, the `fresh` blobs it would have
+    /// referenced are removed instead. The one place blob files are deleted after a write.
+    fn write_then_reap<T>(
+        &self,
+        fresh: Vec<BlobId>,
+        change: impl FnOnce(&mut crate::store::Writer<'_>) -> Result<(T, Vec<BlobId>)>,
+    ) -> Result<T> {
+        self.reap(self.store.write(change), fresh)
+    }
+
+    fn reap<T>(&self, outcome: Result<(T, Vec<BlobId>)>, fresh: Vec<BlobId>) -> Result<T> {
+        match outcome {
+            Ok((value, unreferenced)) => {
+                self.blobs.remove(unreferenced);
+                Ok(value)
+            }
+            Err(e) => {
+                self.blobs.remove(fresh);
+                Err(e)
+            }
+        }
+    }
+
     /// Points `bucket/key` at a finished blob set, replacing any previous version. File blobs
-    /// must already be durable; inline bytes are written in the same transaction. Replaced
-    /// blobs are removed after the commit.
-    pub fn commit(
+    /// must already be durable; inline bytes are written in the same transaction.
+    fn commit(
         &self,
         bucket: &str,
         key: &str,
         record: ObjectRecord,
         precondition: &Precondition,
     ) -> Result<()> {
-        names::check_key(key)?;
-        let new_blobs: Vec<String> = record.segments.iter().map(|s| s.blob.clone()).collect();
-        let outcome = self
-            .store
-            .write(|w| txn::apply_commit(w, bucket, key, &record, precondition));
-        self.finish_commit(outcome, new_blobs)
+        let fresh = record.segments.iter().map(|s| s.blob.clone()).collect();
+        self.write_then_reap(fresh, |w| {
+            let replaced = txn::apply_commit(w, bucket, key, &record, precondition)?;
+            Ok(((), replaced))
+        })
     }
 
     /// Like [`ObjectStore::commit`], but concurrent callers share one database transaction
     /// (group commit), so many small writes cost one fsync.
-    pub async fn commit_grouped(
+    async fn commit_grouped(
         &self,
         bucket: &str,
         key: &str,
         record: ObjectRecord,
         precondition: Precondition,
     ) -> Result<()> {
-        names::check_key(key)?;
-        let new_blobs: Vec<String> = record.segments.iter().map(|s| s.blob.clone()).collect();
-        let stopped = || ObjectError::Io("the commit thread has stopped".into());
+        let fresh = record.segments.iter().map(|s| s.blob.clone()).collect();
         let (reply, answer) = tokio::sync::oneshot::channel();
         let job = txn::CommitJob {
             bucket: bucket.to_owned(),
@@ -291,44 +334,27 @@ impl ObjectStore {
         };
         let sent = crate::sync::lock(&self.committer).send(job).is_ok();
         let outcome = if sent {
-            answer.await.unwrap_or_else(|_| Err(stopped()))
+            answer.await.unwrap_or(Err(ObjectError::CommitterStopped))
         } else {
-            Err(stopped())
+            Err(ObjectError::CommitterStopped)
         };
-        self.finish_commit(outcome, new_blobs)
-    }
-
-    fn finish_commit(&self, outcome: Result<Vec<String>>, new_blobs: Vec<String>) -> Result<()> {
-        match outcome {
-            Ok(replaced) => {
-                self.blobs.remove(replaced);
-                Ok(())
-            }
-            Err(e) => {
-                self.blobs.remove(new_blobs);
-                Err(e)
-            }
-        }
+        self.reap(outcome.map(|replaced| ((), replaced)), fresh)
     }
 
     /// Bytes of an inline blob; `None` once its object was replaced or deleted.
-    pub fn inline_bytes(&self, id: &str) -> Result<Option<Vec<u8>>> {
-        Ok(self.store.get_raw(&INLINE, id)?)
+    fn inline_bytes(&self, id: &BlobId) -> Result<Option<Vec<u8>>> {
+        Ok(self.store.get_raw(&INLINE, id.as_str())?)
     }
 
     /// Deletes an object; deleting a missing key is not an error (S3 answers 204 either way).
     pub fn delete(&self, bucket: &str, key: &str) -> Result<bool> {
-        let (existed, doomed) = self.store.write(|w| {
+        self.write_then_reap(Vec::new(), |w| {
             w.get(&BUCKETS, bucket)?.ok_or(ObjectError::NoSuchBucket)?;
             let old = w.remove(&OBJECTS, &object_key(bucket, key))?;
             let existed = old.is_some();
-            Ok::<_, ObjectError>((
-                existed,
-                txn::discard(w, old.into_iter().flat_map(|o| o.segments))?,
-            ))
-        })?;
-        self.blobs.remove(doomed);
-        Ok(existed)
+            let unreferenced = txn::discard(w, old.into_iter().flat_map(|o| o.segments))?;
+            Ok((existed, unreferenced))
+        })
     }
 
     /// Changes an object's metadata (tags) in one transaction.
@@ -346,162 +372,6 @@ impl ObjectStore {
             w.put(&OBJECTS, &id, &object)?;
             Ok(())
         })
-    }
-
-    // ---- multipart uploads
-
-    pub fn create_upload(&self, record: UploadRecord) -> Result<String> {
-        names::check_key(&record.key)?;
-        self.bucket(&record.bucket)?;
-        let id = uuid::Uuid::new_v4().simple().to_string();
-        self.store.put(&UPLOADS, &id, &record)?;
-        Ok(id)
-    }
-
-    /// The upload, checked against the bucket and key it was created for.
-    pub fn upload(&self, id: &str, bucket: &str, key: &str) -> Result<UploadRecord> {
-        match self.store.get(&UPLOADS, id)? {
-            Some(u) if u.bucket == bucket && u.key == key => Ok(u),
-            _ => {
-                self.bucket(bucket)?;
-                Err(ObjectError::NoSuchUpload)
-            }
-        }
-    }
-
-    /// Records a part (replacing one with the same number).
-    pub fn put_part(
-        &self,
-        id: &str,
-        bucket: &str,
-        key: &str,
-        number: u32,
-        part: PartRecord,
-    ) -> Result<()> {
-        let blob = part.segment.blob.clone();
-        let outcome = self.store.write(|w| {
-            match w.get(&UPLOADS, id)? {
-                Some(u) if u.bucket == bucket && u.key == key => {}
-                _ => return Err(ObjectError::NoSuchUpload),
-            }
-            let old = w.get(&PARTS, &part_key(id, number))?;
-            txn::store_segments(w, std::slice::from_ref(&part.segment))?;
-            w.put(&PARTS, &part_key(id, number), &part)?;
-            txn::discard(w, old.map(|p| p.segment))
-        });
-        self.finish_commit(outcome, vec![blob])
-    }
-
-    /// Parts with numbers above `after`, in order, at most `max`.
-    pub fn parts(&self, id: &str, after: u32, max: usize) -> Result<Vec<(u32, PartRecord)>> {
-        let start = part_key(id, after.saturating_add(1).min(99_999));
-        let end = format!("{id}0");
-        let rows = self.store.range(&PARTS, &start, Some(&end), max)?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|(k, p)| {
-                k.rsplit('/')
-                    .next()
-                    .and_then(|n| n.parse().ok())
-                    .map(|n| (n, p))
-            })
-            .collect())
-    }
-
-    /// Uploads in a bucket, ordered by key then id.
-    pub fn uploads(&self, bucket: &str) -> Result<Vec<(String, UploadRecord)>> {
-        let mut all: Vec<(String, UploadRecord)> = self
-            .store
-            .scan(&UPLOADS)?
-            .into_iter()
-            .filter(|(_, u)| u.bucket == bucket)
-            .collect();
-        all.sort_by(|a, b| (&a.1.key, &a.0).cmp(&(&b.1.key, &b.0)));
-        Ok(all)
-    }
-
-    pub fn abort_upload(&self, id: &str, bucket: &str, key: &str) -> Result<()> {
-        self.upload(id, bucket, key)?;
-        let doomed = self
-            .store
-            .write(|w| txn::remove_upload(w, id, &HashSet::new()))?;
-        self.blobs.remove(doomed);
-        Ok(())
-    }
-
-    /// Assembles the listed parts into the object. `requested` holds (part number, ETag) as
-    /// the client sent them.
-    pub fn complete_upload(
-        &self,
-        id: &str,
-        bucket: &str,
-        key: &str,
-        requested: &[(u32, String)],
-        precondition: &Precondition,
-    ) -> Result<ObjectRecord> {
-        if requested.is_empty() {
-            return Err(ObjectError::InvalidPart);
-        }
-        if requested.windows(2).any(|w| w[0].0 >= w[1].0) {
-            return Err(ObjectError::InvalidPartOrder);
-        }
-        let (record, doomed) = self.store.write(|w| {
-            let upload = match w.get(&UPLOADS, id)? {
-                Some(u) if u.bucket == bucket && u.key == key => u,
-                _ => {
-                    w.get(&BUCKETS, bucket)?.ok_or(ObjectError::NoSuchBucket)?;
-                    return Err(ObjectError::NoSuchUpload);
-                }
-            };
-            let mut segments = Vec::new();
-            let mut md5s = Md5::new();
-            let mut size = 0;
-            for (i, (number, etag)) in requested.iter().enumerate() {
-                let part = w
-                    .get(&PARTS, &part_key(id, *number))?
-                    .ok_or(ObjectError::InvalidPart)?;
-                if part.etag != etag.trim_matches('"') {
-                    return Err(ObjectError::InvalidPart);
-                }
-                if i + 1 < requested.len() && part.segment.size < MIN_PART_SIZE {
-                    return Err(ObjectError::EntityTooSmall);
-                }
-                let raw: Vec<u8> = (0..part.etag.len() / 2)
-                    .filter_map(|j| u8::from_str_radix(&part.etag[2 * j..2 * j + 2], 16).ok())
-                    .collect();
-                md5s.update(&raw);
-                size += part.segment.size;
-                segments.push(part.segment);
-            }
-            if size > self.max_object_size {
-                return Err(ObjectError::EntityTooLarge {
-                    max: self.max_object_size,
-                });
-            }
-            let record = ObjectRecord {
-                segments,
-                size,
-                etag: format!("{}-{}", hex::encode(md5s.finalize()), requested.len()),
-                last_modified: self.clock.millis(),
-                headers: upload.headers,
-                metadata: upload.metadata,
-                tags: upload.tags,
-                // Per-part checksums are not the object's; composite ones are not computed.
-                checksums: BTreeMap::new(),
-                parts: Some(requested.len() as u32),
-            };
-            let oid = object_key(bucket, key);
-            let old = w.get(&OBJECTS, &oid)?;
-            precondition.check(old.as_ref())?;
-            // Parts not named in the request are dropped with the upload.
-            let used: HashSet<String> = record.segments.iter().map(|s| s.blob.clone()).collect();
-            let mut doomed = txn::remove_upload(w, id, &used)?;
-            doomed.extend(txn::discard(w, old.into_iter().flat_map(|o| o.segments))?);
-            w.put(&OBJECTS, &oid, &record)?;
-            Ok((record, doomed))
-        })?;
-        self.blobs.remove(doomed);
-        Ok(record)
     }
 
     pub fn list(&self, bucket: &str, query: &list::ListQuery) -> Result<list::ListPage> {

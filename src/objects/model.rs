@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::blob::BlobId;
+use super::checksum::Checksums;
 use crate::store::Table;
 
 /// A bucket and its configuration documents (kept as the JSON/XML text clients sent, parsed
@@ -39,27 +41,12 @@ pub struct CorsRule {
 /// per part, so completing an upload never copies bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Segment {
-    pub blob: String,
+    pub blob: BlobId,
     pub size: u64,
     /// Bytes of a small blob on its way into the database (never serialized: they live in
     /// [`INLINE`], written in the same transaction as the metadata that points at them).
     #[serde(skip)]
     pub data: Option<std::sync::Arc<Vec<u8>>>,
-}
-
-impl Segment {
-    pub fn file(blob: String, size: u64) -> Self {
-        Segment {
-            blob,
-            size,
-            data: None,
-        }
-    }
-
-    /// Small blobs live in the database, not in files; their ids start with `i`.
-    pub fn is_inline(&self) -> bool {
-        self.blob.starts_with('i')
-    }
 }
 
 /// Standard headers stored with an object and replayed on GET/HEAD.
@@ -86,8 +73,9 @@ pub struct ObjectRecord {
     /// User metadata (`x-amz-meta-*`), names in lower case.
     pub metadata: BTreeMap<String, String>,
     pub tags: Vec<(String, String)>,
-    /// Checksums by algorithm name (`CRC32`, `SHA256`, …), base64 as S3 shows them.
-    pub checksums: BTreeMap<String, String>,
+    /// Checksums the client announced or asked for; composite ones of multipart objects are
+    /// not computed.
+    pub checksums: Checksums,
     /// Number of parts, for multipart objects.
     pub parts: Option<u32>,
 }
@@ -110,7 +98,7 @@ pub struct PartRecord {
     /// Hex MD5 of the part.
     pub etag: String,
     pub last_modified: u64,
-    pub checksums: BTreeMap<String, String>,
+    pub checksums: Checksums,
 }
 
 pub const BUCKETS: Table<BucketRecord> = Table::new("s3_buckets");

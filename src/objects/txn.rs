@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use super::blob::BlobId;
 use super::{BUCKETS, INLINE, OBJECTS, PARTS, UPLOADS, object_key};
 use super::{ObjectError, ObjectRecord, Precondition, Result, Segment};
 use crate::store::{Store, Writer};
@@ -11,7 +12,7 @@ use crate::store::{Store, Writer};
 pub fn store_segments(w: &mut Writer<'_>, segments: &[Segment]) -> Result<()> {
     for s in segments {
         if let Some(data) = &s.data {
-            w.put_raw(&INLINE, &s.blob, data)?;
+            w.put_raw(&INLINE, s.blob.as_str(), data)?;
         }
     }
     Ok(())
@@ -22,11 +23,11 @@ pub fn store_segments(w: &mut Writer<'_>, segments: &[Segment]) -> Result<()> {
 pub fn discard(
     w: &mut Writer<'_>,
     segments: impl IntoIterator<Item = Segment>,
-) -> Result<Vec<String>> {
+) -> Result<Vec<BlobId>> {
     let mut files = Vec::new();
     for s in segments {
-        if s.is_inline() {
-            w.remove_raw(&INLINE, &s.blob)?;
+        if s.blob.is_inline() {
+            w.remove_raw(&INLINE, s.blob.as_str())?;
         } else {
             files.push(s.blob);
         }
@@ -35,7 +36,7 @@ pub fn discard(
 }
 
 /// Removes an upload and its parts, except blobs in `keep`; returns part files to delete.
-pub fn remove_upload(w: &mut Writer<'_>, id: &str, keep: &HashSet<String>) -> Result<Vec<String>> {
+pub fn remove_upload(w: &mut Writer<'_>, id: &str, keep: &HashSet<BlobId>) -> Result<Vec<BlobId>> {
     w.remove(&UPLOADS, id)?;
     let parts = w.range(&PARTS, &format!("{id}/"), &format!("{id}0"), usize::MAX)?;
     let mut segments = Vec::new();
@@ -67,7 +68,7 @@ pub fn apply_commit(
     key: &str,
     record: &ObjectRecord,
     precondition: &Precondition,
-) -> Result<Vec<String>> {
+) -> Result<Vec<BlobId>> {
     check_commit(w, bucket, key, precondition)?;
     let id = object_key(bucket, key);
     let old = w.get(&OBJECTS, &id)?;
@@ -81,7 +82,7 @@ pub struct CommitJob {
     pub key: String,
     pub record: ObjectRecord,
     pub precondition: Precondition,
-    pub reply: tokio::sync::oneshot::Sender<Result<Vec<String>>>,
+    pub reply: tokio::sync::oneshot::Sender<Result<Vec<BlobId>>>,
 }
 
 /// Applies queued commits, as many as are waiting, in one transaction per round. A job that
@@ -120,9 +121,9 @@ pub fn run_committer(store: Arc<Store>, jobs: std::sync::mpsc::Receiver<CommitJo
                 }
             }
             Err(e) => {
-                let message = e.to_string();
+                let e = Arc::new(e);
                 for job in batch {
-                    let _ = job.reply.send(Err(ObjectError::Io(message.clone())));
+                    let _ = job.reply.send(Err(ObjectError::GroupCommit(e.clone())));
                 }
             }
         }

@@ -23,8 +23,19 @@ impl From<ObjectError> for S3Error {
             ObjectError::EntityTooSmall => S3ErrorCode::EntityTooSmall,
             ObjectError::EntityTooLarge { .. } => S3ErrorCode::EntityTooLarge,
             ObjectError::PreconditionFailed => S3ErrorCode::PreconditionFailed,
-            ObjectError::Io(_) | ObjectError::Store(_) => {
-                tracing::error!(error = %e, "object store failure");
+            ObjectError::InvalidContentMd5 => S3ErrorCode::InvalidDigest,
+            ObjectError::ContentMd5Mismatch | ObjectError::ChecksumMismatch(_) => {
+                S3ErrorCode::BadDigest
+            }
+            ObjectError::UnsupportedChecksum => S3ErrorCode::InvalidRequest,
+            ObjectError::IncompleteBody => S3ErrorCode::IncompleteBody,
+            ObjectError::CopySourceChanged => S3ErrorCode::NoSuchKey,
+            ObjectError::Body(cause) => return super::payload::body_error(cause.as_ref()),
+            ObjectError::Io { .. }
+            | ObjectError::Store(_)
+            | ObjectError::CommitterStopped
+            | ObjectError::GroupCommit(_) => {
+                tracing::error!(error = %crate::markup::chain(&e), "object store failure");
                 return S3Error::with_message(
                     S3ErrorCode::InternalError,
                     "storage failure, see the server log",

@@ -3,7 +3,6 @@
 
 pub mod access;
 mod backend;
-mod body;
 mod conditions;
 mod cors;
 mod errors;
@@ -14,6 +13,7 @@ mod ops_object;
 mod payload;
 pub mod principal;
 mod seed;
+mod spec;
 mod sts;
 mod visible;
 

@@ -4,12 +4,12 @@ use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::backend::{S3Backend, etag, principal, timestamp};
-use super::body;
 use super::conditions::Conditions;
-use super::ops_object::{
-    announced, header_tags, put_checksums, stored_headers, user_metadata, write_precondition,
+use super::spec::{
+    body_stream, expected_of, header_tags, set_checksums, stored_headers_of, user_metadata,
+    write_precondition,
 };
-use crate::objects::{MAX_PARTS, PartRecord, UploadRecord};
+use crate::objects::{MAX_PARTS, PutSpec, Source, Target, UploadRecord};
 
 fn part_number(n: i32) -> S3Result<u32> {
     u32::try_from(n)
@@ -29,19 +29,12 @@ impl S3Backend {
         req: S3Request<CreateMultipartUploadInput>,
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
         let owner = principal(&req).name();
-        let input = req.input;
+        let mut input = req.input;
         let record = UploadRecord {
             bucket: input.bucket.clone(),
             key: input.key.clone(),
-            initiated: self.objects.clock.millis(),
-            headers: stored_headers(
-                input.content_type,
-                input.content_encoding,
-                input.content_disposition,
-                input.content_language,
-                input.cache_control,
-                input.expires.as_ref(),
-            ),
+            initiated: 0,
+            headers: stored_headers_of!(input),
             metadata: user_metadata(input.metadata),
             tags: header_tags(input.tagging.as_deref())?,
             owner,
@@ -59,49 +52,25 @@ impl S3Backend {
         &self,
         req: S3Request<UploadPartInput>,
     ) -> S3Result<S3Response<UploadPartOutput>> {
-        let input = req.input;
+        let mut input = req.input;
         let number = part_number(input.part_number)?;
-        self.objects
-            .upload(&input.upload_id, &input.bucket, &input.key)?;
-
-        let announced = announced(
-            input.content_md5,
-            input.content_length,
-            input.checksum_algorithm.as_ref(),
-            [
-                ("CRC32", input.checksum_crc32.as_ref()),
-                ("CRC32C", input.checksum_crc32c.as_ref()),
-                ("SHA1", input.checksum_sha1.as_ref()),
-                ("SHA256", input.checksum_sha256.as_ref()),
-                ("CRC64NVME", input.checksum_crc64nvme.as_ref()),
-            ],
-        );
-        let received = body::receive(
-            &self.objects,
-            input.body,
-            self.objects.max_object_size,
-            &announced,
-            req.trailing_headers.as_ref(),
-        )
-        .await?;
-        let part = PartRecord {
-            segment: received.blob.segment(),
-            etag: hex::encode(received.blob.md5),
-            last_modified: self.objects.clock.millis(),
-            checksums: received.checksums.clone(),
-        };
-        let [crc32, crc32c, sha1, sha256, crc64] = put_checksums(&received.checksums);
-        let out = UploadPartOutput {
-            e_tag: Some(etag(&part.etag)),
-            checksum_crc32: crc32,
-            checksum_crc32c: crc32c,
-            checksum_sha1: sha1,
-            checksum_sha256: sha256,
-            checksum_crc64nvme: crc64,
+        let spec = PutSpec {
+            expected: expected_of!(input, req.trailing_headers),
             ..Default::default()
         };
-        self.objects
-            .put_part(&input.upload_id, &input.bucket, &input.key, number, part)?;
+        let target = Target::Part {
+            upload_id: &input.upload_id,
+            bucket: &input.bucket,
+            key: &input.key,
+            number,
+        };
+        let source = Source::Body(body_stream(input.body));
+        let stored = self.objects.put(target, source, spec).await?;
+        let mut out = UploadPartOutput {
+            e_tag: Some(etag(&stored.etag)),
+            ..Default::default()
+        };
+        set_checksums!(out, &stored.checksums);
         Ok(S3Response::new(out))
     }
 
@@ -157,22 +126,23 @@ impl S3Backend {
                 (a, b + 1)
             }
         };
-        let blob = body::copy(&self.objects, &source.segments, start, end).await?;
-        let part = PartRecord {
-            segment: blob.segment(),
-            etag: hex::encode(blob.md5),
-            last_modified: self.objects.clock.millis(),
-            checksums: Default::default(),
+        let target = Target::Part {
+            upload_id: &input.upload_id,
+            bucket: &input.bucket,
+            key: &input.key,
+            number,
         };
-        let result = CopyPartResult {
-            e_tag: Some(etag(&part.etag)),
-            last_modified: Some(timestamp(part.last_modified)),
-            ..Default::default()
+        let copy = Source::Copy {
+            object: Box::new(source),
+            range: start..end,
         };
-        self.objects
-            .put_part(&input.upload_id, &input.bucket, &input.key, number, part)?;
+        let stored = self.objects.put(target, copy, PutSpec::default()).await?;
         Ok(S3Response::new(UploadPartCopyOutput {
-            copy_part_result: Some(result),
+            copy_part_result: Some(CopyPartResult {
+                e_tag: Some(etag(&stored.etag)),
+                last_modified: Some(timestamp(stored.last_modified)),
+                ..Default::default()
+            }),
             ..Default::default()
         }))
     }
@@ -248,18 +218,15 @@ impl S3Backend {
         let parts = parts
             .into_iter()
             .map(|(n, p)| {
-                let [crc32, crc32c, sha1, sha256, crc64] = put_checksums(&p.checksums);
-                Part {
+                let mut part = Part {
                     part_number: Some(n as i32),
                     e_tag: Some(etag(&p.etag)),
                     size: Some(p.segment.size as i64),
                     last_modified: Some(timestamp(p.last_modified)),
-                    checksum_crc32: crc32,
-                    checksum_crc32c: crc32c,
-                    checksum_sha1: sha1,
-                    checksum_sha256: sha256,
-                    checksum_crc64nvme: crc64,
-                }
+                    ..Default::default()
+                };
+                set_checksums!(part, &p.checksums);
+                part
             })
             .collect();
         Ok(S3Response::new(ListPartsOutput {

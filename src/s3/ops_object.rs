@@ -1,98 +1,17 @@
 //! Object operations: put, get, head, delete, copy, list, tagging.
 
-use std::collections::BTreeMap;
-
 use s3s::dto::*;
 use s3s::{S3Error, S3Request, S3Response, S3Result, s3_error};
 
 use super::backend::{S3Backend, etag, timestamp};
-use super::body::{self, Announced};
-use super::conditions::{Conditions, http_date, parse_http_date};
+use super::conditions::Conditions;
 use super::ops_bucket::{parse_tags, tag_set};
+use super::spec::{
+    body_stream, expected_of, header_tags, object_headers, set_checksums, stored_headers_of,
+    user_metadata, write_precondition,
+};
 use crate::objects::list::ListQuery;
-use crate::objects::{ObjectHeaders, ObjectRecord, Precondition};
-
-/// Tags from the `x-amz-tagging` header (`k1=v1&k2=v2`).
-pub fn header_tags(header: Option<&str>) -> S3Result<Vec<(String, String)>> {
-    let Some(text) = header.filter(|t| !t.is_empty()) else {
-        return Ok(Vec::new());
-    };
-    let tag_set = url::form_urlencoded::parse(text.as_bytes())
-        .map(|(k, v)| Tag {
-            key: Some(k.into_owned()),
-            value: Some(v.into_owned()),
-        })
-        .collect();
-    parse_tags(Tagging { tag_set }, 10)
-}
-
-/// The digests a client announced for a body: `Content-MD5`, `x-amz-checksum-*` values, the
-/// `x-amz-checksum-algorithm` to compute, and the length.
-pub fn announced(
-    content_md5: Option<String>,
-    content_length: Option<i64>,
-    algorithm: Option<&ChecksumAlgorithm>,
-    values: [(&str, Option<&String>); 5],
-) -> Announced {
-    Announced {
-        content_md5,
-        checksums: values
-            .iter()
-            .filter_map(|(n, v)| v.map(|v| ((*n).to_owned(), v.clone())))
-            .collect(),
-        compute: algorithm
-            .map(|a| vec![a.as_str().to_ascii_uppercase()])
-            .unwrap_or_default(),
-        content_length: content_length.map(|l| l.max(0) as u64),
-    }
-}
-
-/// The write condition of `If-Match` / `If-None-Match: *` on a PUT or a completion.
-pub fn write_precondition(
-    if_match: Option<&ETagCondition>,
-    if_none_match: Option<&ETagCondition>,
-) -> Precondition {
-    Precondition {
-        must_not_exist: matches!(if_none_match, Some(ETagCondition::Any)),
-        etag_is: if_match.and_then(|c| match c {
-            ETagCondition::ETag(t) => Some(t.value().to_owned()),
-            ETagCondition::Any => None,
-        }),
-    }
-}
-
-/// Stored checksums in the order S3 outputs list them: CRC32, CRC32C, SHA1, SHA256, CRC64NVME.
-pub fn put_checksums(o: &BTreeMap<String, String>) -> [Option<String>; 5] {
-    ["CRC32", "CRC32C", "SHA1", "SHA256", "CRC64NVME"].map(|n| o.get(n).cloned())
-}
-
-/// The standard headers to store with an object, as a PUT, copy or multipart upload sent them.
-pub fn stored_headers(
-    content_type: Option<String>,
-    content_encoding: Option<String>,
-    content_disposition: Option<String>,
-    content_language: Option<String>,
-    cache_control: Option<String>,
-    expires: Option<&Timestamp>,
-) -> ObjectHeaders {
-    ObjectHeaders {
-        content_type: Some(content_type.unwrap_or_else(|| "application/octet-stream".into())),
-        content_encoding,
-        content_disposition,
-        content_language,
-        cache_control,
-        expires: expires.and_then(http_date),
-    }
-}
-
-/// `x-amz-meta-*` names are case-insensitive: keep them in lower case.
-pub fn user_metadata(metadata: Option<Metadata>) -> BTreeMap<String, String> {
-    metadata
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(k, v)| (k.to_ascii_lowercase(), v))
-        .collect()
-}
+use crate::objects::{ObjectRecord, PutSpec, ReadError, Source, Target};
 
 /// Encodes for `encoding-type=url` (everything but unreserved characters and `/`).
 fn url_encode(text: &str) -> String {
@@ -110,65 +29,26 @@ impl S3Backend {
         &self,
         req: S3Request<PutObjectInput>,
     ) -> S3Result<S3Response<PutObjectOutput>> {
-        let input = req.input;
-        crate::objects::names::check_key(&input.key)?;
-        self.objects.bucket(&input.bucket)?;
-
-        let tags = header_tags(input.tagging.as_deref())?;
-        let announced = announced(
-            input.content_md5.clone(),
-            input.content_length,
-            input.checksum_algorithm.as_ref(),
-            [
-                ("CRC32", input.checksum_crc32.as_ref()),
-                ("CRC32C", input.checksum_crc32c.as_ref()),
-                ("SHA1", input.checksum_sha1.as_ref()),
-                ("SHA256", input.checksum_sha256.as_ref()),
-                ("CRC64NVME", input.checksum_crc64nvme.as_ref()),
-            ],
-        );
-        let received = body::receive(
-            &self.objects,
-            input.body,
-            self.objects.max_object_size,
-            &announced,
-            req.trailing_headers.as_ref(),
-        )
-        .await?;
-        let record = ObjectRecord {
-            segments: vec![received.blob.segment()],
-            size: received.blob.size,
-            etag: hex::encode(received.blob.md5),
-            last_modified: self.objects.clock.millis(),
-            headers: stored_headers(
-                input.content_type,
-                input.content_encoding,
-                input.content_disposition,
-                input.content_language,
-                input.cache_control,
-                input.expires.as_ref(),
-            ),
+        let mut input = req.input;
+        let spec = PutSpec {
+            expected: expected_of!(input, req.trailing_headers),
+            headers: stored_headers_of!(input),
             metadata: user_metadata(input.metadata),
-            tags,
-            checksums: received.checksums,
-            parts: None,
+            tags: header_tags(input.tagging.as_deref())?,
+            precondition: write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref()),
         };
-        let precondition =
-            write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref());
-        let [crc32, crc32c, sha1, sha256, crc64] = put_checksums(&record.checksums);
-        let out = PutObjectOutput {
-            e_tag: Some(etag(&record.etag)),
-            checksum_crc32: crc32,
-            checksum_crc32c: crc32c,
-            checksum_sha1: sha1,
-            checksum_sha256: sha256,
-            checksum_crc64nvme: crc64,
-            size: Some(record.size as i64),
+        let target = Target::Object {
+            bucket: &input.bucket,
+            key: &input.key,
+        };
+        let source = Source::Body(body_stream(input.body));
+        let stored = self.objects.put(target, source, spec).await?;
+        let mut out = PutObjectOutput {
+            e_tag: Some(etag(&stored.etag)),
+            size: Some(stored.size as i64),
             ..Default::default()
         };
-        self.objects
-            .commit_grouped(&input.bucket, &input.key, record, precondition)
-            .await?;
+        set_checksums!(out, &stored.checksums);
         Ok(S3Response::new(out))
     }
 
@@ -205,60 +85,31 @@ impl S3Backend {
                 }
                 None => (0, object.size, None),
             };
-            match body::send(&self.objects, &object.segments, start, end).await {
+            match self.objects.read(&object.segments, start, end).await {
                 Ok(stream) => break (object, stream, content_range, start, end),
-                Err(body::SendError::Gone) if attempts < 3 => attempts += 1,
-                Err(body::SendError::Gone) => {
+                Err(ReadError::Gone) if attempts < 3 => attempts += 1,
+                Err(ReadError::Gone) => {
                     return Err(s3_error!(
                         SlowDown,
                         "The object is being rewritten; try again"
                     ));
                 }
-                Err(body::SendError::Failed(e)) => return Err(e),
+                Err(ReadError::Failed(e)) => return Err(e.into()),
             }
         };
         let partial = content_range.is_some();
-        let h = &object.headers;
-        let [crc32, crc32c, sha1, sha256, crc64] = if partial {
-            Default::default()
-        } else {
-            put_checksums(&object.checksums)
-        };
-        let out = GetObjectOutput {
-            body: Some(stream),
+        let mut out = GetObjectOutput {
+            body: Some(StreamingBlob::wrap(stream)),
             content_length: Some((end - start) as i64),
             content_range,
-            accept_ranges: Some("bytes".into()),
-            e_tag: Some(etag(&object.etag)),
-            last_modified: Some(timestamp(object.last_modified)),
-            content_type: input
-                .response_content_type
-                .or_else(|| h.content_type.clone()),
-            content_encoding: input
-                .response_content_encoding
-                .or_else(|| h.content_encoding.clone()),
-            content_disposition: input
-                .response_content_disposition
-                .or_else(|| h.content_disposition.clone()),
-            content_language: input
-                .response_content_language
-                .or_else(|| h.content_language.clone()),
-            cache_control: input
-                .response_cache_control
-                .or_else(|| h.cache_control.clone()),
-            expires: input
-                .response_expires
-                .or_else(|| h.expires.as_deref().and_then(parse_http_date)),
-            metadata: Some(object.metadata.clone().into_iter().collect()),
             tag_count: (!object.tags.is_empty()).then_some(object.tags.len() as i32),
-            parts_count: object.parts.map(|p| p as i32),
-            checksum_crc32: crc32,
-            checksum_crc32c: crc32c,
-            checksum_sha1: sha1,
-            checksum_sha256: sha256,
-            checksum_crc64nvme: crc64,
             ..Default::default()
         };
+        object_headers!(out, &object, input);
+        // A range's bytes do not have the whole object's checksums.
+        if !partial {
+            set_checksums!(out, &object.checksums);
+        }
         let mut response = S3Response::new(out);
         if partial {
             response.status = Some(axum::http::StatusCode::PARTIAL_CONTENT);
@@ -279,30 +130,13 @@ impl S3Backend {
             if_unmodified_since: input.if_unmodified_since.as_ref(),
         }
         .check(&object, false)?;
-        let h = object.headers;
-        let [crc32, crc32c, sha1, sha256, crc64] = put_checksums(&object.checksums);
-        Ok(S3Response::new(HeadObjectOutput {
+        let mut out = HeadObjectOutput {
             content_length: Some(object.size as i64),
-            accept_ranges: Some("bytes".into()),
-            e_tag: Some(etag(&object.etag)),
-            last_modified: Some(timestamp(object.last_modified)),
-            content_type: input.response_content_type.or(h.content_type),
-            content_encoding: input.response_content_encoding.or(h.content_encoding),
-            content_disposition: input.response_content_disposition.or(h.content_disposition),
-            content_language: input.response_content_language.or(h.content_language),
-            cache_control: input.response_cache_control.or(h.cache_control),
-            expires: input
-                .response_expires
-                .or_else(|| h.expires.as_deref().and_then(parse_http_date)),
-            metadata: Some(object.metadata.into_iter().collect()),
-            parts_count: object.parts.map(|p| p as i32),
-            checksum_crc32: crc32,
-            checksum_crc32c: crc32c,
-            checksum_sha1: sha1,
-            checksum_sha256: sha256,
-            checksum_crc64nvme: crc64,
             ..Default::default()
-        }))
+        };
+        object_headers!(out, &object, input);
+        set_checksums!(out, &object.checksums);
+        Ok(S3Response::new(out))
     }
 
     pub(super) async fn op_delete_object(
@@ -387,7 +221,7 @@ impl S3Backend {
         &self,
         req: S3Request<CopyObjectInput>,
     ) -> S3Result<S3Response<CopyObjectOutput>> {
-        let input = req.input;
+        let mut input = req.input;
         let CopySource::Bucket {
             bucket: src_bucket,
             key: src_key,
@@ -423,19 +257,8 @@ impl S3Backend {
                 "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
             ));
         }
-        let blob = body::copy(&self.objects, &source.segments, 0, source.size).await?;
         let (headers, metadata) = if replace {
-            (
-                stored_headers(
-                    input.content_type,
-                    input.content_encoding,
-                    input.content_disposition,
-                    input.content_language,
-                    input.cache_control,
-                    input.expires.as_ref(),
-                ),
-                user_metadata(input.metadata),
-            )
+            (stored_headers_of!(input), user_metadata(input.metadata))
         } else {
             (source.headers.clone(), source.metadata.clone())
         };
@@ -444,32 +267,28 @@ impl S3Backend {
         } else {
             source.tags.clone()
         };
-        let record = ObjectRecord {
-            segments: vec![blob.segment()],
-            size: blob.size,
-            // A copy is stored as one piece, so its ETag is the MD5 of its bytes.
-            etag: hex::encode(blob.md5),
-            last_modified: self.objects.clock.millis(),
+        let spec = PutSpec {
             headers,
             metadata,
             tags,
-            checksums: if source.parts.is_none() {
-                source.checksums.clone()
-            } else {
-                BTreeMap::new()
-            },
-            parts: None,
-        };
-        let result = CopyObjectResult {
-            e_tag: Some(etag(&record.etag)),
-            last_modified: Some(timestamp(record.last_modified)),
             ..Default::default()
         };
-        self.objects
-            .commit_grouped(&input.bucket, &input.key, record, Precondition::default())
-            .await?;
+        let target = Target::Object {
+            bucket: &input.bucket,
+            key: &input.key,
+        };
+        let range = 0..source.size;
+        let copy = Source::Copy {
+            object: Box::new(source),
+            range,
+        };
+        let stored = self.objects.put(target, copy, spec).await?;
         Ok(S3Response::new(CopyObjectOutput {
-            copy_object_result: Some(result),
+            copy_object_result: Some(CopyObjectResult {
+                e_tag: Some(etag(&stored.etag)),
+                last_modified: Some(timestamp(stored.last_modified)),
+                ..Default::default()
+            }),
             ..Default::default()
         }))
     }

@@ -2,27 +2,22 @@
 //! `x-amz-content-sha256`, `Content-MD5` and `x-amz-checksum-*`, and the `aws-chunked` framing.
 //!
 //! Documents (what s3s buffers: DeleteObjects, tagging, CORS and policy bodies) are read and
-//! checked here, before s3s parses anything. Object bodies (PutObject, UploadPart) stream to a
-//! temp file and are checked by `body::receive` before they commit, with the same functions.
-
-use std::collections::BTreeMap;
+//! checked here, before s3s parses anything. Object bodies (PutObject, UploadPart) are checked
+//! by the object store as they stream in, with the same checksum rules
+//! (`objects::checksum::Expected`).
 
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use md5::{Digest as _, Md5};
-use s3s::{S3Error, S3ErrorCode, S3Result, s3_error};
-use sha2::Sha256;
+use s3s::{S3Error, S3ErrorCode, s3_error};
+use sha2::{Digest as _, Sha256};
+
+use crate::objects::checksum::{Expected, Hasher};
 
 /// Documents are checked here up to s3s's own limit on them; larger ones s3s refuses.
 const DOCUMENT_MAX: u64 = 20 * 1024 * 1024;
-
-/// The checksum algorithms S3 names in `x-amz-checksum-<algorithm>`.
-pub const CHECKSUM_ALGORITHMS: [&str; 5] = ["CRC32", "CRC32C", "SHA1", "SHA256", "CRC64NVME"];
 
 /// AWS's answer when the body is not the one whose SHA-256 was signed.
 pub fn sha256_mismatch() -> S3Error {
@@ -36,79 +31,6 @@ pub fn sha256_mismatch() -> S3Error {
 
 fn incomplete(message: &str) -> S3Error {
     S3Error::with_message(S3ErrorCode::IncompleteBody, message.to_owned())
-}
-
-/// Checks a `Content-MD5` value against the body's MD5: `InvalidDigest` when it is not the
-/// base64 of 16 bytes, `BadDigest` when it differs.
-pub fn check_md5(claimed: &str, actual: &[u8; 16]) -> S3Result<()> {
-    match STANDARD.decode(claimed.trim()) {
-        Ok(raw) if raw.len() == 16 => {
-            if raw.as_slice() == actual {
-                Ok(())
-            } else {
-                Err(s3_error!(
-                    BadDigest,
-                    "The Content-MD5 you specified did not match what we received"
-                ))
-            }
-        }
-        _ => Err(s3_error!(
-            InvalidDigest,
-            "The Content-MD5 you specified is not valid"
-        )),
-    }
-}
-
-/// Checks announced checksums (algorithm as S3 names it, base64 value) against computed ones.
-pub fn check_checksums(
-    expected: &[(String, String)],
-    computed: &BTreeMap<String, String>,
-) -> S3Result<()> {
-    for (algorithm, value) in expected {
-        match computed.get(algorithm) {
-            Some(actual) if actual == value => {}
-            Some(_) => {
-                return Err(S3Error::with_message(
-                    S3ErrorCode::BadDigest,
-                    format!("The {algorithm} you specified did not match the calculated checksum"),
-                ));
-            }
-            None => return Err(s3_error!(InvalidRequest, "Unsupported checksum algorithm")),
-        }
-    }
-    Ok(())
-}
-
-/// A hasher for the named algorithms (unknown names are ignored here and refused by
-/// [`check_checksums`]).
-pub fn hasher_for<'a>(names: impl IntoIterator<Item = &'a str>) -> s3s::checksum::ChecksumHasher {
-    let mut h = s3s::checksum::ChecksumHasher::default();
-    for name in names {
-        match name.to_ascii_uppercase().as_str() {
-            "CRC32" => h.crc32 = Some(Default::default()),
-            "CRC32C" => h.crc32c = Some(Default::default()),
-            "SHA1" => h.sha1 = Some(Default::default()),
-            "SHA256" => h.sha256 = Some(Default::default()),
-            "CRC64NVME" => h.crc64nvme = Some(Default::default()),
-            _ => {}
-        }
-    }
-    h
-}
-
-/// The checksums a hasher computed, by algorithm name.
-pub fn computed(c: s3s::dto::Checksum) -> BTreeMap<String, String> {
-    CHECKSUM_ALGORITHMS
-        .into_iter()
-        .zip([
-            c.checksum_crc32,
-            c.checksum_crc32c,
-            c.checksum_sha1,
-            c.checksum_sha256,
-            c.checksum_crc64nvme,
-        ])
-        .filter_map(|(name, value)| value.map(|v| (name.to_owned(), v)))
-        .collect()
 }
 
 /// The S3 error for a body stream that failed. s3s verifies the signed SHA-256 and the
@@ -134,22 +56,25 @@ pub fn body_error(e: &(dyn std::error::Error + 'static)) -> S3Error {
     }
 }
 
-/// The `x-amz-checksum-<algorithm>` headers of a request.
-fn announced_checksums(headers: &HeaderMap) -> Vec<(String, String)> {
-    headers
-        .iter()
-        .filter_map(|(name, value)| {
-            let algorithm = name.as_str().strip_prefix("x-amz-checksum-")?;
-            // `x-amz-checksum-algorithm` / `-type` describe, they carry no value.
-            if matches!(algorithm, "algorithm" | "type" | "mode") {
-                return None;
-            }
-            Some((
-                algorithm.to_ascii_uppercase(),
-                value.to_str().ok()?.to_owned(),
-            ))
-        })
-        .collect()
+/// What a request's headers say its body is: `Content-MD5`, `x-amz-checksum-<algorithm>`.
+fn announced(headers: &HeaderMap, with_checksums: bool) -> Expected {
+    let mut expected = Expected {
+        md5: header(headers, "content-md5").map(str::to_owned),
+        ..Default::default()
+    };
+    for (name, value) in headers.iter().filter(|_| with_checksums) {
+        let Some(algorithm) = name.as_str().strip_prefix("x-amz-checksum-") else {
+            continue;
+        };
+        // `x-amz-checksum-algorithm` / `-type` describe, they carry no value.
+        if matches!(algorithm, "algorithm" | "type" | "mode") {
+            continue;
+        }
+        if let Ok(value) = value.to_str() {
+            expected.announce(algorithm, value.to_owned());
+        }
+    }
+    expected
 }
 
 fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
@@ -222,19 +147,17 @@ pub async fn verify_documents(request: Request, next: Next) -> Response {
         ));
     }
     let signed = hex_sha256(content_sha256);
-    let md5 = header(headers, "content-md5").map(str::to_owned);
     let keys = query_keys(&request);
     // CompleteMultipartUpload's checksum headers describe the whole object, not its XML.
     let completes_upload =
         request.method() == axum::http::Method::POST && keys.iter().any(|k| k == "uploadId");
-    let checksums = if completes_upload {
-        Vec::new()
-    } else {
-        announced_checksums(headers)
-    };
+    let expected = announced(headers, !completes_upload);
     let length = header(headers, "content-length").and_then(|v| v.parse::<u64>().ok());
-    let described = signed.is_some() || md5.is_some() || !checksums.is_empty();
-    // Object bodies are checked as they stream in (`body::receive`), at any size.
+    let described = signed.is_some()
+        || expected.md5.is_some()
+        || !expected.checksums.is_empty()
+        || expected.unknown_algorithm;
+    // Object bodies are checked by the object store as they stream in, at any size.
     let document = !is_object_upload(&request, &keys);
     let Some(length) = length.filter(|l| document && !streaming && described && *l <= DOCUMENT_MAX)
     else {
@@ -255,17 +178,9 @@ pub async fn verify_documents(request: Request, next: Next) -> Response {
     {
         return error_response(sha256_mismatch());
     }
-    if let Some(md5) = md5
-        && let Err(e) = check_md5(&md5, &Md5::digest(&bytes).into())
-    {
-        return error_response(e);
-    }
-    if !checksums.is_empty() {
-        let mut hasher = hasher_for(checksums.iter().map(|(a, _)| a.as_str()));
-        hasher.update(&bytes);
-        if let Err(e) = check_checksums(&checksums, &computed(hasher.finalize())) {
-            return error_response(e);
-        }
+    let digests = Hasher::digest(expected.algorithms(), &bytes);
+    if let Err(e) = expected.verify(bytes.len() as u64, digests) {
+        return error_response(e.into());
     }
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
@@ -274,20 +189,6 @@ pub async fn verify_documents(request: Request, next: Next) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn md5_values_must_be_16_bytes_of_base64_and_match() {
-        let md5: [u8; 16] = Md5::digest(b"").into();
-        assert!(check_md5("1B2M2Y8AsgTpgAmY7PhCfg==", &md5).is_ok());
-        let other: [u8; 16] = Md5::digest(b"x").into();
-        let code = |r: S3Result<()>| r.unwrap_err().code().as_str().to_owned();
-        assert_eq!(
-            code(check_md5("1B2M2Y8AsgTpgAmY7PhCfg==", &other)),
-            "BadDigest"
-        );
-        assert_eq!(code(check_md5("AAAA", &md5)), "InvalidDigest");
-        assert_eq!(code(check_md5("%%%", &md5)), "InvalidDigest");
-    }
 
     #[test]
     fn signed_hashes_are_64_hex_digits() {

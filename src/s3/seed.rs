@@ -1,7 +1,7 @@
 //! Buckets and objects from the fixtures, created once (a bucket a user deletes stays deleted).
 
 use crate::config::fixtures::Fixtures;
-use crate::objects::{ObjectError, ObjectHeaders, ObjectRecord, ObjectStore, Precondition};
+use crate::objects::{ObjectError, ObjectHeaders, ObjectStore, PutSpec};
 
 pub fn seed(objects: &ObjectStore, fixtures: &Fixtures) -> Result<(), ObjectError> {
     let mut buckets: Vec<(String, Option<String>)> = fixtures
@@ -65,12 +65,7 @@ pub fn seed(objects: &ObjectStore, fixtures: &Fixtures) -> Result<(), ObjectErro
                 .unwrap_or(&object.content)
                 .as_bytes()
                 .to_vec();
-            let blob = objects.blobs.write_all_blocking(&content)?;
-            let record = ObjectRecord {
-                segments: vec![blob.segment()],
-                size: blob.size,
-                etag: hex::encode(blob.md5),
-                last_modified: objects.clock.millis(),
+            let spec = PutSpec {
                 headers: ObjectHeaders {
                     content_type: Some(
                         object
@@ -80,12 +75,9 @@ pub fn seed(objects: &ObjectStore, fixtures: &Fixtures) -> Result<(), ObjectErro
                     ),
                     ..Default::default()
                 },
-                metadata: Default::default(),
-                tags: Vec::new(),
-                checksums: Default::default(),
-                parts: None,
+                ..Default::default()
             };
-            objects.commit(&bucket.name, &object.key, record, &Precondition::default())?;
+            objects.put_blocking(&bucket.name, &object.key, content, spec)?;
         }
     }
     objects.mark_seeded(&created)

@@ -1,0 +1,167 @@
+//! Multipart uploads: parts are blobs of their own, and completion points the object at them
+//! (no byte is copied).
+
+use std::collections::HashSet;
+
+use md5::{Digest, Md5};
+
+use super::blob::BlobId;
+use super::checksum::Checksums;
+use super::{BUCKETS, OBJECTS, PARTS, UPLOADS, object_key, part_key};
+use super::{ObjectError, ObjectRecord, ObjectStore, PartRecord, Precondition, Result};
+use super::{UploadRecord, names, txn};
+
+/// Smallest size of every part but the last, as S3 enforces at completion.
+pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+pub const MAX_PARTS: u32 = 10_000;
+
+impl ObjectStore {
+    /// Starts an upload (its `initiated` time is now); returns its id.
+    pub fn create_upload(&self, mut record: UploadRecord) -> Result<String> {
+        names::check_key(&record.key)?;
+        self.bucket(&record.bucket)?;
+        record.initiated = self.clock.millis();
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        self.store.put(&UPLOADS, &id, &record)?;
+        Ok(id)
+    }
+
+    /// The upload, checked against the bucket and key it was created for.
+    pub fn upload(&self, id: &str, bucket: &str, key: &str) -> Result<UploadRecord> {
+        match self.store.get(&UPLOADS, id)? {
+            Some(u) if u.bucket == bucket && u.key == key => Ok(u),
+            _ => {
+                self.bucket(bucket)?;
+                Err(ObjectError::NoSuchUpload)
+            }
+        }
+    }
+
+    /// Records a part (replacing one with the same number).
+    pub(super) fn put_part(
+        &self,
+        id: &str,
+        bucket: &str,
+        key: &str,
+        number: u32,
+        part: PartRecord,
+    ) -> Result<()> {
+        let fresh = vec![part.segment.blob.clone()];
+        self.write_then_reap(fresh, |w| {
+            match w.get(&UPLOADS, id)? {
+                Some(u) if u.bucket == bucket && u.key == key => {}
+                _ => return Err(ObjectError::NoSuchUpload),
+            }
+            let old = w.get(&PARTS, &part_key(id, number))?;
+            txn::store_segments(w, std::slice::from_ref(&part.segment))?;
+            w.put(&PARTS, &part_key(id, number), &part)?;
+            Ok(((), txn::discard(w, old.map(|p| p.segment))?))
+        })
+    }
+
+    /// Parts with numbers above `after`, in order, at most `max`.
+    pub fn parts(&self, id: &str, after: u32, max: usize) -> Result<Vec<(u32, PartRecord)>> {
+        let start = part_key(id, after.saturating_add(1).min(99_999));
+        let end = format!("{id}0");
+        let rows = self.store.range(&PARTS, &start, Some(&end), max)?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(k, p)| {
+                k.rsplit('/')
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .map(|n| (n, p))
+            })
+            .collect())
+    }
+
+    /// Uploads in a bucket, ordered by key then id.
+    pub fn uploads(&self, bucket: &str) -> Result<Vec<(String, UploadRecord)>> {
+        let mut all: Vec<(String, UploadRecord)> = self
+            .store
+            .scan(&UPLOADS)?
+            .into_iter()
+            .filter(|(_, u)| u.bucket == bucket)
+            .collect();
+        all.sort_by(|a, b| (&a.1.key, &a.0).cmp(&(&b.1.key, &b.0)));
+        Ok(all)
+    }
+
+    pub fn abort_upload(&self, id: &str, bucket: &str, key: &str) -> Result<()> {
+        self.upload(id, bucket, key)?;
+        self.write_then_reap(Vec::new(), |w| {
+            Ok(((), txn::remove_upload(w, id, &HashSet::new())?))
+        })
+    }
+
+    /// Assembles the listed parts into the object. `requested` holds (part number, ETag) as
+    /// the client sent them.
+    pub fn complete_upload(
+        &self,
+        id: &str,
+        bucket: &str,
+        key: &str,
+        requested: &[(u32, String)],
+        precondition: &Precondition,
+    ) -> Result<ObjectRecord> {
+        if requested.is_empty() {
+            return Err(ObjectError::InvalidPart);
+        }
+        if requested.windows(2).any(|w| w[0].0 >= w[1].0) {
+            return Err(ObjectError::InvalidPartOrder);
+        }
+        self.write_then_reap(Vec::new(), |w| {
+            let upload = match w.get(&UPLOADS, id)? {
+                Some(u) if u.bucket == bucket && u.key == key => u,
+                _ => {
+                    w.get(&BUCKETS, bucket)?.ok_or(ObjectError::NoSuchBucket)?;
+                    return Err(ObjectError::NoSuchUpload);
+                }
+            };
+            let mut segments = Vec::new();
+            let mut md5s = Md5::new();
+            let mut size = 0;
+            for (i, (number, etag)) in requested.iter().enumerate() {
+                let part = w
+                    .get(&PARTS, &part_key(id, *number))?
+                    .ok_or(ObjectError::InvalidPart)?;
+                if part.etag != etag.trim_matches('"') {
+                    return Err(ObjectError::InvalidPart);
+                }
+                if i + 1 < requested.len() && part.segment.size < MIN_PART_SIZE {
+                    return Err(ObjectError::EntityTooSmall);
+                }
+                // The ETag is the MD5 of the MD5s of the parts.
+                md5s.update(hex::decode(&part.etag).unwrap_or_default());
+                size += part.segment.size;
+                segments.push(part.segment);
+            }
+            if size > self.max_object_size {
+                return Err(ObjectError::EntityTooLarge {
+                    max: self.max_object_size,
+                });
+            }
+            let record = ObjectRecord {
+                segments,
+                size,
+                etag: format!("{}-{}", hex::encode(md5s.finalize()), requested.len()),
+                last_modified: self.clock.millis(),
+                headers: upload.headers,
+                metadata: upload.metadata,
+                tags: upload.tags,
+                // Per-part checksums are not the object's; composite ones are not computed.
+                checksums: Checksums::new(),
+                parts: Some(requested.len() as u32),
+            };
+            let oid = object_key(bucket, key);
+            let old = w.get(&OBJECTS, &oid)?;
+            precondition.check(old.as_ref())?;
+            // Parts not named in the request are dropped with the upload.
+            let used: HashSet<BlobId> = record.segments.iter().map(|s| s.blob.clone()).collect();
+            let mut unreferenced = txn::remove_upload(w, id, &used)?;
+            unreferenced.extend(txn::discard(w, old.into_iter().flat_map(|o| o.segments))?);
+            w.put(&OBJECTS, &oid, &record)?;
+            Ok((record, unreferenced))
+        })
+    }
+}
