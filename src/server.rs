@@ -105,6 +105,7 @@ pub struct RunningPlatform {
     pub endpoints: Endpoints,
     identity: Arc<Identity>,
     lab: Arc<crate::services::Lab>,
+    proxy: Arc<crate::proxy::Proxy>,
     stop: watch::Sender<bool>,
     tasks: JoinSet<std::io::Result<()>>,
     data_dir: DataDir,
@@ -196,6 +197,7 @@ impl Platform {
             endpoints,
             identity: core.identity,
             lab: lab.lab,
+            proxy: lab.proxy,
             stop,
             tasks,
             data_dir,
@@ -601,7 +603,9 @@ impl RunningPlatform {
         self.wait().await
     }
 
-    /// Waits until the platform stops (its shutdown future resolved, or a listener failed).
+    /// Waits until the platform stops (its shutdown future resolved, or a listener failed):
+    /// its listeners closed, its sweeps and engine watch ended, the deploys in flight finished
+    /// or, after a grace period, cancelled, and the upgraded connections to services closed.
     pub async fn wait(mut self) -> std::io::Result<()> {
         let mut outcome = Ok(());
         while let Some(done) = self.tasks.join_next().await {
@@ -612,6 +616,13 @@ impl RunningPlatform {
                 outcome = Err(e);
             }
         }
+        // The listeners are closed, so no request can start a deploy or an upgrade any more:
+        // deploys in flight get a while to end; spliced upgrades end now, like the
+        // connections still open after the listeners' grace.
+        tokio::join!(
+            self.lab.finish_deploys(crate::serving::SHUTDOWN_GRACE),
+            self.proxy.close_splices()
+        );
         let _ = std::fs::remove_file(self.data_dir.path().join(crate::endpoints::RUNNING_FILE));
         outcome
     }
