@@ -22,6 +22,8 @@ fi
 
 echo "--- module rules"
 scripts/check-modules.sh
+echo "--- sizes"
+scripts/check-sizes.sh
 echo "--- cargo fmt --check"
 cargo fmt --check
 echo "--- cargo clippy"

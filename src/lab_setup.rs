@@ -51,6 +51,8 @@ pub struct Addresses<'a> {
     pub vault_url: &'a str,
 }
 
+/// The lab and what serves it: catalogs and regions, the engine, how containers reach the
+/// platform, then the lab itself, the API's state and the proxy.
 pub async fn build(
     config: &Config,
     fixtures: &Fixtures,
@@ -73,64 +75,100 @@ pub async fn build(
         .as_str()
         .unwrap_or(&oc.expose_domain)
         .to_owned();
+    let (runtime, probes) = find_engine(oc.docker_host.as_deref()).await;
+    let (reach, container_listeners) = reach_from_containers(config, runtime.as_deref(), at);
+    let lab = Arc::new(Lab::new(
+        runtime,
+        probes,
+        catalogs,
+        registry,
+        exposure(at, &domain),
+        reach,
+        store,
+        clock.clone(),
+    ));
+    let api = api_state(lab.clone(), verifier, regions, at, &clock);
+    let proxy = Arc::new(Proxy::new(lab.clone(), &domain, at.public_url));
+    Ok(LabParts {
+        lab,
+        api,
+        proxy,
+        container_listeners,
+    })
+}
 
-    let detection = detect::detect(oc.docker_host.as_deref()).await;
+/// The container engine `docker_host` names (or the first one found), and what was tried.
+async fn find_engine(docker_host: Option<&str>) -> (Option<Arc<dyn Runtime>>, Vec<detect::Probe>) {
+    let detection = detect::detect(docker_host).await;
     let runtime: Option<Arc<dyn Runtime>> =
         detection.runtime.map(|r| Arc::new(r) as Arc<dyn Runtime>);
     match &runtime {
         Some(r) => {
             tracing::info!(engine = %r.info().engine, version = %r.info().version, endpoint = %r.info().endpoint, "container engine found")
         }
-        None if detect::is_disabled(oc.docker_host.as_deref()) => {
+        None if detect::is_disabled(docker_host) => {
             tracing::info!("no container engine (runtime disabled)")
         }
         None => tracing::warn!(
             "no container engine found: services cannot be launched (run `onyxia-lite doctor`)"
         ),
     }
+    (runtime, detection.probes)
+}
 
+/// How containers reach the platform's listeners, and the listeners opened on the engine's
+/// bridge gateway for them (none when the engine forwards to the host, or is unknown).
+fn reach_from_containers(
+    config: &Config,
+    runtime: Option<&dyn Runtime>,
+    at: &Addresses<'_>,
+) -> (Reachability, Vec<(&'static str, TcpListener)>) {
     let mut container_listeners = Vec::new();
     let mut reach = Reachability {
         local_hosts: local_hosts(config),
         ..Default::default()
     };
-    if let Some(info) = runtime.as_ref().map(|r| r.info().clone()) {
-        let own = [
-            ("S3", at.s3.port()),
-            ("Vault", at.vault.port()),
-            ("main", at.main.port()),
-        ];
-        match &info.host_from_containers {
-            None => tracing::warn!(
-                "the engine's bridge gateway is unknown: services get endpoint URLs unchanged"
-            ),
-            // Docker Desktop forwards host.docker.internal to the host's loopback, and a
-            // platform bound beyond loopback is reachable at the gateway: same ports.
-            Some(host) if info.desktop || !config.bind.is_loopback() => {
-                reach.container_host = Some(host.clone());
-                reach.ports = own.iter().map(|(_, port)| (*port, *port)).collect();
-            }
-            Some(gateway) => {
-                if let Ok(ip) = gateway.parse::<IpAddr>() {
-                    reach.container_host = Some(gateway.clone());
-                    for (what, port) in own {
-                        match bind_for_containers(ip, port) {
-                            Ok(listener) => {
-                                let actual =
-                                    listener.local_addr().map(|a| a.port()).unwrap_or(port);
-                                reach.ports.insert(port, actual);
-                                container_listeners.push((what, listener));
-                            }
-                            Err(e) => {
-                                tracing::warn!(%ip, what, error = %e, "cannot listen for containers; services will not reach this listener")
-                            }
+    let Some(info) = runtime.map(|r| r.info().clone()) else {
+        return (reach, container_listeners);
+    };
+    let own = [
+        ("S3", at.s3.port()),
+        ("Vault", at.vault.port()),
+        ("main", at.main.port()),
+    ];
+    match &info.host_from_containers {
+        None => tracing::warn!(
+            "the engine's bridge gateway is unknown: services get endpoint URLs unchanged"
+        ),
+        // Docker Desktop forwards host.docker.internal to the host's loopback, and a
+        // platform bound beyond loopback is reachable at the gateway: same ports.
+        Some(host) if info.desktop || !config.bind.is_loopback() => {
+            reach.container_host = Some(host.clone());
+            reach.ports = own.iter().map(|(_, port)| (*port, *port)).collect();
+        }
+        Some(gateway) => {
+            if let Ok(ip) = gateway.parse::<IpAddr>() {
+                reach.container_host = Some(gateway.clone());
+                for (what, port) in own {
+                    match bind_for_containers(ip, port) {
+                        Ok(listener) => {
+                            let actual = listener.local_addr().map(|a| a.port()).unwrap_or(port);
+                            reach.ports.insert(port, actual);
+                            container_listeners.push((what, listener));
+                        }
+                        Err(e) => {
+                            tracing::warn!(%ip, what, error = %e, "cannot listen for containers; services will not reach this listener")
                         }
                     }
                 }
             }
         }
     }
+    (reach, container_listeners)
+}
 
+/// Service URLs: `<release>.<domain>` with the public URL's scheme and port.
+fn exposure(at: &Addresses<'_>, domain: &str) -> Exposure {
     let (scheme, port) = match url::Url::parse(at.public_url) {
         Ok(u) => (
             u.scheme().to_owned(),
@@ -138,25 +176,25 @@ pub async fn build(
         ),
         Err(_) => ("http".to_owned(), at.main.port()),
     };
-    let exposure = Exposure {
-        domain: domain.clone(),
+    Exposure {
+        domain: domain.to_owned(),
         port,
         scheme,
-    };
-    let lab = Arc::new(Lab::new(
-        runtime,
-        detection.probes,
-        catalogs,
-        registry,
-        exposure,
-        reach,
-        store,
-        clock.clone(),
-    ));
+    }
+}
+
+/// The Onyxia API's state: the lab, the regions, and where the web logs in.
+fn api_state(
+    lab: Arc<Lab>,
+    verifier: Arc<Verifier>,
+    regions: Vec<Value>,
+    at: &Addresses<'_>,
+    clock: &Clock,
+) -> Arc<OnyxiaState> {
     // The web logs in where the API's tokens come from.
     let issuer = verifier.external_issuer().unwrap_or(at.issuer).to_owned();
-    let api = Arc::new(OnyxiaState {
-        lab: lab.clone(),
+    Arc::new(OnyxiaState {
+        lab,
         verifier,
         regions,
         oidc: json!({
@@ -167,13 +205,6 @@ pub async fn build(
             "audience": "",
         }),
         started_secs: clock.secs(),
-    });
-    let proxy = Arc::new(Proxy::new(lab.clone(), &domain, at.public_url));
-    Ok(LabParts {
-        lab,
-        api,
-        proxy,
-        container_listeners,
     })
 }
 

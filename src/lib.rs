@@ -26,6 +26,7 @@ pub mod services;
 mod serving;
 pub mod store;
 mod sync;
+mod tasks;
 pub mod vault;
 pub mod web;
 

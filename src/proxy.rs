@@ -15,6 +15,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 
 use crate::markup::escape;
 use crate::services::Lab;
+use crate::tasks::Tasks;
 
 pub struct Proxy {
     lab: Arc<Lab>,
@@ -25,6 +26,9 @@ pub struct Proxy {
     /// Scheme browsers use (`X-Forwarded-Proto` for services behind a TLS front).
     scheme: &'static str,
     client: Client<HttpConnector, Body>,
+    /// Upgraded connections (WebSocket) being spliced: they have left their listener, so the
+    /// platform ends them itself when it stops.
+    splices: Tasks,
 }
 
 impl Proxy {
@@ -46,6 +50,15 @@ impl Proxy {
                 "http"
             },
             client: Client::builder(TokioExecutor::new()).build(connector),
+            splices: Tasks::default(),
+        }
+    }
+
+    /// Ends the upgraded connections still spliced, once the listeners have closed.
+    pub async fn close_splices(&self) {
+        let cut = self.splices.shutdown(std::time::Duration::ZERO).await;
+        if cut > 0 {
+            tracing::debug!(connections = cut, "closed upgraded connections to services");
         }
     }
 
@@ -167,7 +180,7 @@ async fn forward(proxy: &Proxy, release: &str, mut request: Request) -> Response
         let (mut out_parts, incoming) = response.into_parts();
         let mut upstream_response = hyper::Response::from_parts(out_parts.clone(), incoming);
         let service_upgrade = hyper::upgrade::on(&mut upstream_response);
-        tokio::spawn(async move {
+        proxy.splices.spawn("splice", async move {
             let (Ok(client), Ok(service)) = (client_upgrade.await, service_upgrade.await) else {
                 return;
             };

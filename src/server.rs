@@ -105,6 +105,7 @@ pub struct RunningPlatform {
     pub endpoints: Endpoints,
     identity: Arc<Identity>,
     lab: Arc<crate::services::Lab>,
+    proxy: Arc<crate::proxy::Proxy>,
     stop: watch::Sender<bool>,
     tasks: JoinSet<std::io::Result<()>>,
     data_dir: DataDir,
@@ -120,197 +121,69 @@ impl Platform {
         let clock = Clock::system();
         let external_issuer = config.external_issuer().map_err(StartError::Config)?;
         let started = std::time::Instant::now();
-        let data_dir = if config.ephemeral {
-            let dir = tempfile::Builder::new()
-                .prefix("onyxia-lite-")
-                .tempdir()
-                .map_err(|source| StartError::DataDir {
-                    path: std::env::temp_dir(),
-                    source,
-                })?;
-            DataDir::Temporary(dir)
-        } else {
-            let path = config.persistent_data_dir();
-            crate::durable::create_private_dir(&path).map_err(|source| StartError::DataDir {
-                path: path.clone(),
-                source,
-            })?;
-            DataDir::Persistent(path)
-        };
-        let main_addr = local_addr(&listeners.main, "main listener")?;
-        let s3_addr = local_addr(&listeners.s3, "S3 listener")?;
-        let vault_addr = local_addr(&listeners.vault, "Vault listener")?;
-        let public_url = config.public_base_url(main_addr.port());
-
+        let data_dir = DataDir::open(&config)?;
+        let addrs = Addrs::of(&listeners)?;
+        let public_url = config.public_base_url(addrs.main.port());
         let fixtures = Fixtures::load(config.fixtures.as_deref())?;
-        let store = Arc::new(open_store(&data_dir.path().join("onyxia-lite.redb")).await?);
-        let identity = Arc::new(Identity::new(
+        let core = Core::build(
             &config,
             &fixtures,
             &public_url,
-            store.clone(),
             data_dir.path(),
+            external_issuer.as_deref(),
             clock.clone(),
-        )?);
-        // One verifier for every consumer of tokens, with the external issuer's keys fetched
-        // and cached once.
-        let external = external_issuer.as_deref().map(|issuer| {
-            Arc::new(oidc::external::ExternalIssuer::new(issuer))
-                as Arc<dyn crate::identity::verifier::KeySource>
-        });
-        let verifier = Arc::new(Verifier::new(identity.clone(), external));
-        let s3 = crate::s3::build(
+        )
+        .await?;
+        let endpoints = endpoints(
             &config,
             &fixtures,
-            verifier.clone(),
-            store.clone(),
-            data_dir.path(),
-            clock.clone(),
-        )?;
-        let (vault, vault_state) = crate::vault::build(
-            &config,
-            &fixtures,
-            verifier.clone(),
-            store.clone(),
-            data_dir.path(),
-            clock.clone(),
-        )?;
-        let oidc_state = Arc::new(OidcState::new(
-            identity.clone(),
-            verifier.clone(),
-            Duration::from_secs(config.oidc.code_lifespan_seconds),
-            config.max_body_bytes,
-            public_url.starts_with("https://"),
-        ));
-
-        let endpoints = Endpoints {
-            main_addr,
-            s3_addr,
-            vault_addr,
-            url: public_url,
-            issuer: identity.issuer.clone(),
-            realm: identity.realm.settings.name.clone(),
-            client_id: "onyxia".into(),
-            s3_url: format!(
-                "http://{}:{}",
-                endpoint_host(&config, s3_addr),
-                s3_addr.port()
-            ),
-            s3_region: config.s3.region.clone(),
-            s3_access_key: config.s3.root_access_key.clone(),
-            s3_secret_key: config.s3.root_secret_key.expose().to_owned(),
-            vault_url: format!(
-                "http://{}:{}",
-                endpoint_host(&config, vault_addr),
-                vault_addr.port()
-            ),
-            vault_token: config.vault.root_token.expose().to_owned(),
-            vault_mount: fixtures.vault.mounts.first().cloned().unwrap_or_default(),
-            data_dir: data_dir.path().to_owned(),
-            demo_users: fixtures
-                .users
-                .iter()
-                .map(|u| (u.username.clone(), u.password.clone()))
-                .collect(),
-        };
+            &core.identity,
+            addrs,
+            public_url,
+            &data_dir,
+        );
         if let Err(e) = endpoints.write_running_file(data_dir.path()) {
             tracing::warn!(error = %e, "cannot record the running endpoints in the data directory");
         }
-
         let lab = crate::lab_setup::build(
             &config,
             &fixtures,
-            verifier,
-            store.clone(),
-            &crate::lab_setup::Addresses {
-                main: main_addr,
-                s3: s3_addr,
-                vault: vault_addr,
-                public_url: &endpoints.url,
-                issuer: &endpoints.issuer,
-                s3_url: &endpoints.s3_url,
-                vault_url: &endpoints.vault_url,
-            },
-            clock.clone(),
+            core.verifier.clone(),
+            core.store.clone(),
+            &lab_addresses(&endpoints),
+            clock,
         )
         .await?;
 
         let (stop, stopped) = watch::channel(false);
-        let trigger = stop.clone();
-        tokio::spawn(async move {
-            shutdown.await;
-            let _ = trigger.send(true);
-        });
-
-        let main = Router::new()
-            .route("/healthz", get(healthz))
-            .merge(oidc::router(oidc_state.clone()))
-            .nest("/api", crate::onyxia::router(lab.api.clone()))
-            .fallback_service(crate::web::router(&config))
-            .layer(DefaultBodyLimit::max(config.max_body_bytes))
-            // Service hosts go to the proxy before any platform route sees them.
-            .layer(axum::middleware::from_fn_with_state(
-                lab.proxy.clone(),
-                crate::proxy::route,
-            ))
-            // Spans carry the path only: queries can hold codes and id_token hints.
-            .layer(
-                tower_http::trace::TraceLayer::new_for_http().make_span_with(
-                    |request: &axum::http::Request<axum::body::Body>| {
-                        let path = crate::markup::excerpt(request.uri().path());
-                        tracing::debug_span!("request", method = %request.method(), path)
-                    },
-                ),
-            );
-        // Each listener has its own connection slots, so a flood on one (a container's
-        // reach of S3, say) cannot starve the others.
-        let listener_count = 3 + lab.container_listeners.len();
-        let limits = crate::serving::Limits {
-            max_connections: match config.max_connections {
-                0 => crate::serving::default_max_connections(
-                    crate::process::open_file_limit(),
-                    listener_count,
-                ),
-                n => n,
-            },
-            header_read_timeout: Duration::from_secs(config.header_read_timeout_seconds.max(1)),
-            idle_timeout: Duration::from_secs(config.idle_timeout_seconds.max(1)),
-        };
-        tracing::debug!(?limits, "connection limits per listener");
-        let serve = |listener: TcpListener, router: Router| {
-            crate::serving::serve(listener, router, limits, stopped.clone())
-        };
         let mut tasks = JoinSet::new();
-        tasks.spawn(serve(listeners.main, main.clone()));
-        tasks.spawn(serve(listeners.s3, s3.router.clone()));
-        for (what, listener) in lab.container_listeners {
-            let router = match what {
-                "S3" => s3.router.clone(),
-                "Vault" => vault.clone(),
-                _ => main.clone(),
-            };
-            if let Ok(addr) = listener.local_addr() {
-                tracing::debug!(what, %addr, "listening for containers");
-            }
-            tasks.spawn(serve(listener, router));
-        }
-        tasks.spawn(serve(listeners.vault, vault));
+        tasks.spawn(stop_when(shutdown, stop.clone(), stopped.clone()));
+        let routers = Routers {
+            main: main_router(&config, core.oidc.clone(), &lab),
+            s3: core.s3.router.clone(),
+            vault: core.vault.clone(),
+        };
+        let limits = limits(&config, 3 + lab.container_listeners.len());
+        serve_listeners(
+            &mut tasks,
+            listeners,
+            lab.container_listeners,
+            &routers,
+            limits,
+            &stopped,
+        );
         if let Some(runtime) = lab.lab.runtime().cloned() {
-            let events = lab.lab.events.clone();
-            let mut stopped = stopped.clone();
-            tasks.spawn(async move {
-                tokio::select! {
-                    _ = runtime.watch(events) => {}
-                    _ = stopped.wait_for(|s| *s) => {}
-                }
-                Ok(())
-            });
+            tasks.spawn(watch_engine(
+                runtime,
+                lab.lab.events.clone(),
+                stopped.clone(),
+            ));
         }
         tasks.spawn(background(
-            identity.clone(),
-            oidc_state,
-            s3.keys.clone(),
-            vault_state,
+            core.identity.clone(),
+            core.oidc,
+            core.s3.keys.clone(),
+            core.vault_state,
             stopped,
         ));
 
@@ -322,13 +195,291 @@ impl Platform {
         );
         Ok(RunningPlatform {
             endpoints,
-            identity,
+            identity: core.identity,
             lab: lab.lab,
+            proxy: lab.proxy,
             stop,
             tasks,
             data_dir,
         })
     }
+}
+
+impl DataDir {
+    /// The configured directory (created private when missing), or a fresh temporary one.
+    fn open(config: &Config) -> Result<Self, StartError> {
+        if config.ephemeral {
+            let dir = tempfile::Builder::new()
+                .prefix("onyxia-lite-")
+                .tempdir()
+                .map_err(|source| StartError::DataDir {
+                    path: std::env::temp_dir(),
+                    source,
+                })?;
+            Ok(DataDir::Temporary(dir))
+        } else {
+            let path = config.persistent_data_dir();
+            crate::durable::create_private_dir(&path).map_err(|source| StartError::DataDir {
+                path: path.clone(),
+                source,
+            })?;
+            Ok(DataDir::Persistent(path))
+        }
+    }
+}
+
+/// The real addresses of the three listeners (port 0 resolved).
+#[derive(Clone, Copy)]
+struct Addrs {
+    main: SocketAddr,
+    s3: SocketAddr,
+    vault: SocketAddr,
+}
+
+impl Addrs {
+    fn of(listeners: &Listeners) -> Result<Self, StartError> {
+        Ok(Addrs {
+            main: local_addr(&listeners.main, "main listener")?,
+            s3: local_addr(&listeners.s3, "S3 listener")?,
+            vault: local_addr(&listeners.vault, "Vault listener")?,
+        })
+    }
+}
+
+/// The protocol cores and their edges' state: store, identity, the one verifier, S3, Vault
+/// and the issuer.
+struct Core {
+    store: Arc<Store>,
+    identity: Arc<Identity>,
+    verifier: Arc<Verifier>,
+    s3: crate::s3::S3Part,
+    vault: Router,
+    vault_state: Arc<crate::vault::VaultState>,
+    oidc: Arc<OidcState>,
+}
+
+impl Core {
+    async fn build(
+        config: &Config,
+        fixtures: &Fixtures,
+        public_url: &str,
+        data_dir: &Path,
+        external_issuer: Option<&str>,
+        clock: Clock,
+    ) -> Result<Self, StartError> {
+        let store = Arc::new(open_store(&data_dir.join("onyxia-lite.redb")).await?);
+        let identity = Arc::new(Identity::new(
+            config,
+            fixtures,
+            public_url,
+            store.clone(),
+            data_dir,
+            clock.clone(),
+        )?);
+        // One verifier for every consumer of tokens, with the external issuer's keys fetched
+        // and cached once.
+        let external = external_issuer.map(|issuer| {
+            Arc::new(oidc::external::ExternalIssuer::new(issuer))
+                as Arc<dyn crate::identity::verifier::KeySource>
+        });
+        let verifier = Arc::new(Verifier::new(identity.clone(), external));
+        let s3 = crate::s3::build(
+            config,
+            fixtures,
+            verifier.clone(),
+            store.clone(),
+            data_dir,
+            clock.clone(),
+        )?;
+        let (vault, vault_state) = crate::vault::build(
+            config,
+            fixtures,
+            verifier.clone(),
+            store.clone(),
+            data_dir,
+            clock,
+        )?;
+        let oidc = Arc::new(OidcState::new(
+            identity.clone(),
+            verifier.clone(),
+            Duration::from_secs(config.oidc.code_lifespan_seconds),
+            config.max_body_bytes,
+            public_url.starts_with("https://"),
+        ));
+        Ok(Core {
+            store,
+            identity,
+            verifier,
+            s3,
+            vault,
+            vault_state,
+            oidc,
+        })
+    }
+}
+
+/// What clients are told: the real URLs, the realm, the root credentials, the demo users.
+fn endpoints(
+    config: &Config,
+    fixtures: &Fixtures,
+    identity: &Identity,
+    addrs: Addrs,
+    public_url: String,
+    data_dir: &DataDir,
+) -> Endpoints {
+    Endpoints {
+        main_addr: addrs.main,
+        s3_addr: addrs.s3,
+        vault_addr: addrs.vault,
+        url: public_url,
+        issuer: identity.issuer.clone(),
+        realm: identity.realm.settings.name.clone(),
+        client_id: "onyxia".into(),
+        s3_url: format!(
+            "http://{}:{}",
+            endpoint_host(config, addrs.s3),
+            addrs.s3.port()
+        ),
+        s3_region: config.s3.region.clone(),
+        s3_access_key: config.s3.root_access_key.clone(),
+        s3_secret_key: config.s3.root_secret_key.expose().to_owned(),
+        vault_url: format!(
+            "http://{}:{}",
+            endpoint_host(config, addrs.vault),
+            addrs.vault.port()
+        ),
+        vault_token: config.vault.root_token.expose().to_owned(),
+        vault_mount: fixtures.vault.mounts.first().cloned().unwrap_or_default(),
+        data_dir: data_dir.path().to_owned(),
+        demo_users: fixtures
+            .users
+            .iter()
+            .map(|u| (u.username.clone(), u.password.clone()))
+            .collect(),
+    }
+}
+
+fn lab_addresses(endpoints: &Endpoints) -> crate::lab_setup::Addresses<'_> {
+    crate::lab_setup::Addresses {
+        main: endpoints.main_addr,
+        s3: endpoints.s3_addr,
+        vault: endpoints.vault_addr,
+        public_url: &endpoints.url,
+        issuer: &endpoints.issuer,
+        s3_url: &endpoints.s3_url,
+        vault_url: &endpoints.vault_url,
+    }
+}
+
+/// Turns `stop` true when `shutdown` resolves; ends as soon as the platform stops either way.
+async fn stop_when(
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    stop: watch::Sender<bool>,
+    mut stopped: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    tokio::select! {
+        () = shutdown => {
+            let _ = stop.send(true);
+        }
+        _ = stopped.wait_for(|s| *s) => {}
+    }
+    Ok(())
+}
+
+/// The routers of the three listeners.
+struct Routers {
+    main: Router,
+    s3: Router,
+    vault: Router,
+}
+
+/// The main listener's routes: health, the issuer, the API and the web UI, with service
+/// hosts sent to the proxy first.
+fn main_router(
+    config: &Config,
+    oidc_state: Arc<OidcState>,
+    lab: &crate::lab_setup::LabParts,
+) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .merge(oidc::router(oidc_state))
+        .nest("/api", crate::onyxia::router(lab.api.clone()))
+        .fallback_service(crate::web::router(config))
+        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        // Service hosts go to the proxy before any platform route sees them.
+        .layer(axum::middleware::from_fn_with_state(
+            lab.proxy.clone(),
+            crate::proxy::route,
+        ))
+        // Spans carry the path only: queries can hold codes and id_token hints.
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http().make_span_with(
+                |request: &axum::http::Request<axum::body::Body>| {
+                    let path = crate::markup::excerpt(request.uri().path());
+                    tracing::debug_span!("request", method = %request.method(), path)
+                },
+            ),
+        )
+}
+
+/// Each listener has its own connection slots, so a flood on one (a container's reach of S3,
+/// say) cannot starve the others.
+fn limits(config: &Config, listener_count: usize) -> crate::serving::Limits {
+    let limits = crate::serving::Limits {
+        max_connections: match config.max_connections {
+            0 => crate::serving::default_max_connections(
+                crate::process::open_file_limit(),
+                listener_count,
+            ),
+            n => n,
+        },
+        header_read_timeout: Duration::from_secs(config.header_read_timeout_seconds.max(1)),
+        idle_timeout: Duration::from_secs(config.idle_timeout_seconds.max(1)),
+    };
+    tracing::debug!(?limits, "connection limits per listener");
+    limits
+}
+
+/// Serves the three listeners and those opened for containers, each task stopping when
+/// `stopped` turns true.
+fn serve_listeners(
+    tasks: &mut JoinSet<std::io::Result<()>>,
+    listeners: Listeners,
+    container_listeners: Vec<(&'static str, TcpListener)>,
+    routers: &Routers,
+    limits: crate::serving::Limits,
+    stopped: &watch::Receiver<bool>,
+) {
+    let serve = |listener: TcpListener, router: &Router| {
+        crate::serving::serve(listener, router.clone(), limits, stopped.clone())
+    };
+    tasks.spawn(serve(listeners.main, &routers.main));
+    tasks.spawn(serve(listeners.s3, &routers.s3));
+    for (what, listener) in container_listeners {
+        let router = match what {
+            "S3" => &routers.s3,
+            "Vault" => &routers.vault,
+            _ => &routers.main,
+        };
+        if let Ok(addr) = listener.local_addr() {
+            tracing::debug!(what, %addr, "listening for containers");
+        }
+        tasks.spawn(serve(listener, router));
+    }
+    tasks.spawn(serve(listeners.vault, &routers.vault));
+}
+
+/// Follows the engine's events into the lab's log until the platform stops.
+async fn watch_engine(
+    runtime: Arc<dyn crate::runtime::Runtime>,
+    events: crate::runtime::EventLog,
+    mut stopped: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    tokio::select! {
+        _ = runtime.watch(events) => {}
+        _ = stopped.wait_for(|s| *s) => {}
+    }
+    Ok(())
 }
 
 /// Opens the database, waiting a little while another holder lets go of it: a platform that
@@ -452,7 +603,9 @@ impl RunningPlatform {
         self.wait().await
     }
 
-    /// Waits until the platform stops (its shutdown future resolved, or a listener failed).
+    /// Waits until the platform stops (its shutdown future resolved, or a listener failed):
+    /// its listeners closed, its sweeps and engine watch ended, the deploys in flight finished
+    /// or, after a grace period, cancelled, and the upgraded connections to services closed.
     pub async fn wait(mut self) -> std::io::Result<()> {
         let mut outcome = Ok(());
         while let Some(done) = self.tasks.join_next().await {
@@ -463,6 +616,13 @@ impl RunningPlatform {
                 outcome = Err(e);
             }
         }
+        // The listeners are closed, so no request can start a deploy or an upgrade any more:
+        // deploys in flight get a while to end; spliced upgrades end now, like the
+        // connections still open after the listeners' grace.
+        tokio::join!(
+            self.lab.finish_deploys(crate::serving::SHUTDOWN_GRACE),
+            self.proxy.close_splices()
+        );
         let _ = std::fs::remove_file(self.data_dir.path().join(crate::endpoints::RUNNING_FILE));
         outcome
     }

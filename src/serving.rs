@@ -25,8 +25,9 @@ pub struct Limits {
     pub idle_timeout: Duration,
 }
 
-/// How long shutdown waits for open connections (long polls, event streams) to finish.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// How long shutdown waits for open connections (long polls, event streams) to finish, and
+/// then for background work (deploys in flight).
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// How long to wait after a failed accept before the next one.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);

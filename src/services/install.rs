@@ -163,7 +163,10 @@ impl Lab {
         }
         let _ = self.overrides.remove(&meta.project, &meta.release);
         tracing::info!(release = %meta.release, project = %meta.project, chart = %meta.chart, image = %spec.image, "installing");
-        tokio::spawn(self.clone().finish_install(runtime, meta, spec, key));
+        self.deploys.spawn(
+            "deploy",
+            self.clone().finish_install(runtime, meta, spec, key),
+        );
         Ok(())
     }
 

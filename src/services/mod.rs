@@ -28,6 +28,7 @@ use crate::runtime::{
     EventKind, EventLog, Phase, Runtime, RuntimeError, RuntimeService, ServiceMeta,
 };
 use crate::store::Store;
+use crate::tasks::Tasks;
 use install::PendingInstalls;
 pub use naming::{Exposure, check_release_name, is_label};
 use overrides::OverrideStore;
@@ -134,6 +135,8 @@ pub struct Lab {
     routes: Routes,
     /// The engine's listing, valid while no event arrived since (and for a few seconds).
     listing: Mutex<Option<CachedListing>>,
+    /// Deploys still running after their install answered.
+    deploys: Tasks,
 }
 
 impl Lab {
@@ -162,6 +165,21 @@ impl Lab {
             readiness: Readiness::default(),
             routes: Routes::default(),
             listing: Mutex::new(None),
+            deploys: Tasks::default(),
+        }
+    }
+
+    /// At shutdown, once no request can start another install: waits at most `grace` for
+    /// the deploys in flight, then cancels the rest. A cancelled deploy leaves what it made
+    /// so far (a pulled image, a created container), found again by its labels at the next
+    /// start.
+    pub async fn finish_deploys(&self, grace: Duration) {
+        let cancelled = self.deploys.shutdown(grace).await;
+        if cancelled > 0 {
+            tracing::warn!(
+                deploys = cancelled,
+                "deploys still running at shutdown were cancelled"
+            );
         }
     }
 

@@ -3,6 +3,7 @@
 mod config_and_store;
 mod connections;
 mod lab_docker;
+mod lab_shutdown;
 mod lab_support;
 mod oidc_errors;
 mod oidc_flow;
