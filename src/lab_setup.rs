@@ -67,6 +67,7 @@ pub async fn build(
         Some(dir) => Registry::load(dir).map_err(LabSetupError::Invalid)?,
         None => Registry::default(),
     };
+    crate::catalog::compat::warn_about_unreadable_schemas(&catalogs, &registry);
     let regions = match &oc.regions {
         Some(path) => region::load(path).map_err(LabSetupError::Invalid)?,
         None => vec![generated_region(config, fixtures, at)?],

@@ -84,6 +84,9 @@ struct ServeArgs {
     /// Directory of more catalogs, added to the built-in ones.
     #[arg(long, value_name = "DIR")]
     catalog: Option<PathBuf>,
+    /// Serve a prebuilt official onyxia-web (its dist/ directory) instead of the embedded UI.
+    #[arg(long, value_name = "DIR")]
+    web_root: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -200,6 +203,10 @@ fn serve(args: ServeArgs) -> ExitCode {
         (
             "onyxia.catalog",
             args.catalog.as_ref().map(|d| d.display().to_string()),
+        ),
+        (
+            "web.root",
+            args.web_root.as_ref().map(|d| d.display().to_string()),
         ),
     ] {
         if let Some(value) = value {

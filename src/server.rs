@@ -50,6 +50,8 @@ pub enum StartError {
     Lab(#[from] crate::lab_setup::LabSetupError),
     #[error(transparent)]
     Vault(#[from] crate::vault::VaultSetupError),
+    #[error(transparent)]
+    Web(#[from] crate::web::OfficialUiError),
     #[error("configuration: {0}")]
     Config(String),
 }
@@ -159,7 +161,7 @@ impl Platform {
         let mut tasks = JoinSet::new();
         tasks.spawn(stop_when(shutdown, stop.clone(), stopped.clone()));
         let routers = Routers {
-            main: main_router(&config, core.oidc.clone(), &lab),
+            main: main_router(&config, core.oidc.clone(), &lab)?,
             s3: core.s3.router.clone(),
             vault: core.vault.clone(),
         };
@@ -399,12 +401,12 @@ fn main_router(
     config: &Config,
     oidc_state: Arc<OidcState>,
     lab: &crate::lab_setup::LabParts,
-) -> Router {
-    Router::new()
+) -> Result<Router, StartError> {
+    Ok(Router::new()
         .route("/healthz", get(healthz))
         .merge(oidc::router(oidc_state))
         .nest("/api", crate::onyxia::router(lab.api.clone()))
-        .fallback_service(crate::web::router(config))
+        .fallback_service(crate::web::router(config)?)
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         // Service hosts go to the proxy before any platform route sees them.
         .layer(axum::middleware::from_fn_with_state(
@@ -419,7 +421,7 @@ fn main_router(
                     tracing::debug_span!("request", method = %request.method(), path)
                 },
             ),
-        )
+        ))
 }
 
 /// Each listener has its own connection slots, so a flood on one (a container's reach of S3,

@@ -125,24 +125,52 @@ impl Reachability {
         out
     }
 
-    /// The URL of an S3-style endpoint given as host and port: plain HTTP for this machine's
-    /// own listeners, HTTPS elsewhere.
-    pub fn endpoint_url(&self, host: &str, port: Option<u16>) -> String {
-        if host.is_empty() {
+    /// The URL of an S3-style endpoint, as charts receive it: a host (`minio.example.org`), a
+    /// host with its port (`localhost:9000`, as onyxia-web sends it), or a URL; `port` is used
+    /// only when the value names none (onyxia-web sends the scheme's default there even when
+    /// the host carries its own). This machine's own listeners are reached over plain HTTP at
+    /// the address containers use; other hosts over HTTPS, or HTTP on port 80.
+    pub fn endpoint_url(&self, value: &str, port: Option<u16>) -> String {
+        let value = value.trim();
+        if value.is_empty() {
             return String::new();
         }
-        if host.contains("://") {
-            return self.rewrite(host);
+        if value.contains("://") {
+            return self.rewrite(value);
         }
+        let (host, own_port) = split_host_port(value);
         let local = self.local_hosts.contains(host);
-        let port = port.unwrap_or(if local { 80 } else { 443 });
-        if local && self.ports.contains_key(&port) {
+        let port = own_port.or(port).unwrap_or(if local { 80 } else { 443 });
+        let host = if host.contains(':') {
+            format!("[{host}]")
+        } else {
+            host.to_owned()
+        };
+        if local {
             self.rewrite(&format!("http://{host}:{port}"))
         } else if port == 443 {
             format!("https://{host}")
+        } else if port == 80 {
+            format!("http://{host}")
         } else {
             format!("https://{host}:{port}")
         }
+    }
+}
+
+/// `host` and its port from `host`, `host:port`, `[v6]` or `[v6]:port`.
+fn split_host_port(value: &str) -> (&str, Option<u16>) {
+    let value = value.trim_end_matches('/');
+    if let Some(rest) = value.strip_prefix('[') {
+        let (host, after) = rest.split_once(']').unwrap_or((rest, ""));
+        return (host, after.strip_prefix(':').and_then(|p| p.parse().ok()));
+    }
+    match value.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') => match port.parse() {
+            Ok(port) => (host, Some(port)),
+            Err(_) => (value, None),
+        },
+        _ => (value, None),
     }
 }
 
@@ -364,7 +392,7 @@ resources:
 
     fn reach() -> Reachability {
         Reachability {
-            local_hosts: ["localhost".to_owned()].into(),
+            local_hosts: ["localhost".to_owned(), "127.0.0.1".to_owned()].into(),
             container_host: Some("10.88.0.1".into()),
             ports: [(9000, 9000), (8200, 18200)].into(),
         }
@@ -394,6 +422,46 @@ resources:
         assert_eq!(launch.spec.memory_limit_bytes, Some(1 << 30));
         assert_eq!(launch.cpu_request_millis, 100);
         assert_eq!(launch.memory_request_bytes, 1 << 30);
+    }
+
+    #[test]
+    fn endpoints_in_every_form_the_uis_send_reach_the_platform() {
+        let r = reach();
+        // onyxia-lite's UI: the host, the port apart.
+        assert_eq!(
+            r.endpoint_url("localhost", Some(9000)),
+            "http://10.88.0.1:9000"
+        );
+        // onyxia-web: the host with its port, and the scheme's default port apart.
+        assert_eq!(
+            r.endpoint_url("localhost:9000", Some(80)),
+            "http://10.88.0.1:9000"
+        );
+        assert_eq!(
+            r.endpoint_url("localhost:9000", Some(443)),
+            "http://10.88.0.1:9000"
+        );
+        assert_eq!(
+            r.endpoint_url("http://localhost:9000", None),
+            "http://10.88.0.1:9000"
+        );
+        assert_eq!(
+            r.endpoint_url("127.0.0.1:9000/", None),
+            "http://10.88.0.1:9000"
+        );
+        assert_eq!(
+            r.endpoint_url("minio.example.org:9000", Some(80)),
+            "https://minio.example.org:9000"
+        );
+        assert_eq!(
+            r.endpoint_url("minio.example.org", Some(80)),
+            "http://minio.example.org"
+        );
+        assert_eq!(
+            r.endpoint_url("[2001:db8::1]:9000", None),
+            "https://[2001:db8::1]:9000"
+        );
+        assert_eq!(r.endpoint_url("", Some(80)), "");
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! The built-in catalogs (`catalog/` in the repository) are embedded in the binary; more can
 //! be added from a directory.
 
+pub mod compat;
 pub mod launch;
 pub mod schema;
 pub mod values;
@@ -113,6 +114,8 @@ pub struct Package {
     pub schema: Option<Value>,
     pub notes: String,
     pub launch: launch::LaunchTemplate,
+    /// Its directory within the catalog, for messages.
+    pub directory: String,
 }
 
 impl Catalog {
@@ -336,6 +339,7 @@ fn load_package(files: &dyn Files, dir: &Path) -> Result<Package, String> {
         schema,
         notes: read("NOTES.md").unwrap_or_default(),
         launch,
+        directory: dir.display().to_string(),
     })
 }
 

@@ -76,6 +76,8 @@ config_section! {
     pub struct WebConfig {
         /// Let launcher links with `autoLaunch=true` start a service as soon as the user is logged in (Onyxia's classroom links). false: the launcher shows the link's values and asks the user to confirm (like onyxia-web's DISABLE_AUTO_LAUNCH).
         auto_launch: bool = "true",
+        /// Directory of a prebuilt official onyxia-web (its `dist/`), served at / instead of the embedded UI, with this platform's settings written into its index.html. Empty: the embedded UI.
+        root: Option<PathBuf> = "",
     }
 }
 

@@ -81,7 +81,8 @@ async fn tiny_service_lifecycle_on_a_real_engine() {
     let api = Api::new(&tp, "alice");
     let release = format!("tiny-{}", rand_suffix());
 
-    // What onyxia-web puts in the values: STS credentials and a Vault token.
+    // What onyxia-web puts in the values: STS credentials and a Vault token, the S3 host with
+    // its port, and the port of the URL's scheme apart.
     let creds = sts_credentials(&tp, "alice", "alice").await;
     let vault = vault_token(&tp, "alice").await;
     let s3_port = tp.running.endpoints.s3_addr.port();
@@ -89,7 +90,7 @@ async fn tiny_service_lifecycle_on_a_real_engine() {
         "message": "Hello through the proxy",
         "persistence": {"enabled": true},
         "s3": {"accessKeyId": creds.access_key_id, "secretAccessKey": creds.secret_access_key,
-               "sessionToken": creds.session_token, "endpoint": "localhost", "port": s3_port},
+               "sessionToken": creds.session_token, "endpoint": format!("localhost:{s3_port}"), "port": 80},
         "vault": {"url": tp.running.endpoints.vault_url, "token": vault, "mount": "onyxia-kv", "directory": "user-alice"}
     });
     let (status, body) = api
@@ -114,12 +115,15 @@ async fn tiny_service_lifecycle_on_a_real_engine() {
         tp.running.endpoints.main_addr.port()
     );
     assert_eq!(service["urls"], json!([url]));
-    assert!(
-        service["postInstallInstructions"]
-            .as_str()
-            .unwrap()
-            .contains(&url)
-    );
+    // onyxia-web's Open button takes the first URL of the notes that starts with one of `urls`
+    // and runs on to a space or `)`: it must be exactly the service's URL.
+    let notes = service["postInstallInstructions"].as_str().unwrap();
+    let escaped = regex::escape(url.trim_end_matches('/'));
+    let open_url = regex::Regex::new(&format!(r"(?i){escaped}(?:[/?#][^\s)]*)?"))
+        .unwrap()
+        .find(notes)
+        .map(|m| m.as_str());
+    assert_eq!(open_url, Some(url.as_str()), "{notes}");
 
     // Limits from the values, labels on the container (read back with bollard).
     let docker = crate::lab_support::docker().await.expect("engine");

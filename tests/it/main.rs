@@ -5,6 +5,7 @@ mod connections;
 mod lab_docker;
 mod lab_shutdown;
 mod lab_support;
+mod official_web;
 mod oidc_errors;
 mod oidc_flow;
 mod oidc_hardening;

@@ -3,6 +3,12 @@
 //!
 //! Every path that is not a platform route and not a file is a page of the single-page app,
 //! so deep links such as `/launcher/ide/jupyter-python?autoLaunch=true` load `index.html`.
+//!
+//! With `web.root`, a prebuilt official onyxia-web is served instead ([`official`]).
+
+mod official;
+
+pub use official::OfficialUiError;
 
 use std::sync::Arc;
 
@@ -35,9 +41,13 @@ struct WebState {
     env: String,
 }
 
-/// The UI's router, meant as the main listener's fallback. Responses are compressed here only:
-/// API streams (SSE) and proxied services must not be.
-pub fn router(config: &crate::config::Config) -> Router {
+/// The UI's router, meant as the main listener's fallback: the embedded UI, or the official
+/// one from `web.root`. Responses are compressed here only: API streams (SSE) and proxied
+/// services must not be.
+pub fn router(config: &crate::config::Config) -> Result<Router, OfficialUiError> {
+    if let Some(root) = &config.web.root {
+        return official::router(root, config.web.auto_launch);
+    }
     let env = serde_json::json!({
         "autoLaunch": config.web.auto_launch,
         "version": env!("CARGO_PKG_VERSION"),
@@ -46,10 +56,10 @@ pub fn router(config: &crate::config::Config) -> Router {
         // `<` escaped so the JSON cannot close the script element it sits in.
         env: env.to_string().replace('<', "\\u003c"),
     });
-    Router::new()
+    Ok(Router::new()
         .fallback(serve)
         .with_state(state)
-        .layer(tower_http::compression::CompressionLayer::new())
+        .layer(tower_http::compression::CompressionLayer::new()))
 }
 
 async fn serve(State(state): State<Arc<WebState>>, request: Request) -> Response {
@@ -58,14 +68,13 @@ async fn serve(State(state): State<Arc<WebState>>, request: Request) -> Response
         return platform_not_found();
     }
     if request.method() != Method::GET && request.method() != Method::HEAD {
-        let mut response = platform_not_found();
-        *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
-        response
-            .headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-        return response;
+        return method_not_allowed();
     }
-    let name = path.trim_start_matches('/');
+    let name = match path.trim_start_matches('/') {
+        // Browsers ask for it on every page, the issuer's included.
+        "favicon.ico" => "icon.svg",
+        other => other,
+    };
     let (name, body) = match Assets::get(name).filter(|_| !name.is_empty()) {
         Some(file) => (name.to_owned(), file.data.into_owned()),
         // A missing script or image is a 404, not the app: only page paths fall back.
@@ -155,6 +164,30 @@ fn platform_not_found() -> Response {
         ),
     )
         .into_response()
+}
+
+/// The platform's icon, for `/favicon.ico` when the UI in use has none.
+fn favicon() -> Response {
+    match Assets::get("icon.svg") {
+        Some(icon) => (
+            [
+                (header::CONTENT_TYPE, "image/svg+xml"),
+                (header::CACHE_CONTROL, "public, max-age=86400"),
+            ],
+            icon.data.into_owned(),
+        )
+            .into_response(),
+        None => file_not_found(),
+    }
+}
+
+fn method_not_allowed() -> Response {
+    let mut response = platform_not_found();
+    *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+    response
 }
 
 fn file_not_found() -> Response {
