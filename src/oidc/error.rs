@@ -97,3 +97,9 @@ impl From<crate::store::StoreError> for OAuthError {
         OAuthError::server_error(e)
     }
 }
+
+impl From<crate::blocking::BlockingError> for OAuthError {
+    fn from(e: crate::blocking::BlockingError) -> Self {
+        OAuthError::server_error(e)
+    }
+}
