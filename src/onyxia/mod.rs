@@ -216,6 +216,14 @@ impl From<LabError> for Problem {
                     "the database failed; see the server log",
                 )
             }
+            LabError::Blocking(e) => {
+                tracing::error!(error = %e, "lab operation did not finish");
+                Problem::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Internal Server Error",
+                    "internal error; see the server log",
+                )
+            }
         }
     }
 }
