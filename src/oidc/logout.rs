@@ -17,7 +17,7 @@ use super::{OidcState, client_auth, pages, query_params, read_form};
 pub async fn logout_get(State(state): State<Arc<OidcState>>, jar: CookieJar, uri: Uri) -> Response {
     match query_params(&uri) {
         Ok(params) => logout(&state, jar, params, false).await,
-        Err(e) => pages::error(StatusCode::BAD_REQUEST, &e),
+        Err(e) => pages::error(StatusCode::BAD_REQUEST, &e.to_string()),
     }
 }
 
@@ -69,7 +69,7 @@ async fn logout(state: &OidcState, jar: CookieJar, params: Params, posted: bool)
         Some(Ok(_)) => {
             return pages::error(StatusCode::BAD_REQUEST, "id_token_hint is not an ID token");
         }
-        Some(Err(e)) => return pages::error(StatusCode::BAD_REQUEST, &e),
+        Some(Err(e)) => return pages::error(StatusCode::BAD_REQUEST, &e.to_string()),
         None => None,
     };
     let hint_client = hint
