@@ -91,7 +91,7 @@ pub async fn authorize_get(
 ) -> Response {
     match query_params(&uri) {
         Ok(params) => authorize(&state, jar, params).await,
-        Err(e) => pages::error(StatusCode::BAD_REQUEST, &e),
+        Err(e) => pages::error(StatusCode::BAD_REQUEST, &e.to_string()),
     }
 }
 

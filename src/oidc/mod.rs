@@ -287,7 +287,7 @@ async fn read_form(
 }
 
 /// The query string's parameters.
-fn query_params(uri: &axum::http::Uri) -> Result<Params, String> {
+fn query_params(uri: &axum::http::Uri) -> Result<Params, form::FormError> {
     Params::parse(uri.query().unwrap_or_default().as_bytes())
 }
 
