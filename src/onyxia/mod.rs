@@ -200,7 +200,9 @@ impl From<LabError> for Problem {
                 errors,
             },
             LabError::Conflict(m) => Problem::new(StatusCode::CONFLICT, "Conflict", m),
-            LabError::QuotaExceeded(m) => Problem::new(StatusCode::FORBIDDEN, "Quota exceeded", m),
+            LabError::QuotaExceeded(m) => {
+                Problem::new(StatusCode::FORBIDDEN, "Quota exceeded", m.to_string())
+            }
             LabError::NoRuntime(m) => {
                 Problem::new(StatusCode::SERVICE_UNAVAILABLE, "No container engine", m)
             }

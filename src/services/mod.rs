@@ -46,7 +46,7 @@ pub enum LabError {
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
-    QuotaExceeded(String),
+    QuotaExceeded(quota::QuotaExceeded),
     #[error("{0}")]
     NoRuntime(String),
     #[error("{0}")]
