@@ -192,8 +192,12 @@ pub enum VaultSetupError {
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
     Key(#[from] crate::secrets::crypto::SealerError),
-    #[error("seeding secret {item}: {message}")]
-    Seed { item: String, message: String },
+    #[error("seeding secret {item}: {source}")]
+    Seed {
+        item: String,
+        #[source]
+        source: Box<crate::secrets::kv::KvError>,
+    },
 }
 
 pub fn build(
@@ -219,7 +223,7 @@ pub fn build(
                 kv.write(&secret.mount, &secret.path, &secret.data, None)
                     .map_err(|e| VaultSetupError::Seed {
                         item: item.clone(),
-                        message: e.to_string(),
+                        source: Box::new(e),
                     })?;
             }
             store.put(&seeded, &item, &1)?;
