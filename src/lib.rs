@@ -4,6 +4,7 @@
 //! and returns a [`RunningPlatform`] with the real addresses. Nothing is global: a test
 //! process can run many platforms side by side.
 
+pub mod blocking;
 pub mod catalog;
 pub mod clock;
 pub mod config;

@@ -182,9 +182,18 @@ pub struct Launch {
     pub memory_request_bytes: u64,
 }
 
+/// A template or expression of `launch.yaml` that does not compile.
+#[derive(Debug, thiserror::Error)]
+#[error("`{text}`: {source}")]
+pub struct TemplateError {
+    text: String,
+    #[source]
+    source: minijinja::Error,
+}
+
 impl LaunchTemplate {
     /// Checks every template and expression compiles (at catalog load time).
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), TemplateError> {
         let env = environment(Reachability::default());
         let mut templates: Vec<&str> = vec![&self.image];
         templates.extend(self.command.iter().map(String::as_str));
@@ -203,8 +212,10 @@ impl LaunchTemplate {
             .map(String::as_str),
         );
         for t in templates {
-            env.template_from_str(t)
-                .map_err(|e| format!("`{t}`: {e}"))?;
+            env.template_from_str(t).map_err(|source| TemplateError {
+                text: t.to_owned(),
+                source,
+            })?;
         }
         let whens = self
             .env
@@ -212,8 +223,10 @@ impl LaunchTemplate {
             .filter_map(|e| e.when.as_deref())
             .chain(self.volumes.iter().filter_map(|v| v.when.as_deref()));
         for w in whens {
-            env.compile_expression(w)
-                .map_err(|e| format!("`{w}`: {e}"))?;
+            env.compile_expression(w).map_err(|source| TemplateError {
+                text: w.to_owned(),
+                source,
+            })?;
         }
         Ok(())
     }
@@ -282,11 +295,13 @@ impl LaunchTemplate {
             quantity(t)?
                 .map(|q| values::cpu_millis(&Value::String(q)))
                 .transpose()
+                .map_err(|e| e.to_string())
         };
         let memory = |t| {
             quantity(t)?
                 .map(|q| values::memory_bytes(&Value::String(q)))
                 .transpose()
+                .map_err(|e| e.to_string())
         };
         let cpu_limit = cpu(&r.cpu_limit)?;
         let memory_limit = memory(&r.memory_limit)?;

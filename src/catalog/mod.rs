@@ -29,13 +29,40 @@ static BUILT_IN: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/catalog");
 pub struct CatalogError {
     pub location: String,
     pub message: String,
+    /// What went wrong underneath, when something did (a package that does not load).
+    #[source]
+    pub source: Option<PackageError>,
 }
 
 fn error(location: impl Into<String>, message: impl Into<String>) -> CatalogError {
     CatalogError {
         location: location.into(),
         message: message.into(),
+        source: None,
     }
+}
+
+/// Why a package directory does not load.
+#[derive(Debug, thiserror::Error)]
+pub enum PackageError {
+    #[error("{0} is missing")]
+    Missing(&'static str),
+    #[error("Chart.yaml: {0}")]
+    Chart(#[source] serde_yaml_ng::Error),
+    #[error("Chart.yaml has no {0}")]
+    NoField(&'static str),
+    #[error("values.yaml: {0}")]
+    Values(#[source] serde_yaml_ng::Error),
+    #[error("values.yaml must be a mapping")]
+    ValuesNotMapping,
+    #[error("values.schema.json: {0}")]
+    SchemaJson(#[source] serde_json::Error),
+    #[error("values.schema.json: {0}")]
+    Schema(#[source] schema::SchemaError),
+    #[error("launch.yaml: {0}")]
+    Launch(#[source] serde_yaml_ng::Error),
+    #[error("launch.yaml: {0}")]
+    Template(#[source] launch::TemplateError),
 }
 
 /// `catalog.toml`: what Onyxia's catalog configuration holds, minus the Helm repository.
@@ -269,8 +296,11 @@ fn load_catalog(files: &dyn Files) -> Result<Catalog, CatalogError> {
     }
     let mut charts: BTreeMap<String, Vec<Package>> = BTreeMap::new();
     for sub in files.subdirs() {
-        let package = load_package(files, &sub)
-            .map_err(|message| error(format!("{location}/{}", sub.display()), message))?;
+        let package = load_package(files, &sub).map_err(|e| CatalogError {
+            location: format!("{location}/{}", sub.display()),
+            message: e.to_string(),
+            source: Some(e),
+        })?;
         let versions = charts.entry(package.name.clone()).or_default();
         if versions.iter().any(|p| p.version == package.version) {
             return Err(error(
@@ -300,36 +330,35 @@ fn load_catalog(files: &dyn Files) -> Result<Catalog, CatalogError> {
     })
 }
 
-fn load_package(files: &dyn Files, dir: &Path) -> Result<Package, String> {
+fn load_package(files: &dyn Files, dir: &Path) -> Result<Package, PackageError> {
     let read = |name: &str| files.read(&dir.join(name));
-    let chart_text = read("Chart.yaml").ok_or("Chart.yaml is missing")?;
+    let chart_text = read("Chart.yaml").ok_or(PackageError::Missing("Chart.yaml"))?;
     let metadata: Map<String, Value> =
-        serde_yaml_ng::from_str(&chart_text).map_err(|e| format!("Chart.yaml: {e}"))?;
+        serde_yaml_ng::from_str(&chart_text).map_err(PackageError::Chart)?;
     let text_of = |key: &str| metadata.get(key).and_then(Value::as_str).map(str::to_owned);
-    let name = text_of("name").ok_or("Chart.yaml has no name")?;
-    let version = text_of("version").ok_or("Chart.yaml has no version")?;
+    let name = text_of("name").ok_or(PackageError::NoField("name"))?;
+    let version = text_of("version").ok_or(PackageError::NoField("version"))?;
     let default_values_text = read("values.yaml").unwrap_or_default();
     let default_values: Value = if default_values_text.trim().is_empty() {
         Value::Object(Map::new())
     } else {
-        serde_yaml_ng::from_str(&default_values_text).map_err(|e| format!("values.yaml: {e}"))?
+        serde_yaml_ng::from_str(&default_values_text).map_err(PackageError::Values)?
     };
     if !default_values.is_object() {
-        return Err("values.yaml must be a mapping".into());
+        return Err(PackageError::ValuesNotMapping);
     }
     let schema = match read("values.schema.json") {
         Some(text) => {
-            let schema: Value =
-                serde_json::from_str(&text).map_err(|e| format!("values.schema.json: {e}"))?;
-            schema::compile(&schema).map_err(|e| format!("values.schema.json: {e}"))?;
+            let schema: Value = serde_json::from_str(&text).map_err(PackageError::SchemaJson)?;
+            schema::compile(&schema).map_err(PackageError::Schema)?;
             Some(schema)
         }
         None => None,
     };
-    let launch_text = read("launch.yaml").ok_or("launch.yaml is missing")?;
+    let launch_text = read("launch.yaml").ok_or(PackageError::Missing("launch.yaml"))?;
     let launch: launch::LaunchTemplate =
-        serde_yaml_ng::from_str(&launch_text).map_err(|e| format!("launch.yaml: {e}"))?;
-    launch.check().map_err(|e| format!("launch.yaml: {e}"))?;
+        serde_yaml_ng::from_str(&launch_text).map_err(PackageError::Launch)?;
+    launch.check().map_err(PackageError::Template)?;
     Ok(Package {
         name,
         version,

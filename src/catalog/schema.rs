@@ -105,8 +105,13 @@ pub fn resolve(schema: &Value, registry: &Registry) -> Value {
     resolved
 }
 
+/// A schema jsonschema cannot build a validator from.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SchemaError(#[source] Box<jsonschema::ValidationError<'static>>);
+
 /// A validator for `schema`, or why it is not a usable schema.
-pub fn compile(schema: &Value) -> Result<jsonschema::Validator, String> {
+pub fn compile(schema: &Value) -> Result<jsonschema::Validator, SchemaError> {
     let mut schema = schema.clone();
     // Catalog schemas name drafts by URL; validation must not try to fetch anything.
     if let Value::Object(map) = &mut schema {
@@ -115,12 +120,13 @@ pub fn compile(schema: &Value) -> Result<jsonschema::Validator, String> {
     jsonschema::options()
         .should_validate_formats(false)
         .build(&schema)
-        .map_err(|e| e.to_string())
+        .map_err(|e| SchemaError(Box::new(e)))
 }
 
 /// Every reason `values` fails `schema`, as `path: message` lines (empty when valid).
 pub fn validate(schema: &Value, values: &Value) -> Result<Vec<String>, String> {
-    let validator = compile(schema)?;
+    // The lab maps this error to a message (`services/install.rs`).
+    let validator = compile(schema).map_err(|e| e.to_string())?;
     Ok(validator
         .iter_errors(values)
         .map(|e| {

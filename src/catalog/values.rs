@@ -92,26 +92,50 @@ pub fn compare_versions(a: &str, b: &str) -> Ordering {
 /// Larger quantities are refused, so sums of them cannot overflow (2^53: exact in f64 too).
 const MAX_QUANTITY: f64 = 9_007_199_254_740_992.0;
 
+/// A value that is not a Kubernetes quantity; the text is what users are told.
+#[derive(Debug, PartialEq, thiserror::Error)]
+pub enum QuantityError {
+    #[error("{0} is not a quantity")]
+    NotText(Value),
+    #[error("`{text}` is not a CPU quantity (e.g. 500m or 2)")]
+    Cpu {
+        text: String,
+        #[source]
+        source: Option<std::num::ParseFloatError>,
+    },
+    #[error("`{text}` is not a memory quantity (e.g. 512Mi or 2Gi)")]
+    Memory {
+        text: String,
+        #[source]
+        source: Option<std::num::ParseFloatError>,
+    },
+}
+
 /// A CPU quantity (`100m`, `2`, `0.5`) in millicores.
-pub fn cpu_millis(quantity: &Value) -> Result<u64, String> {
+pub fn cpu_millis(quantity: &Value) -> Result<u64, QuantityError> {
     let text = quantity_text(quantity)?;
     let (number, scale) = match text.strip_suffix('m') {
         Some(n) => (n, 1.0),
         None => (text.as_str(), 1000.0),
     };
-    let n: f64 = number
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{text}` is not a CPU quantity (e.g. 500m or 2)"))?;
+    let n: f64 = match number.trim().parse() {
+        Ok(n) => n,
+        Err(e) => {
+            return Err(QuantityError::Cpu {
+                text,
+                source: Some(e),
+            });
+        }
+    };
     let millis = n * scale;
     if !millis.is_finite() || !(0.0..=MAX_QUANTITY).contains(&millis) {
-        return Err(format!("`{text}` is not a CPU quantity (e.g. 500m or 2)"));
+        return Err(QuantityError::Cpu { text, source: None });
     }
     Ok(millis.round() as u64)
 }
 
 /// A memory quantity (`512Mi`, `2Gi`, `1G`, `1000000`) in bytes.
-pub fn memory_bytes(quantity: &Value) -> Result<u64, String> {
+pub fn memory_bytes(quantity: &Value) -> Result<u64, QuantityError> {
     let text = quantity_text(quantity)?;
     const UNITS: [(&str, f64); 12] = [
         ("Ki", 1024.0),
@@ -131,24 +155,27 @@ pub fn memory_bytes(quantity: &Value) -> Result<u64, String> {
         .iter()
         .find_map(|(unit, scale)| text.strip_suffix(unit).map(|n| (n, *scale)))
         .unwrap_or((text.as_str(), 1.0));
-    let n: f64 = number
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{text}` is not a memory quantity (e.g. 512Mi or 2Gi)"))?;
+    let n: f64 = match number.trim().parse() {
+        Ok(n) => n,
+        Err(e) => {
+            return Err(QuantityError::Memory {
+                text,
+                source: Some(e),
+            });
+        }
+    };
     let bytes = n * scale;
     if !bytes.is_finite() || !(0.0..=MAX_QUANTITY).contains(&bytes) {
-        return Err(format!(
-            "`{text}` is not a memory quantity (e.g. 512Mi or 2Gi)"
-        ));
+        return Err(QuantityError::Memory { text, source: None });
     }
     Ok(bytes.round() as u64)
 }
 
-fn quantity_text(quantity: &Value) -> Result<String, String> {
+fn quantity_text(quantity: &Value) -> Result<String, QuantityError> {
     match quantity {
         Value::String(s) => Ok(s.trim().to_owned()),
         Value::Number(n) => Ok(n.to_string()),
-        other => Err(format!("{other} is not a quantity")),
+        other => Err(QuantityError::NotText(other.clone())),
     }
 }
 

@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use options::{OptionDoc, config_section};
-pub use value::{Secret, SigningAlgorithm};
+pub use value::{Secret, SigningAlgorithm, ValueError};
 
 config_section! {
     /// The whole configuration of one platform.
@@ -161,10 +161,34 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("config file {path}: {message}")]
-    File { path: PathBuf, message: String },
-    #[error("environment variable {name}: {message}")]
-    Env { name: String, message: String },
+    #[error("config file {path}: {source}")]
+    File {
+        path: PathBuf,
+        #[source]
+        source: toml::de::Error,
+    },
+    #[error("environment variable {name}: {source}")]
+    Env {
+        name: String,
+        #[source]
+        source: ValueError,
+    },
+    #[error("environment variable {name}: cannot read {file}: {source}")]
+    EnvFile {
+        name: String,
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("option {key}: {source}")]
+    Value {
+        key: String,
+        #[source]
+        source: ValueError,
+    },
+    #[error("option public_url: {0}")]
+    PublicUrl(#[source] url::ParseError),
+    /// A value out of its range or shape; the message says which.
     #[error("option {key}: {message}")]
     Invalid { key: String, message: String },
 }
@@ -195,12 +219,10 @@ impl Config {
         };
         let warnings = config.apply_env(env)?;
         for (key, text) in flags {
-            config
-                .set(key, text)
-                .map_err(|message| ConfigError::Invalid {
-                    key: (*key).to_owned(),
-                    message,
-                })?;
+            config.set(key, text).map_err(|source| ConfigError::Value {
+                key: (*key).to_owned(),
+                source,
+            })?;
         }
         config.validate()?;
         Ok(Loaded { config, warnings })
@@ -211,9 +233,9 @@ impl Config {
             path: path.to_owned(),
             source,
         })?;
-        toml::from_str(&text).map_err(|e| ConfigError::File {
+        toml::from_str(&text).map_err(|source| ConfigError::File {
             path: path.to_owned(),
-            message: e.to_string(),
+            source,
         })
     }
 
@@ -235,10 +257,12 @@ impl Config {
             let (key, text) = match (direct, from_file) {
                 (Some(option), _) => (option.key.clone(), value),
                 (None, Some(option)) => {
-                    let text = std::fs::read_to_string(&value).map_err(|e| ConfigError::Env {
-                        name: name.clone(),
-                        message: format!("cannot read {value}: {e}"),
-                    })?;
+                    let text =
+                        std::fs::read_to_string(&value).map_err(|source| ConfigError::EnvFile {
+                            name: name.clone(),
+                            file: value.clone(),
+                            source,
+                        })?;
                     (option.key.clone(), text.trim_end().to_owned())
                 }
                 (None, None) => {
@@ -247,15 +271,15 @@ impl Config {
                 }
             };
             self.set(&key, &text)
-                .map_err(|message| ConfigError::Env { name, message })?;
+                .map_err(|source| ConfigError::Env { name, source })?;
         }
         Ok(warnings)
     }
 
     /// Sets one option by dotted key.
-    pub fn set(&mut self, key: &str, text: &str) -> Result<(), String> {
+    pub fn set(&mut self, key: &str, text: &str) -> Result<(), ValueError> {
         self.set_text(key, text)
-            .unwrap_or_else(|| Err(format!("unknown option `{key}`")))
+            .unwrap_or_else(|| Err(ValueError::UnknownOption(key.to_owned())))
     }
 
     fn validate(&mut self) -> Result<(), ConfigError> {
@@ -313,10 +337,7 @@ impl Config {
         }
         if let Some(url) = &self.public_url {
             let trimmed = url.trim_end_matches('/').to_owned();
-            let parsed = url::Url::parse(&trimmed).map_err(|e| ConfigError::Invalid {
-                key: "public_url".into(),
-                message: e.to_string(),
-            })?;
+            let parsed = url::Url::parse(&trimmed).map_err(ConfigError::PublicUrl)?;
             if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
                 return Err(ConfigError::Invalid {
                     key: "public_url".into(),

@@ -67,7 +67,11 @@ macro_rules! config_section {
 
             /// Sets the option `key` (relative to this section) from text.
             /// `None` when no such option exists.
-            pub fn set_text(&mut self, key: &str, text: &str) -> Option<Result<(), String>> {
+            pub fn set_text(
+                &mut self,
+                key: &str,
+                text: &str,
+            ) -> Option<Result<(), $crate::config::value::ValueError>> {
                 match key {
                     $( stringify!($field) => Some(
                         <$ty as $crate::config::value::OptionValue>::parse_text(text)

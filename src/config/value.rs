@@ -6,11 +6,30 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+/// Why text is not a value of an option (or names no option).
+#[derive(Debug, thiserror::Error)]
+pub enum ValueError {
+    #[error("{0}")]
+    Number(#[from] std::num::ParseIntError),
+    #[error("{0}")]
+    Address(#[from] std::net::AddrParseError),
+    #[error("expected {expected}, got `{got}`")]
+    Expected { expected: &'static str, got: String },
+    #[error("unknown option `{0}`")]
+    UnknownOption(String),
+}
+
+impl From<std::convert::Infallible> for ValueError {
+    fn from(never: std::convert::Infallible) -> Self {
+        match never {}
+    }
+}
+
 /// A value an option can hold: parsed from env text, shown in docs and `config show`.
 pub trait OptionValue: Sized {
     /// Secrets are masked in docs, `config show` and logs.
     const SECRET: bool = false;
-    fn parse_text(text: &str) -> Result<Self, String>;
+    fn parse_text(text: &str) -> Result<Self, ValueError>;
     /// How the value is shown; secrets override this to mask themselves.
     fn show(&self) -> String;
 }
@@ -18,8 +37,8 @@ pub trait OptionValue: Sized {
 macro_rules! from_str_value {
     ($($ty:ty),*) => {$(
         impl OptionValue for $ty {
-            fn parse_text(text: &str) -> Result<Self, String> {
-                text.trim().parse::<$ty>().map_err(|e| e.to_string())
+            fn parse_text(text: &str) -> Result<Self, ValueError> {
+                text.trim().parse::<$ty>().map_err(ValueError::from)
             }
             fn show(&self) -> String {
                 self.to_string()
@@ -30,11 +49,14 @@ macro_rules! from_str_value {
 from_str_value!(u16, u32, u64, usize, IpAddr, String);
 
 impl OptionValue for bool {
-    fn parse_text(text: &str) -> Result<Self, String> {
+    fn parse_text(text: &str) -> Result<Self, ValueError> {
         match text.trim().to_ascii_lowercase().as_str() {
             "1" | "true" | "yes" | "on" => Ok(true),
             "0" | "false" | "no" | "off" => Ok(false),
-            other => Err(format!("expected true or false, got `{other}`")),
+            other => Err(ValueError::Expected {
+                expected: "true or false",
+                got: other.to_owned(),
+            }),
         }
     }
     fn show(&self) -> String {
@@ -43,7 +65,7 @@ impl OptionValue for bool {
 }
 
 impl OptionValue for PathBuf {
-    fn parse_text(text: &str) -> Result<Self, String> {
+    fn parse_text(text: &str) -> Result<Self, ValueError> {
         Ok(PathBuf::from(text))
     }
     fn show(&self) -> String {
@@ -54,7 +76,7 @@ impl OptionValue for PathBuf {
 /// Empty text means "not set".
 impl<T: OptionValue> OptionValue for Option<T> {
     const SECRET: bool = T::SECRET;
-    fn parse_text(text: &str) -> Result<Self, String> {
+    fn parse_text(text: &str) -> Result<Self, ValueError> {
         if text.is_empty() {
             Ok(None)
         } else {
@@ -88,7 +110,7 @@ impl fmt::Debug for Secret {
 
 impl OptionValue for Secret {
     const SECRET: bool = true;
-    fn parse_text(text: &str) -> Result<Self, String> {
+    fn parse_text(text: &str) -> Result<Self, ValueError> {
         Ok(Secret(text.to_owned()))
     }
     fn show(&self) -> String {
@@ -104,11 +126,14 @@ pub enum SigningAlgorithm {
 }
 
 impl OptionValue for SigningAlgorithm {
-    fn parse_text(text: &str) -> Result<Self, String> {
+    fn parse_text(text: &str) -> Result<Self, ValueError> {
         match text.trim().to_ascii_uppercase().as_str() {
             "RS256" => Ok(Self::RS256),
             "ES256" => Ok(Self::ES256),
-            other => Err(format!("expected RS256 or ES256, got `{other}`")),
+            other => Err(ValueError::Expected {
+                expected: "RS256 or ES256",
+                got: other.to_owned(),
+            }),
         }
     }
     fn show(&self) -> String {

@@ -47,8 +47,27 @@ pub enum IdentityError {
     Key(#[from] keys::KeyError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("{0}")]
-    Config(String),
+    #[error(transparent)]
+    Passwords(#[from] passwords::ParamsError),
+}
+
+/// Why a token could not be made without a login (the `token` command, test helpers).
+#[derive(Debug, thiserror::Error)]
+pub enum TokenCommandError {
+    #[error("an ephemeral server's key is not reachable; pass --data-dir")]
+    Ephemeral,
+    #[error("no user `{username}` in realm {realm}")]
+    NoUser { username: String, realm: String },
+    #[error("no client `{client_id}` in realm {realm}")]
+    NoClient { client_id: String, realm: String },
+    #[error("issuer {issuer} does not end with {suffix}")]
+    Issuer { issuer: String, suffix: String },
+    #[error(transparent)]
+    Fixtures(#[from] crate::config::fixtures::FixtureError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
 }
 
 /// Why a password login failed. Callers must not tell the user which part was wrong.
@@ -146,7 +165,7 @@ impl Identity {
                 o.login_failures_per_address,
                 Duration::from_secs(o.login_failure_window_seconds),
             ),
-            hasher: PasswordHasher::new(&config.passwords).map_err(IdentityError::Config)?,
+            hasher: PasswordHasher::new(&config.passwords)?,
             passwords: RwLock::new(passwords),
             dummy_hash: std::sync::OnceLock::new(),
             password_grant_enabled: o.password_grant,
@@ -517,17 +536,22 @@ impl Identity {
     }
 
     /// A token for a user without a login (the `token` command and test helpers).
-    pub fn token_for(&self, username: &str, client_id: &str) -> Result<String, String> {
+    pub fn token_for(&self, username: &str, client_id: &str) -> Result<String, TokenCommandError> {
+        let realm = || self.realm.settings.name.clone();
         let user = self
             .realm
             .user(username)
-            .ok_or_else(|| format!("no user `{username}` in realm {}", self.realm.settings.name))?;
-        let client = self.realm.client(client_id).ok_or_else(|| {
-            format!(
-                "no client `{client_id}` in realm {}",
-                self.realm.settings.name
-            )
-        })?;
+            .ok_or_else(|| TokenCommandError::NoUser {
+                username: username.to_owned(),
+                realm: realm(),
+            })?;
+        let client = self
+            .realm
+            .client(client_id)
+            .ok_or_else(|| TokenCommandError::NoClient {
+                client_id: client_id.to_owned(),
+                realm: realm(),
+            })?;
         let (access, _, _) = self.mint(&TokenRequest {
             client,
             subject: Subject::User(&user),
@@ -548,12 +572,12 @@ pub fn cli_token(
     username: &str,
     client_id: &str,
     issuer: Option<&str>,
-) -> Result<String, String> {
+) -> Result<String, TokenCommandError> {
     if config.ephemeral {
-        return Err("an ephemeral server's key is not reachable; pass --data-dir".into());
+        return Err(TokenCommandError::Ephemeral);
     }
     let data_dir = config.persistent_data_dir();
-    let fixtures = Fixtures::load(config.fixtures.as_deref()).map_err(|e| e.to_string())?;
+    let fixtures = Fixtures::load(config.fixtures.as_deref())?;
     let running = crate::endpoints::Endpoints::read_running_file(&data_dir);
     let issuer = issuer
         .map(str::to_owned)
@@ -568,8 +592,11 @@ pub fn cli_token(
     let suffix = format!("/realms/{}", fixtures.realm.name);
     let public_url = issuer
         .strip_suffix(&suffix)
-        .ok_or_else(|| format!("issuer {issuer} does not end with {suffix}"))?;
-    let store = Arc::new(Store::in_memory().map_err(|e| e.to_string())?);
+        .ok_or_else(|| TokenCommandError::Issuer {
+            issuer: issuer.clone(),
+            suffix: suffix.clone(),
+        })?;
+    let store = Arc::new(Store::in_memory()?);
     let identity = Identity::new(
         config,
         &fixtures,
@@ -577,7 +604,6 @@ pub fn cli_token(
         store,
         &data_dir,
         Clock::system(),
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     identity.token_for(username, client_id)
 }

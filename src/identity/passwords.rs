@@ -58,15 +58,20 @@ impl MemoryPool {
     }
 }
 
+/// The configured argon2 parameters are out of argon2's range.
+#[derive(Debug, thiserror::Error)]
+#[error("argon2 parameters: {0}")]
+pub struct ParamsError(#[source] argon2::Error);
+
 impl PasswordHasher {
-    pub fn new(config: &PasswordConfig) -> Result<Self, String> {
+    pub fn new(config: &PasswordConfig) -> Result<Self, ParamsError> {
         let params = Params::new(
             config.argon2_memory_kib,
             config.argon2_iterations,
             config.argon2_parallelism,
             None,
         )
-        .map_err(|e| format!("argon2 parameters: {e}"))?;
+        .map_err(ParamsError)?;
         Ok(Self {
             params,
             pool: MemoryPool {

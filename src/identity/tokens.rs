@@ -266,14 +266,14 @@ impl Identity {
     }
 
     /// An ID token this issuer signed, expired or not (RP-initiated logout accepts both).
-    pub fn decode_id_token_hint(&self, token: &str) -> Result<Claims, String> {
+    pub fn decode_id_token_hint(&self, token: &str) -> Result<Claims, InvalidHint> {
         let mut validation = Validation::new(self.signing.algorithm);
         validation.set_issuer(&[&self.issuer]);
         validation.validate_aud = false;
         validation.validate_exp = false;
         validation.set_required_spec_claims::<&str>(&[]);
         let data = jsonwebtoken::decode::<Claims>(token, &self.signing.decoding, &validation)
-            .map_err(|e| format!("invalid id_token_hint: {e}"))?;
+            .map_err(InvalidHint)?;
         Ok(data.claims)
     }
 
@@ -286,19 +286,35 @@ impl Identity {
         .expect("HS256 signing")
     }
 
-    pub(super) fn decode_refresh(&self, token: &str) -> Result<Claims, String> {
+    pub(super) fn decode_refresh(&self, token: &str) -> Result<Claims, RefreshTokenError> {
         let data = jsonwebtoken::decode::<Claims>(
             token,
             &self.refresh_key.decoding,
             &rules(Algorithm::HS256, &self.issuer),
         )
-        .map_err(|e| e.to_string())?;
-        check_window(&data.claims, self.clock.secs()).map_err(|e| e.to_string())?;
+        .map_err(RefreshTokenError::Jwt)?;
+        check_window(&data.claims, self.clock.secs()).map_err(RefreshTokenError::Window)?;
         match data.claims.get("typ").and_then(Value::as_str) {
             Some("Refresh") => Ok(data.claims),
-            _ => Err("not a refresh token".into()),
+            _ => Err(RefreshTokenError::NotRefresh),
         }
     }
+}
+
+/// An `id_token_hint` this issuer did not sign, or not for this issuer.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid id_token_hint: {0}")]
+pub struct InvalidHint(#[source] jsonwebtoken::errors::Error);
+
+/// Why a refresh token does not decode.
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshTokenError {
+    #[error("{0}")]
+    Jwt(#[source] jsonwebtoken::errors::Error),
+    #[error("{0}")]
+    Window(#[source] VerifyError),
+    #[error("not a refresh token")]
+    NotRefresh,
 }
 
 /// The rules every token check follows (access, STS and Vault login tokens, from this issuer

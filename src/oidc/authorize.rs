@@ -91,7 +91,7 @@ pub async fn authorize_get(
 ) -> Response {
     match query_params(&uri) {
         Ok(params) => authorize(&state, jar, params).await,
-        Err(e) => pages::error(StatusCode::BAD_REQUEST, &e),
+        Err(e) => pages::error(StatusCode::BAD_REQUEST, &e.to_string()),
     }
 }
 
@@ -200,9 +200,24 @@ async fn authorize(state: &OidcState, jar: CookieJar, params: Params) -> Respons
     };
     let prompt = params.get("prompt").unwrap_or_default();
     let max_age = params.get("max_age").and_then(|v| v.parse::<u64>().ok());
-    if !prompt.split(' ').any(|p| p == "login")
-        && let Some(cookie) = jar.get(SESSION_COOKIE)
-        && let Some(session) = identity.session_from_cookie(cookie.value())
+    let session = match jar.get(SESSION_COOKIE) {
+        Some(cookie) if !prompt.split(' ').any(|p| p == "login") => {
+            let cookie = cookie.value().to_owned();
+            // Touching the session is a redb write.
+            match state
+                .on_identity(move |identity| identity.session_from_cookie(&cookie))
+                .await
+            {
+                Ok(session) => session,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot check a session cookie");
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
+    if let Some(session) = session
         && max_age.is_none_or(|age| {
             state
                 .identity
@@ -410,8 +425,18 @@ pub async fn login_submit(
     if let Some(id) = &request_id {
         crate::sync::lock(&state.logins).remove(id);
     }
-    let (session, session_cookie) = match state.identity.open_session(&user) {
-        Ok(s) => s,
+    let opened = state
+        .on_identity(move |identity| identity.open_session(&user))
+        .await;
+    let (session, session_cookie) = match opened {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "cannot store a session");
+            return pages::error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The server cannot store sessions right now.",
+            );
+        }
         Err(e) => {
             tracing::error!(error = %e, "cannot store a session");
             return pages::error(

@@ -26,8 +26,8 @@ impl OAuthError {
         tracing::debug!(error = e.error, description = %crate::markup::excerpt(&e.description), "oauth request refused");
         e
     }
-    pub fn invalid_request(d: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_request", d)
+    pub fn invalid_request(d: impl std::fmt::Display) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", d.to_string())
     }
     /// 401 with a Basic challenge when the client tried Basic auth (RFC 6749 §5.2).
     pub fn invalid_client(d: impl Into<String>, used_basic: bool) -> Self {
@@ -94,6 +94,12 @@ impl IntoResponse for OAuthError {
 
 impl From<crate::store::StoreError> for OAuthError {
     fn from(e: crate::store::StoreError) -> Self {
+        OAuthError::server_error(e)
+    }
+}
+
+impl From<crate::blocking::BlockingError> for OAuthError {
+    fn from(e: crate::blocking::BlockingError) -> Self {
         OAuthError::server_error(e)
     }
 }

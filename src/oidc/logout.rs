@@ -16,8 +16,8 @@ use super::{OidcState, client_auth, pages, query_params, read_form};
 
 pub async fn logout_get(State(state): State<Arc<OidcState>>, jar: CookieJar, uri: Uri) -> Response {
     match query_params(&uri) {
-        Ok(params) => logout(&state, jar, params, false),
-        Err(e) => pages::error(StatusCode::BAD_REQUEST, &e),
+        Ok(params) => logout(&state, jar, params, false).await,
+        Err(e) => pages::error(StatusCode::BAD_REQUEST, &e.to_string()),
     }
 }
 
@@ -39,9 +39,9 @@ pub async fn logout_post(
             Err(e) => return e.into_response(),
         };
         if let Some(sid) = state.identity.refresh_token_session(client, refresh)
-            && let Err(e) = state.identity.end_session(&sid)
+            && let Err(e) = end_session(&state, sid).await
         {
-            return super::OAuthError::from(e).into_response();
+            return e.into_response();
         }
         return StatusCode::NO_CONTENT.into_response();
     }
@@ -49,10 +49,17 @@ pub async fn logout_post(
         Ok(q) if params.iter().next().is_none() => q,
         _ => params,
     };
-    logout(&state, jar, merged, true)
+    logout(&state, jar, merged, true).await
 }
 
-fn logout(state: &OidcState, jar: CookieJar, params: Params, posted: bool) -> Response {
+/// Ends a session and its refresh tokens; the redb write runs on the blocking pool.
+async fn end_session(state: &OidcState, sid: String) -> Result<(), super::OAuthError> {
+    Ok(state
+        .on_identity(move |identity| identity.end_session(&sid))
+        .await??)
+}
+
+async fn logout(state: &OidcState, jar: CookieJar, params: Params, posted: bool) -> Response {
     let identity = &state.identity;
     let hint = match params
         .get("id_token_hint")
@@ -62,7 +69,7 @@ fn logout(state: &OidcState, jar: CookieJar, params: Params, posted: bool) -> Re
         Some(Ok(_)) => {
             return pages::error(StatusCode::BAD_REQUEST, "id_token_hint is not an ID token");
         }
-        Some(Err(e)) => return pages::error(StatusCode::BAD_REQUEST, &e),
+        Some(Err(e)) => return pages::error(StatusCode::BAD_REQUEST, &e.to_string()),
         None => None,
     };
     let hint_client = hint
@@ -112,9 +119,9 @@ fn logout(state: &OidcState, jar: CookieJar, params: Params, posted: bool) -> Re
         hint_sid
     };
     if let Some(sid) = sid
-        && let Err(e) = identity.end_session(&sid)
+        && let Err(e) = end_session(state, sid).await
     {
-        return super::OAuthError::from(e).into_response();
+        return e.into_response();
     }
     let jar = jar.remove(
         Cookie::build(SESSION_COOKIE)

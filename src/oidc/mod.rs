@@ -105,6 +105,16 @@ impl OidcState {
         format!("/realms/{}", self.identity.realm.settings.name)
     }
 
+    /// Runs an identity operation that writes to redb (sessions, refresh tokens) on the
+    /// blocking pool: each commit fsyncs.
+    async fn on_identity<T: Send + 'static>(
+        &self,
+        op: impl FnOnce(&Identity) -> T + Send + 'static,
+    ) -> Result<T, crate::blocking::BlockingError> {
+        let identity = self.identity.clone();
+        crate::blocking::run(move || op(&identity)).await
+    }
+
     /// Checks a password off the async workers. Checks run one per core: each argon2
     /// verification holds its memory cost (19 MiB by default) while it runs.
     async fn check_password(
@@ -277,7 +287,7 @@ async fn read_form(
 }
 
 /// The query string's parameters.
-fn query_params(uri: &axum::http::Uri) -> Result<Params, String> {
+fn query_params(uri: &axum::http::Uri) -> Result<Params, form::FormError> {
     Params::parse(uri.query().unwrap_or_default().as_bytes())
 }
 

@@ -20,7 +20,7 @@ use super::{OAuthError, OidcState, client_auth, no_store, read_form};
 use crate::config::fixtures::Grant;
 use crate::identity::realm::Client;
 use crate::identity::tokens::{TokenSet, granted_scope};
-use crate::identity::{LoginError, RefreshError};
+use crate::identity::{Identity, LoginError, RefreshError};
 
 pub async fn token(
     State(state): State<Arc<OidcState>>,
@@ -32,6 +32,27 @@ pub async fn token(
         Ok(set) => no_store(Json(token_json(&set)).into_response()),
         Err(e) => e.into_response(),
     }
+}
+
+/// Runs an identity operation for `client` on the blocking pool: sessions and refresh tokens
+/// are redb writes, and each commit fsyncs.
+async fn for_client<T: Send + 'static>(
+    state: &OidcState,
+    client: &Client,
+    op: impl FnOnce(&Identity, &Client) -> T + Send + 'static,
+) -> Result<T, OAuthError> {
+    let id = client.id.clone();
+    let missing = format!("client {id} left the realm");
+    state
+        .on_identity(move |identity| {
+            // The realm is fixed at start: the client authenticated above is still there.
+            identity
+                .realm
+                .client(&id)
+                .map(|client| op(identity, client))
+        })
+        .await?
+        .ok_or_else(|| OAuthError::server_error(missing))
 }
 
 fn token_json(set: &TokenSet) -> serde_json::Value {
@@ -69,7 +90,7 @@ async fn grant(
         .require("grant_type")
         .map_err(OAuthError::invalid_request)?;
     match grant_type {
-        "authorization_code" => authorization_code(state, client, &params),
+        "authorization_code" => authorization_code(state, client, &params).await,
         "refresh_token" => {
             if !client.allows(Grant::RefreshToken) {
                 return Err(OAuthError::unauthorized_client(
@@ -79,7 +100,12 @@ async fn grant(
             let token = params
                 .require("refresh_token")
                 .map_err(OAuthError::invalid_request)?;
-            identity.refresh(client, token).map_err(|e| match e {
+            let token = token.to_owned();
+            for_client(state, client, move |identity, client| {
+                identity.refresh(client, &token)
+            })
+            .await?
+            .map_err(|e| match e {
                 RefreshError::Store(e) => OAuthError::from(e),
                 other => OAuthError::invalid_grant(other.to_string()),
             })
@@ -99,7 +125,7 @@ async fn grant(
     }
 }
 
-fn authorization_code(
+async fn authorization_code(
     state: &OidcState,
     client: &Client,
     params: &Params,
@@ -117,7 +143,9 @@ fn authorization_code(
         // RFC 6749 §4.1.2: a code used twice revokes what it granted.
         CodeUse::Spent { sid } => {
             tracing::warn!(sid, "authorization code reused; ending its session");
-            state.identity.end_session(&sid)?;
+            state
+                .on_identity(move |identity| identity.end_session(&sid))
+                .await??;
             return Err(OAuthError::invalid_grant("Code not valid"));
         }
         CodeUse::Unknown => return Err(OAuthError::invalid_grant("Code not valid")),
@@ -168,13 +196,16 @@ fn authorization_code(
         .realm
         .user(&grant.username)
         .ok_or_else(|| OAuthError::invalid_grant("User not found"))?;
-    Ok(identity.issue_for_user(
-        client,
-        &user,
-        Some(&session),
-        &grant.scope,
-        grant.nonce.as_deref(),
-    )?)
+    Ok(for_client(state, client, move |identity, client| {
+        identity.issue_for_user(
+            client,
+            &user,
+            Some(&session),
+            &grant.scope,
+            grant.nonce.as_deref(),
+        )
+    })
+    .await??)
 }
 
 async fn password(
@@ -211,9 +242,12 @@ async fn password(
             return Err(e);
         }
     };
-    let (session, _) = identity.open_session(&user)?;
     let scope = granted_scope(params.get("scope"));
-    Ok(identity.issue_for_user(client, &user, Some(&session), &scope, None)?)
+    Ok(for_client(state, client, move |identity, client| {
+        let (session, _) = identity.open_session(&user)?;
+        identity.issue_for_user(client, &user, Some(&session), &scope, None)
+    })
+    .await??)
 }
 
 /// RFC 7009: revoking an unknown or foreign token still answers 200.
@@ -228,7 +262,11 @@ pub async fn revoke(
         let token = params
             .require("token")
             .map_err(OAuthError::invalid_request)?;
-        state.identity.revoke_refresh(client, token)?;
+        let token = token.to_owned();
+        for_client(&state, client, move |identity, client| {
+            identity.revoke_refresh(client, &token)
+        })
+        .await??;
         Ok::<_, OAuthError>(())
     }
     .await;

@@ -200,7 +200,9 @@ impl From<LabError> for Problem {
                 errors,
             },
             LabError::Conflict(m) => Problem::new(StatusCode::CONFLICT, "Conflict", m),
-            LabError::QuotaExceeded(m) => Problem::new(StatusCode::FORBIDDEN, "Quota exceeded", m),
+            LabError::QuotaExceeded(m) => {
+                Problem::new(StatusCode::FORBIDDEN, "Quota exceeded", m.to_string())
+            }
             LabError::NoRuntime(m) => {
                 Problem::new(StatusCode::SERVICE_UNAVAILABLE, "No container engine", m)
             }
@@ -214,6 +216,14 @@ impl From<LabError> for Problem {
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "Internal Server Error",
                     "the database failed; see the server log",
+                )
+            }
+            LabError::Blocking(e) => {
+                tracing::error!(error = %e, "lab operation did not finish");
+                Problem::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Internal Server Error",
+                    "internal error; see the server log",
                 )
             }
         }

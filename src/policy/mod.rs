@@ -111,26 +111,44 @@ const CONDITION_OPERATORS: &[&str] = &[
     "StringNotLike",
 ];
 
+/// Why a policy document was refused; the text is what S3 clients and fixture authors see.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("policies are limited to {MAX_POLICY_BYTES} bytes")]
+    TooLarge,
+    #[error("policy is not valid: {0}")]
+    Json(#[source] serde_json::Error),
+    #[error("policy has no Statement")]
+    NoStatement,
+    #[error("a statement needs Action or NotAction")]
+    NoAction,
+    #[error("a statement needs Resource")]
+    NoResource,
+    #[error("resource {0} is not an S3 ARN")]
+    NotS3Resource(String),
+    #[error("condition operator {0} is not supported")]
+    Operator(String),
+}
+
 impl Policy {
-    pub fn parse(text: &str) -> Result<Policy, String> {
+    pub fn parse(text: &str) -> Result<Policy, PolicyError> {
         if text.len() > MAX_POLICY_BYTES {
-            return Err(format!("policies are limited to {MAX_POLICY_BYTES} bytes"));
+            return Err(PolicyError::TooLarge);
         }
-        let policy: Policy =
-            serde_json::from_str(text).map_err(|e| format!("policy is not valid: {e}"))?;
+        let policy: Policy = serde_json::from_str(text).map_err(PolicyError::Json)?;
         if policy.statement.is_empty() {
-            return Err("policy has no Statement".into());
+            return Err(PolicyError::NoStatement);
         }
         for st in &policy.statement {
             if st.action.items().is_empty() && st.not_action.items().is_empty() {
-                return Err("a statement needs Action or NotAction".into());
+                return Err(PolicyError::NoAction);
             }
             if st.resource.items().is_empty() {
-                return Err("a statement needs Resource".into());
+                return Err(PolicyError::NoResource);
             }
             for r in st.resource.items() {
                 if r != "*" && !r.starts_with("arn:aws:s3:::") {
-                    return Err(format!("resource {r} is not an S3 ARN"));
+                    return Err(PolicyError::NotS3Resource(r.to_owned()));
                 }
             }
             if let Some(op) = st
@@ -138,7 +156,7 @@ impl Policy {
                 .keys()
                 .find(|op| !CONDITION_OPERATORS.contains(&op.trim_end_matches("IfExists")))
             {
-                return Err(format!("condition operator {op} is not supported"));
+                return Err(PolicyError::Operator(op.clone()));
             }
         }
         Ok(policy)

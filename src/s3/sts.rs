@@ -8,7 +8,7 @@ use s3s::route::S3Route;
 use s3s::{Body, S3Request, S3Response, S3Result};
 use serde_json::Value;
 
-use super::keys::{KeyRing, TempOwner};
+use super::keys::{Issued, KeyRing, TempOwner};
 use crate::clock::Clock;
 use crate::identity::verifier::{Verifier, VerifyError};
 use crate::markup::escape as escape_xml;
@@ -175,7 +175,11 @@ impl S3Route for Sts {
                 format!("unsupported Version {v}"),
             )),
             (Some("AssumeRoleWithWebIdentity"), _) => self.web_identity(&get).await,
-            (Some("AssumeRole"), _) => self.assume_role(&req, &get),
+            (Some("AssumeRole"), _) => {
+                let signer = req.credentials.as_ref().map(|c| c.access_key.clone());
+                let temporary = req.headers.contains_key("x-amz-security-token");
+                self.assume_role(signer, temporary, &get).await
+            }
             (Some(other), _) => Err(bad(
                 "InvalidAction",
                 format!("Could not find operation {other} for version 2011-06-15"),
@@ -189,6 +193,25 @@ impl S3Route for Sts {
 }
 
 impl Sts {
+    /// Stores new temporary keys; the redb write runs on the blocking pool.
+    async fn issue(
+        &self,
+        owner: TempOwner,
+        policies: Vec<String>,
+        expires: u64,
+    ) -> Result<Issued, StsError> {
+        let keys = self.keys.clone();
+        let internal = |message: String| {
+            tracing::error!(error = %message, "cannot store temporary credentials");
+            err(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", message)
+        };
+        match crate::blocking::run(move || keys.issue(owner, policies, expires)).await {
+            Ok(Ok(issued)) => Ok(issued),
+            Ok(Err(e)) => Err(internal(e.to_string())),
+            Err(e) => Err(internal(e.to_string())),
+        }
+    }
+
     fn duration(&self, requested: Option<&str>) -> Result<Option<u64>, StsError> {
         let Some(text) = requested else {
             return Ok(None);
@@ -268,7 +291,6 @@ impl Sts {
             .unwrap_or_default()
             .to_owned();
         let issued = self
-            .keys
             .issue(
                 TempOwner::Web {
                     username: username.clone(),
@@ -277,13 +299,7 @@ impl Sts {
                 known,
                 expires,
             )
-            .map_err(|e| {
-                err(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "InternalError",
-                    e.to_string(),
-                )
-            })?;
+            .await?;
         Ok(format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<AssumeRoleWithWebIdentityResponse xmlns=\"{NS}\">\
              <AssumeRoleWithWebIdentityResult>{}<SubjectFromWebIdentityToken>{}</SubjectFromWebIdentityToken>\
@@ -301,19 +317,22 @@ impl Sts {
         ))
     }
 
-    fn assume_role<'a>(
+    /// `signer`: the access key that signed the request; `temporary`: it carried a session
+    /// token.
+    async fn assume_role<'a>(
         &self,
-        req: &S3Request<Body>,
-        get: &impl Fn(&str) -> Option<&'a str>,
+        signer: Option<String>,
+        temporary: bool,
+        get: &(impl Fn(&str) -> Option<&'a str> + Sync),
     ) -> Result<String, StsError> {
-        let Some(credentials) = &req.credentials else {
+        let Some(user) = signer else {
             return Err(err(
                 StatusCode::FORBIDDEN,
                 "AccessDenied",
                 "AssumeRole must be signed with a user's keys",
             ));
         };
-        if req.headers.contains_key("x-amz-security-token") {
+        if temporary {
             return Err(err(
                 StatusCode::FORBIDDEN,
                 "AccessDenied",
@@ -321,7 +340,6 @@ impl Sts {
             ));
         }
         let duration = self.duration(get("DurationSeconds"))?.unwrap_or(3600);
-        let user = credentials.access_key.clone();
         // Like MinIO: the root keys cannot mint long-lived root sessions, nor can temporary keys.
         let policies = self.keys.user_policies(&user).ok_or_else(|| {
             err(
@@ -333,19 +351,12 @@ impl Sts {
         let owner = user;
         let session = get("RoleSessionName").unwrap_or("session").to_owned();
         let issued = self
-            .keys
             .issue(
                 TempOwner::Assumed { user: owner },
                 policies,
                 self.clock.secs() + duration,
             )
-            .map_err(|e| {
-                err(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "InternalError",
-                    e.to_string(),
-                )
-            })?;
+            .await?;
         Ok(format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<AssumeRoleResponse xmlns=\"{NS}\"><AssumeRoleResult>{}\
              <AssumedRoleUser><Arn>arn:aws:sts::000000000000:assumed-role/onyxia/{}</Arn><AssumedRoleId>{}:{}</AssumedRoleId></AssumedRoleUser>\
@@ -359,7 +370,7 @@ impl Sts {
     }
 }
 
-fn credentials_xml(issued: &super::keys::Issued) -> String {
+fn credentials_xml(issued: &Issued) -> String {
     format!(
         "<Credentials><AccessKeyId>{}</AccessKeyId><SecretAccessKey>{}</SecretAccessKey><SessionToken>{}</SessionToken>\
          <Expiration>{}</Expiration></Credentials>",

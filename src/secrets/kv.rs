@@ -83,8 +83,14 @@ pub enum KvError {
     #[error("{0}")]
     Invalid(String),
     /// Stored data that cannot be opened: a server-side problem, not the client's.
-    #[error("{0}")]
-    Corrupt(String),
+    #[error("stored secret {key} cannot be decrypted")]
+    Undecryptable { key: String },
+    #[error("stored secret {key} is not JSON")]
+    NotJson {
+        key: String,
+        #[source]
+        source: serde_json::Error,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -175,9 +181,11 @@ impl Kv {
         let plain = self
             .sealer
             .open(&sealed, &key)
-            .ok_or_else(|| KvError::Corrupt(format!("stored secret {key} cannot be decrypted")))?;
-        let data = serde_json::from_slice(&plain)
-            .map_err(|_| KvError::Corrupt(format!("stored secret {key} is not JSON")))?;
+            .ok_or_else(|| KvError::Undecryptable { key: key.clone() })?;
+        let data = serde_json::from_slice(&plain).map_err(|source| KvError::NotJson {
+            key: key.clone(),
+            source,
+        })?;
         Ok(Read {
             data,
             version,

@@ -47,13 +47,15 @@ pub enum LabError {
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
-    QuotaExceeded(String),
+    QuotaExceeded(quota::QuotaExceeded),
     #[error("{0}")]
     NoRuntime(String),
     #[error("{0}")]
     Engine(String),
     #[error("{0}")]
     Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Blocking(#[from] crate::blocking::BlockingError),
 }
 
 impl From<RuntimeError> for LabError {
@@ -376,7 +378,7 @@ impl Lab {
             }
         }
         self.routes.set(release, None);
-        self.overrides.remove(caller.project, release)?;
+        self.overrides.clear(caller.project, release).await?;
         self.events.record(
             caller.project,
             release,
@@ -402,9 +404,12 @@ impl Lab {
         name: &str,
     ) -> Result<(), LabError> {
         self.get(caller, release).await?;
-        Ok(self.overrides.update(caller.project, release, |o| {
-            o.friendly_name = Some(name.to_owned())
-        })?)
+        let name = name.to_owned();
+        self.overrides
+            .update(caller.project, release, move |o| {
+                o.friendly_name = Some(name)
+            })
+            .await
     }
 
     pub async fn share(
@@ -414,9 +419,9 @@ impl Lab {
         share: bool,
     ) -> Result<(), LabError> {
         self.get(caller, release).await?;
-        Ok(self
-            .overrides
-            .update(caller.project, release, |o| o.share = Some(share))?)
+        self.overrides
+            .update(caller.project, release, move |o| o.share = Some(share))
+            .await
     }
 
     /// Stops or starts a suspendable service, keeping its volumes.
@@ -440,7 +445,8 @@ impl Lab {
         let runtime = self.require_runtime()?;
         let was = service.suspended;
         self.overrides
-            .update(caller.project, release, |o| o.suspended = suspend)?;
+            .update(caller.project, release, move |o| o.suspended = suspend)
+            .await?;
         self.readiness.forget(caller.project, release);
         let result = if suspend {
             self.routes.set(release, None);
@@ -451,7 +457,8 @@ impl Lab {
         self.events.touch();
         if let Err(e) = result {
             self.overrides
-                .update(caller.project, release, |o| o.suspended = was)?;
+                .update(caller.project, release, move |o| o.suspended = was)
+                .await?;
             return Err(e.into());
         }
         let (reason, text) = if suspend {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::LabError;
 use crate::runtime::ServiceMeta;
 use crate::store::{Store, StoreError, Table};
 
@@ -55,20 +56,35 @@ impl OverrideStore {
         overrides
     }
 
-    pub fn update(
+    /// Changes a service's overrides in one redb write transaction, on the blocking pool.
+    pub async fn update(
         &self,
         project: &str,
         release: &str,
-        change: impl FnOnce(&mut Overrides),
-    ) -> Result<(), StoreError> {
+        change: impl FnOnce(&mut Overrides) + Send + 'static,
+    ) -> Result<(), LabError> {
+        let store = self.store.clone();
         let key = key(project, release);
-        self.store.write(|w| {
-            let mut o = w.get(&OVERRIDES, &key)?.unwrap_or_default();
-            change(&mut o);
-            w.put(&OVERRIDES, &key, &o)
+        crate::blocking::run(move || {
+            store.write(|w| {
+                let mut o = w.get(&OVERRIDES, &key)?.unwrap_or_default();
+                change(&mut o);
+                w.put(&OVERRIDES, &key, &o)
+            })
         })
+        .await??;
+        Ok(())
     }
 
+    /// Forgets a deleted service's overrides, on the blocking pool.
+    pub async fn clear(&self, project: &str, release: &str) -> Result<(), LabError> {
+        let store = self.store.clone();
+        let key = key(project, release);
+        crate::blocking::run(move || store.remove(&OVERRIDES, &key)).await??;
+        Ok(())
+    }
+
+    /// Forgets a service's overrides on the calling thread (a redb write transaction).
     pub fn remove(&self, project: &str, release: &str) -> Result<(), StoreError> {
         self.store.remove(&OVERRIDES, &key(project, release))?;
         Ok(())

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::catalog::values::{cpu_millis, format_cpu, format_memory, memory_bytes};
+use crate::catalog::values::{QuantityError, cpu_millis, format_cpu, format_memory, memory_bytes};
 use crate::runtime::ServiceMeta;
 
 /// Keys Onyxia reports (the web pairs `spec[k]` with `usage[k]`).
@@ -42,10 +42,39 @@ impl QuotaUsage {
     }
 }
 
+/// A quota object that is not one.
+#[derive(Debug, thiserror::Error)]
+pub enum QuotaError {
+    #[error("a quota must be an object")]
+    NotObject,
+    #[error("{key}: {source}")]
+    Quantity {
+        key: String,
+        #[source]
+        source: QuantityError,
+    },
+    #[error("{key}: {value} is not a count")]
+    NotCount { key: String, value: Value },
+}
+
+/// Why a service does not fit in the quota; the text is what the user is told.
+#[derive(Debug, thiserror::Error)]
+pub enum QuotaExceeded {
+    #[error("exceeded quota: {key} would be {total} of {limit} (this service asks for {asked})")]
+    Resource {
+        key: &'static str,
+        total: String,
+        limit: String,
+        asked: String,
+    },
+    #[error("exceeded quota: count/pods would be {total} of {limit}")]
+    Services { total: u64, limit: u64 },
+}
+
 impl Quota {
     /// The quota of a region's `quotas.<user|group>` object, keeping known keys only.
-    pub fn from_json(value: &Value) -> Result<Quota, String> {
-        let map = value.as_object().ok_or("a quota must be an object")?;
+    pub fn from_json(value: &Value) -> Result<Quota, QuotaError> {
+        let map = value.as_object().ok_or(QuotaError::NotObject)?;
         let mut spec = Map::new();
         for (key, v) in map {
             if v.is_null() {
@@ -59,13 +88,22 @@ impl Quota {
             }
             match key.as_str() {
                 "requests.cpu" | "limits.cpu" => {
-                    cpu_millis(v).map_err(|e| format!("{key}: {e}"))?;
+                    cpu_millis(v).map_err(|source| QuotaError::Quantity {
+                        key: key.clone(),
+                        source,
+                    })?;
                 }
                 "requests.memory" | "limits.memory" => {
-                    memory_bytes(v).map_err(|e| format!("{key}: {e}"))?;
+                    memory_bytes(v).map_err(|source| QuotaError::Quantity {
+                        key: key.clone(),
+                        source,
+                    })?;
                 }
                 "count/pods" => {
-                    count(v).ok_or_else(|| format!("{key}: {v} is not a count"))?;
+                    count(v).ok_or_else(|| QuotaError::NotCount {
+                        key: key.clone(),
+                        value: v.clone(),
+                    })?;
                 }
                 _ => {}
             }
@@ -75,38 +113,38 @@ impl Quota {
     }
 
     /// Whether a new service with these requests fits beside `usage`; the reason if not.
-    pub fn admit(&self, usage: &QuotaUsage, cpu: u64, memory: u64) -> Result<(), String> {
+    pub fn admit(&self, usage: &QuotaUsage, cpu: u64, memory: u64) -> Result<(), QuotaExceeded> {
         for key in ["requests.cpu", "limits.cpu"] {
             if let Some(limit) = self.spec.get(key).and_then(|v| cpu_millis(v).ok())
                 && usage.cpu_millis.saturating_add(cpu) > limit
             {
-                return Err(format!(
-                    "exceeded quota: {key} would be {} of {} (this service asks for {})",
-                    format_cpu(usage.cpu_millis.saturating_add(cpu)),
-                    format_cpu(limit),
-                    format_cpu(cpu)
-                ));
+                return Err(QuotaExceeded::Resource {
+                    key,
+                    total: format_cpu(usage.cpu_millis.saturating_add(cpu)),
+                    limit: format_cpu(limit),
+                    asked: format_cpu(cpu),
+                });
             }
         }
         for key in ["requests.memory", "limits.memory"] {
             if let Some(limit) = self.spec.get(key).and_then(|v| memory_bytes(v).ok())
                 && usage.memory_bytes.saturating_add(memory) > limit
             {
-                return Err(format!(
-                    "exceeded quota: {key} would be {} of {} (this service asks for {})",
-                    format_memory(usage.memory_bytes.saturating_add(memory)),
-                    format_memory(limit),
-                    format_memory(memory)
-                ));
+                return Err(QuotaExceeded::Resource {
+                    key,
+                    total: format_memory(usage.memory_bytes.saturating_add(memory)),
+                    limit: format_memory(limit),
+                    asked: format_memory(memory),
+                });
             }
         }
         if let Some(limit) = self.spec.get("count/pods").and_then(count)
             && usage.services.saturating_add(1) > limit
         {
-            return Err(format!(
-                "exceeded quota: count/pods would be {} of {limit}",
-                usage.services.saturating_add(1)
-            ));
+            return Err(QuotaExceeded::Services {
+                total: usage.services.saturating_add(1),
+                limit,
+            });
         }
         Ok(())
     }
@@ -151,7 +189,7 @@ mod tests {
         let mut usage = QuotaUsage::default();
         assert!(quota.admit(&usage, 500, 512 << 20).is_ok());
         usage.cpu_millis = 600;
-        let err = quota.admit(&usage, 500, 0).unwrap_err();
+        let err = quota.admit(&usage, 500, 0).unwrap_err().to_string();
         assert!(err.contains("requests.cpu would be 1100m of 1"), "{err}");
         usage = QuotaUsage {
             cpu_millis: 0,
@@ -162,6 +200,7 @@ mod tests {
             quota
                 .admit(&usage, 0, 0)
                 .unwrap_err()
+                .to_string()
                 .contains("count/pods")
         );
         assert!(Quota::from_json(&json!({"requests.cpu": "lots"})).is_err());

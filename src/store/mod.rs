@@ -28,30 +28,30 @@ pub enum StoreError {
     NewerSchema { found: u64, supported: u64 },
     #[error("database {path} is already in use by another onyxia-lite process")]
     InUse { path: String },
+    #[error("database error: {path}: {source}")]
+    Open {
+        path: String,
+        #[source]
+        source: redb::DatabaseError,
+    },
     #[error("database error: {0}")]
-    Db(String),
-    #[error("stored value in table {table} under {key} is unreadable: {message}")]
+    InMemory(#[source] redb::DatabaseError),
+    #[error("database error: {0}")]
+    Transaction(#[from] redb::TransactionError),
+    #[error("database error: {0}")]
+    Table(#[from] redb::TableError),
+    #[error("database error: {0}")]
+    Storage(#[from] redb::StorageError),
+    #[error("database error: {0}")]
+    Commit(#[from] redb::CommitError),
+    #[error("stored value in table {table} under {key} is unreadable: {source}")]
     Corrupt {
         table: &'static str,
         key: String,
-        message: String,
+        #[source]
+        source: serde_json::Error,
     },
 }
-
-macro_rules! db_error {
-    ($($ty:ty),*) => {$(
-        impl From<$ty> for StoreError {
-            fn from(e: $ty) -> Self { StoreError::Db(e.to_string()) }
-        }
-    )*};
-}
-db_error!(
-    redb::Error,
-    redb::TransactionError,
-    redb::TableError,
-    redb::StorageError,
-    redb::CommitError
-);
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
@@ -88,10 +88,10 @@ impl RawTable {
 }
 
 fn decode<T: DeserializeOwned>(table: &'static str, key: &str, bytes: &[u8]) -> Result<T> {
-    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+    serde_json::from_slice(bytes).map_err(|source| StoreError::Corrupt {
         table,
         key: key.to_owned(),
-        message: e.to_string(),
+        source,
     })
 }
 
@@ -115,7 +115,10 @@ impl Store {
                 redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse {
                     path: path.display().to_string(),
                 },
-                other => StoreError::Db(format!("{}: {other}", path.display())),
+                source => StoreError::Open {
+                    path: path.display().to_string(),
+                    source,
+                },
             })?;
         let store = Store { db };
         store.check_schema()?;
@@ -126,7 +129,7 @@ impl Store {
     pub fn in_memory() -> Result<Self> {
         let db = redb::Database::builder()
             .create_with_backend(redb::backends::InMemoryBackend::new())
-            .map_err(|e| StoreError::Db(e.to_string()))?;
+            .map_err(StoreError::InMemory)?;
         let store = Store { db };
         store.check_schema()?;
         Ok(store)
@@ -373,5 +376,30 @@ mod tests {
         let err = Store::open(&path).err().unwrap();
         assert!(matches!(err, StoreError::NewerSchema { .. }), "{err}");
         assert!(err.to_string().contains("newer onyxia-lite"));
+    }
+
+    #[test]
+    fn an_unreadable_value_keeps_its_json_error() {
+        let store = Store::in_memory().unwrap();
+        store
+            .write(|w| {
+                let mut t = w.txn.open_table(THINGS.def())?;
+                t.insert("bad", b"not json".as_slice())?;
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+        let err = store.get(&THINGS, "bad").unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StoreError::Corrupt {
+                    table: "things",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let source = std::error::Error::source(&err).expect("the JSON error");
+        assert!(source.is::<serde_json::Error>());
     }
 }

@@ -17,8 +17,8 @@ impl From<KvError> for VaultError {
             KvError::Invalid(m) => VaultError::bad(m),
             KvError::CasMismatch | KvError::CasRequired => VaultError::bad(e.to_string()),
             KvError::Deleted(..) => VaultError::not_found(),
-            KvError::Corrupt(m) => {
-                tracing::error!(error = m, "a stored secret cannot be read");
+            KvError::Undecryptable { .. } | KvError::NotJson { .. } => {
+                tracing::error!(error = %e, "a stored secret cannot be read");
                 VaultError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal error, see the server log",

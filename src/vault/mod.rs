@@ -83,6 +83,13 @@ impl From<crate::store::StoreError> for VaultError {
     }
 }
 
+impl From<crate::blocking::BlockingError> for VaultError {
+    fn from(e: crate::blocking::BlockingError) -> Self {
+        tracing::error!(error = %e, "a vault operation did not finish");
+        VaultError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+    }
+}
+
 pub type VResult = Result<Response, VaultError>;
 
 /// The standard envelope around `data` (or `auth`).
@@ -167,6 +174,17 @@ impl VaultState {
     }
 }
 
+impl VaultState {
+    /// Runs a token operation (a redb write transaction) on the blocking pool.
+    async fn on_tokens<T: Send + 'static>(
+        self: &Arc<Self>,
+        op: impl FnOnce(&Tokens) -> T + Send + 'static,
+    ) -> Result<T, VaultError> {
+        let state = self.clone();
+        Ok(crate::blocking::run(move || op(&state.tokens)).await?)
+    }
+}
+
 /// Why the Vault listener could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum VaultSetupError {
@@ -174,8 +192,12 @@ pub enum VaultSetupError {
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
     Key(#[from] crate::secrets::crypto::SealerError),
-    #[error("seeding secret {item}: {message}")]
-    Seed { item: String, message: String },
+    #[error("seeding secret {item}: {source}")]
+    Seed {
+        item: String,
+        #[source]
+        source: Box<crate::secrets::kv::KvError>,
+    },
 }
 
 pub fn build(
@@ -201,7 +223,7 @@ pub fn build(
                 kv.write(&secret.mount, &secret.path, &secret.data, None)
                     .map_err(|e| VaultSetupError::Seed {
                         item: item.clone(),
-                        message: e.to_string(),
+                        source: Box::new(e),
                     })?;
             }
             store.put(&seeded, &item, &1)?;
@@ -307,15 +329,11 @@ async fn route(state: &Arc<VaultState>, request: Request) -> VResult {
         [mount, _, ..] if state.mounts.iter().any(|m| m == mount) => {
             // KV operations are redb transactions that fsync: off the async workers.
             let state = state.clone();
-            tokio::task::spawn_blocking(move || {
+            crate::blocking::run(move || {
                 let segments: Vec<&str> = call.path.split('/').collect();
                 kv::kv(&state, &call, segments[0], &segments[1..])
             })
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "a KV operation panicked");
-                VaultError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
-            })?
+            .await?
         }
         [mount] if state.mounts.iter().any(|m| m == mount) => Err(VaultError::not_found()),
         _ => Err(VaultError::new(

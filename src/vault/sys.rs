@@ -1,5 +1,7 @@
 //! `sys/*` (health, seal status, mounts) and `auth/*` (token self-service, JWT login).
 
+use std::sync::Arc;
+
 use axum::http::{Method, StatusCode};
 use axum::response::IntoResponse;
 use serde_json::{Value, json};
@@ -126,7 +128,7 @@ fn duration(v: &Value) -> Option<u64> {
     }
 }
 
-pub async fn auth(state: &VaultState, call: &Call, rest: &[&str]) -> VResult {
+pub async fn auth(state: &Arc<VaultState>, call: &Call, rest: &[&str]) -> VResult {
     let write = call.method == Method::POST || call.method == Method::PUT;
     match rest {
         ["token", "lookup-self"] => {
@@ -145,9 +147,10 @@ pub async fn auth(state: &VaultState, call: &Call, rest: &[&str]) -> VResult {
                 .map(|v| duration(v).ok_or_else(|| VaultError::bad("invalid increment")));
             // 0 means "the token's own TTL", as in Vault.
             let increment = increment.transpose()?.filter(|i| *i > 0);
+            let id = id.clone();
             let record = state
-                .tokens
-                .renew(id, increment)?
+                .on_tokens(move |tokens| tokens.renew(&id, increment))
+                .await??
                 .ok_or_else(VaultError::denied)?;
             let token = call.token().unwrap_or_default();
             Ok(envelope(
@@ -157,7 +160,7 @@ pub async fn auth(state: &VaultState, call: &Call, rest: &[&str]) -> VResult {
         }
         ["token", "revoke-self"] if write => {
             match state.caller(call)? {
-                Caller::Token(id, _) => state.tokens.revoke(&id)?,
+                Caller::Token(id, _) => state.on_tokens(move |tokens| tokens.revoke(&id)).await??,
                 Caller::Root => {
                     return Err(VaultError::bad(
                         "the configured root token cannot be revoked",
@@ -226,7 +229,9 @@ pub async fn auth(state: &VaultState, call: &Call, rest: &[&str]) -> VResult {
                 renewable: true,
                 entity_id: String::new(),
             };
-            let (token, record) = state.tokens.create(record)?;
+            let (token, record) = state
+                .on_tokens(move |tokens| tokens.create(record))
+                .await??;
             Ok(envelope(Value::Null, auth_block(&token, &record, now)))
         }
         [path, "login"] if write && *path == state.jwt_path => login(state, call).await,
@@ -240,7 +245,7 @@ pub async fn auth(state: &VaultState, call: &Call, rest: &[&str]) -> VResult {
     }
 }
 
-async fn login(state: &VaultState, call: &Call) -> VResult {
+async fn login(state: &Arc<VaultState>, call: &Call) -> VResult {
     let role_name = call
         .body
         .get("role")
@@ -314,6 +319,8 @@ async fn login(state: &VaultState, call: &Call) -> VResult {
         renewable: true,
         entity_id: String::new(),
     };
-    let (token, record) = state.tokens.create(record)?;
+    let (token, record) = state
+        .on_tokens(move |tokens| tokens.create(record))
+        .await??;
     Ok(envelope(Value::Null, auth_block(&token, &record, now)))
 }
