@@ -163,29 +163,9 @@ async fn authorize(state: &OidcState, jar: CookieJar, params: Params) -> Respons
             "Client is not allowed to initiate browser login",
         );
     }
-    let code_challenge = match (
-        params.get("code_challenge"),
-        params.get("code_challenge_method"),
-    ) {
-        (None, _) if client.public => {
-            return reply.error(
-                "invalid_request",
-                "Missing parameter: code_challenge_method",
-            );
-        }
-        (None, _) => None,
-        (Some(c), Some("S256")) if c.len() == 43 && URL_SAFE_NO_PAD.decode(c).is_ok() => {
-            Some(c.to_owned())
-        }
-        (Some(_), Some("S256")) => {
-            return reply.error("invalid_request", "Invalid parameter: code_challenge");
-        }
-        (Some(_), _) => {
-            return reply.error(
-                "invalid_request",
-                "Invalid parameter: code_challenge_method (only S256)",
-            );
-        }
+    let code_challenge = match code_challenge(&params, client.public) {
+        Ok(challenge) => challenge,
+        Err((error, description)) => return reply.error(error, description),
     };
     let request = AuthRequest {
         client_id: client.id.clone(),
@@ -202,18 +182,7 @@ async fn authorize(state: &OidcState, jar: CookieJar, params: Params) -> Respons
     let max_age = params.get("max_age").and_then(|v| v.parse::<u64>().ok());
     let session = match jar.get(SESSION_COOKIE) {
         Some(cookie) if !prompt.split(' ').any(|p| p == "login") => {
-            let cookie = cookie.value().to_owned();
-            // Touching the session is a redb write.
-            match state
-                .on_identity(move |identity| identity.session_from_cookie(&cookie))
-                .await
-            {
-                Ok(session) => session,
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot check a session cookie");
-                    None
-                }
-            }
+            signed_in(state, cookie.value().to_owned()).await
         }
         _ => None,
     };
@@ -233,6 +202,46 @@ async fn authorize(state: &OidcState, jar: CookieJar, params: Params) -> Respons
         return reply.error("login_required", "The user is not signed in");
     }
     show_login(state, jar, request)
+}
+
+/// The PKCE challenge of a request (required of public clients, S256 only), or the OAuth
+/// error and description to answer.
+fn code_challenge(
+    params: &Params,
+    public: bool,
+) -> Result<Option<String>, (&'static str, &'static str)> {
+    match (
+        params.get("code_challenge"),
+        params.get("code_challenge_method"),
+    ) {
+        (None, _) if public => Err((
+            "invalid_request",
+            "Missing parameter: code_challenge_method",
+        )),
+        (None, _) => Ok(None),
+        (Some(c), Some("S256")) if c.len() == 43 && URL_SAFE_NO_PAD.decode(c).is_ok() => {
+            Ok(Some(c.to_owned()))
+        }
+        (Some(_), Some("S256")) => Err(("invalid_request", "Invalid parameter: code_challenge")),
+        (Some(_), _) => Err((
+            "invalid_request",
+            "Invalid parameter: code_challenge_method (only S256)",
+        )),
+    }
+}
+
+/// The live session a cookie names, touched (a redb write, on the blocking pool).
+async fn signed_in(state: &OidcState, cookie: String) -> Option<Session> {
+    match state
+        .on_identity(move |identity| identity.session_from_cookie(&cookie))
+        .await
+    {
+        Ok(session) => session,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot check a session cookie");
+            None
+        }
+    }
 }
 
 fn random() -> String {

@@ -161,7 +161,8 @@ impl Lab {
                 },
             );
         }
-        let _ = self.overrides.remove(&meta.project, &meta.release);
+        // An earlier service of the same name may have left a rename, share or suspension.
+        let _ = self.overrides.clear(&meta.project, &meta.release).await;
         tracing::info!(release = %meta.release, project = %meta.project, chart = %meta.chart, image = %spec.image, "installing");
         self.deploys.spawn(
             "deploy",

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::LabError;
 use crate::runtime::ServiceMeta;
-use crate::store::{Store, StoreError, Table};
+use crate::store::{Store, Table};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(super) struct Overrides {
@@ -81,12 +81,6 @@ impl OverrideStore {
         let store = self.store.clone();
         let key = key(project, release);
         crate::blocking::run(move || store.remove(&OVERRIDES, &key)).await??;
-        Ok(())
-    }
-
-    /// Forgets a service's overrides on the calling thread (a redb write transaction).
-    pub fn remove(&self, project: &str, release: &str) -> Result<(), StoreError> {
-        self.store.remove(&OVERRIDES, &key(project, release))?;
         Ok(())
     }
 }
