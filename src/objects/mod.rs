@@ -298,40 +298,19 @@ impl ObjectStore {
         }
     }
 
-    /// Points `bucket/key` at a finished blob set, replacing any previous version. File blobs
-    /// must already be durable; inline bytes are written in the same transaction.
-    fn commit(
-        &self,
-        bucket: &str,
-        key: &str,
-        record: ObjectRecord,
-        precondition: &Precondition,
-    ) -> Result<()> {
-        let fresh = record.segments.iter().map(|s| s.blob.clone()).collect();
-        self.write_then_reap(fresh, |w| {
-            let replaced = txn::apply_commit(w, bucket, key, &record, precondition)?;
-            Ok(((), replaced))
-        })
+    /// Commits new bytes (an object or a part) in a transaction of its own. File blobs must
+    /// already be durable; inline bytes are written in the same transaction.
+    fn commit(&self, change: txn::Change) -> Result<()> {
+        self.write_then_reap(change.fresh(), |w| Ok(((), change.commit(w)?)))
     }
 
-    /// Like [`ObjectStore::commit`], but concurrent callers share one database transaction
-    /// (group commit), so many small writes cost one fsync.
-    async fn commit_grouped(
-        &self,
-        bucket: &str,
-        key: &str,
-        record: ObjectRecord,
-        precondition: Precondition,
-    ) -> Result<()> {
-        let fresh = record.segments.iter().map(|s| s.blob.clone()).collect();
+    /// Like [`ObjectStore::commit`], but on the commit thread, where concurrent callers share
+    /// one database transaction (group commit): many small writes cost one fsync, and no async
+    /// worker waits for the disk.
+    async fn commit_grouped(&self, change: txn::Change) -> Result<()> {
+        let fresh = change.fresh();
         let (reply, answer) = tokio::sync::oneshot::channel();
-        let job = txn::CommitJob {
-            bucket: bucket.to_owned(),
-            key: key.to_owned(),
-            record,
-            precondition,
-            reply,
-        };
+        let job = txn::CommitJob { change, reply };
         let sent = crate::sync::lock(&self.committer).send(job).is_ok();
         let outcome = if sent {
             answer.await.unwrap_or(Err(ObjectError::CommitterStopped))

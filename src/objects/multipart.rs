@@ -37,28 +37,6 @@ impl ObjectStore {
         }
     }
 
-    /// Records a part (replacing one with the same number).
-    pub(super) fn put_part(
-        &self,
-        id: &str,
-        bucket: &str,
-        key: &str,
-        number: u32,
-        part: PartRecord,
-    ) -> Result<()> {
-        let fresh = vec![part.segment.blob.clone()];
-        self.write_then_reap(fresh, |w| {
-            match w.get(&UPLOADS, id)? {
-                Some(u) if u.bucket == bucket && u.key == key => {}
-                _ => return Err(ObjectError::NoSuchUpload),
-            }
-            let old = w.get(&PARTS, &part_key(id, number))?;
-            txn::store_segments(w, std::slice::from_ref(&part.segment))?;
-            w.put(&PARTS, &part_key(id, number), &part)?;
-            Ok(((), txn::discard(w, old.map(|p| p.segment))?))
-        })
-    }
-
     /// Parts with numbers above `after`, in order, at most `max`.
     pub fn parts(&self, id: &str, after: u32, max: usize) -> Result<Vec<(u32, PartRecord)>> {
         let start = part_key(id, after.saturating_add(1).min(99_999));

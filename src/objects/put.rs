@@ -13,6 +13,7 @@ use futures_util::StreamExt;
 use super::blob::Blob;
 use super::checksum::{Checksums, Expected, Hasher};
 use super::read::ReadError;
+use super::txn::Change;
 use super::{ObjectError, ObjectHeaders, ObjectRecord, ObjectStore, PartRecord, Precondition};
 use super::{Result, names};
 
@@ -111,8 +112,13 @@ impl ObjectStore {
             Target::Object { bucket, key } => {
                 let precondition = std::mem::take(&mut spec.precondition);
                 let record = object_record(received, &outcome, spec);
-                self.commit_grouped(bucket, key, record, precondition)
-                    .await?;
+                self.commit_grouped(Change::Object {
+                    bucket: bucket.to_owned(),
+                    key: key.to_owned(),
+                    record,
+                    precondition,
+                })
+                .await?;
             }
             Target::Part {
                 upload_id,
@@ -126,7 +132,14 @@ impl ObjectStore {
                     last_modified: outcome.last_modified,
                     checksums: received.checksums,
                 };
-                self.put_part(upload_id, bucket, key, number, part)?;
+                self.commit_grouped(Change::Part {
+                    upload_id: upload_id.to_owned(),
+                    bucket: bucket.to_owned(),
+                    key: key.to_owned(),
+                    number,
+                    part,
+                })
+                .await?;
             }
         }
         Ok(outcome)
@@ -145,12 +158,12 @@ impl ObjectStore {
         let received = self.receive_bytes(bytes, std::mem::take(&mut spec.expected))?;
         let outcome = received.outcome(self.clock.millis());
         let precondition = std::mem::take(&mut spec.precondition);
-        self.commit(
-            bucket,
-            key,
-            object_record(received, &outcome, spec),
-            &precondition,
-        )?;
+        self.commit(Change::Object {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            record: object_record(received, &outcome, spec),
+            precondition,
+        })?;
         Ok(outcome)
     }
 

@@ -1,11 +1,12 @@
-//! Write-transaction steps shared by the object store, and the group-commit thread.
+//! Write-transaction steps shared by the object store, and the group-commit thread that
+//! commits new objects and parts, many per transaction.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use super::blob::BlobId;
-use super::{BUCKETS, INLINE, OBJECTS, PARTS, UPLOADS, object_key};
-use super::{ObjectError, ObjectRecord, Precondition, Result, Segment};
+use super::{BUCKETS, INLINE, OBJECTS, PARTS, UPLOADS, object_key, part_key};
+use super::{ObjectError, ObjectRecord, PartRecord, Precondition, Result, Segment};
 use crate::store::{Store, Writer};
 
 /// Writes the bytes of inline segments that carry them.
@@ -49,39 +50,98 @@ pub fn remove_upload(w: &mut Writer<'_>, id: &str, keep: &HashSet<BlobId>) -> Re
     discard(w, segments)
 }
 
-/// Checks that an object write may happen, without changing anything.
-fn check_commit(
-    w: &mut Writer<'_>,
-    bucket: &str,
-    key: &str,
-    precondition: &Precondition,
-) -> Result<()> {
-    w.get(&BUCKETS, bucket)?.ok_or(ObjectError::NoSuchBucket)?;
-    let old = w.get(&OBJECTS, &object_key(bucket, key))?;
-    precondition.check(old.as_ref())
+/// A write of new bytes: an object, or a part of a multipart upload.
+pub enum Change {
+    Object {
+        bucket: String,
+        key: String,
+        record: ObjectRecord,
+        precondition: Precondition,
+    },
+    Part {
+        upload_id: String,
+        bucket: String,
+        key: String,
+        number: u32,
+        part: PartRecord,
+    },
 }
 
-/// One object write inside a transaction; returns the replaced object's file blobs.
-pub fn apply_commit(
-    w: &mut Writer<'_>,
-    bucket: &str,
-    key: &str,
-    record: &ObjectRecord,
-    precondition: &Precondition,
-) -> Result<Vec<BlobId>> {
-    check_commit(w, bucket, key, precondition)?;
-    let id = object_key(bucket, key);
-    let old = w.get(&OBJECTS, &id)?;
-    store_segments(w, &record.segments)?;
-    w.put(&OBJECTS, &id, record)?;
-    discard(w, old.into_iter().flat_map(|o| o.segments))
+impl Change {
+    /// The blobs this change points at (removed if it fails).
+    pub fn fresh(&self) -> Vec<BlobId> {
+        match self {
+            Change::Object { record, .. } => {
+                record.segments.iter().map(|s| s.blob.clone()).collect()
+            }
+            Change::Part { part, .. } => vec![part.segment.blob.clone()],
+        }
+    }
+
+    /// Refuses a change that may not happen, without changing anything.
+    fn check(&self, w: &mut Writer<'_>) -> Result<()> {
+        match self {
+            Change::Object {
+                bucket,
+                key,
+                precondition,
+                ..
+            } => {
+                w.get(&BUCKETS, bucket)?.ok_or(ObjectError::NoSuchBucket)?;
+                let old = w.get(&OBJECTS, &object_key(bucket, key))?;
+                precondition.check(old.as_ref())
+            }
+            Change::Part {
+                upload_id,
+                bucket,
+                key,
+                ..
+            } => match w.get(&UPLOADS, upload_id)? {
+                Some(u) if u.bucket == *bucket && u.key == *key => Ok(()),
+                _ => Err(ObjectError::NoSuchUpload),
+            },
+        }
+    }
+
+    /// Applies a checked change; returns the file blobs it left unreferenced.
+    fn apply(&self, w: &mut Writer<'_>) -> Result<Vec<BlobId>> {
+        match self {
+            Change::Object {
+                bucket,
+                key,
+                record,
+                ..
+            } => {
+                let id = object_key(bucket, key);
+                let old = w.get(&OBJECTS, &id)?;
+                store_segments(w, &record.segments)?;
+                w.put(&OBJECTS, &id, record)?;
+                discard(w, old.into_iter().flat_map(|o| o.segments))
+            }
+            Change::Part {
+                upload_id,
+                number,
+                part,
+                ..
+            } => {
+                let id = part_key(upload_id, *number);
+                let old = w.get(&PARTS, &id)?;
+                store_segments(w, std::slice::from_ref(&part.segment))?;
+                w.put(&PARTS, &id, part)?;
+                discard(w, old.map(|p| p.segment))
+            }
+        }
+    }
+
+    /// Checks and applies in one transaction.
+    pub fn commit(&self, w: &mut Writer<'_>) -> Result<Vec<BlobId>> {
+        self.check(w)?;
+        self.apply(w)
+    }
 }
 
 pub struct CommitJob {
-    pub bucket: String,
-    pub key: String,
-    pub record: ObjectRecord,
-    pub precondition: Precondition,
+    pub change: Change,
     pub reply: tokio::sync::oneshot::Sender<Result<Vec<BlobId>>>,
 }
 
@@ -99,18 +159,11 @@ pub fn run_committer(store: Arc<Store>, jobs: std::sync::mpsc::Receiver<CommitJo
         let outcome = store.write(|w| {
             let mut results = Vec::with_capacity(batch.len());
             for job in &batch {
-                results.push(
-                    match check_commit(w, &job.bucket, &job.key, &job.precondition) {
-                        Ok(()) => Ok(apply_commit(
-                            w,
-                            &job.bucket,
-                            &job.key,
-                            &job.record,
-                            &job.precondition,
-                        )?),
-                        Err(refused) => Err(refused),
-                    },
-                );
+                // A refused job changed nothing; a failure to apply fails the whole round.
+                results.push(match job.change.check(w) {
+                    Ok(()) => Ok(job.change.apply(w)?),
+                    Err(refused) => Err(refused),
+                });
             }
             Ok::<_, ObjectError>(results)
         });

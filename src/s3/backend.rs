@@ -8,11 +8,32 @@ use s3s::dto::*;
 use s3s::{S3, S3Request, S3Response, S3Result};
 
 use super::principal::Principal;
-use crate::objects::ObjectStore;
+use crate::objects::{ObjectError, ObjectStore};
 
 pub struct S3Backend {
     pub objects: Arc<ObjectStore>,
     pub region: String,
+}
+
+impl S3Backend {
+    /// Runs an object-store operation that writes redb (and fsyncs) on the blocking pool, so
+    /// the async worker serving the request does not wait for the disk.
+    pub(super) async fn write<T: Send + 'static>(
+        &self,
+        op: impl FnOnce(&ObjectStore) -> Result<T, ObjectError> + Send + 'static,
+    ) -> S3Result<T> {
+        let objects = self.objects.clone();
+        match crate::blocking::run(move || op(&objects)).await {
+            Ok(result) => Ok(result?),
+            Err(e) => {
+                tracing::error!(error = %crate::markup::chain(&e), "object store failure");
+                Err(s3s::s3_error!(
+                    InternalError,
+                    "storage failure, see the server log"
+                ))
+            }
+        }
+    }
 }
 
 pub fn timestamp(millis: u64) -> Timestamp {

@@ -102,11 +102,11 @@ impl S3Backend {
                 self.region
             ));
         }
-        self.objects
-            .create_bucket(&req.input.bucket, owner.as_deref())?;
-        Ok(S3Response::new(CreateBucketOutput {
-            location: Some(format!("/{}", req.input.bucket)),
-        }))
+        let bucket = req.input.bucket;
+        let location = Some(format!("/{bucket}"));
+        self.write(move |o| o.create_bucket(&bucket, owner.as_deref()))
+            .await?;
+        Ok(S3Response::new(CreateBucketOutput { location }))
     }
 
     pub(super) async fn op_head_bucket(
@@ -124,7 +124,8 @@ impl S3Backend {
         &self,
         req: S3Request<DeleteBucketInput>,
     ) -> S3Result<S3Response<DeleteBucketOutput>> {
-        self.objects.delete_bucket(&req.input.bucket)?;
+        let bucket = req.input.bucket;
+        self.write(move |o| o.delete_bucket(&bucket)).await?;
         Ok(S3Response::new(DeleteBucketOutput {}))
     }
 
@@ -167,8 +168,9 @@ impl S3Backend {
         req: S3Request<PutBucketTaggingInput>,
     ) -> S3Result<S3Response<PutBucketTaggingOutput>> {
         let tags = parse_tags(req.input.tagging, 50)?;
-        self.objects
-            .update_bucket(&req.input.bucket, |b| b.tags = tags)?;
+        let bucket = req.input.bucket;
+        self.write(move |o| o.update_bucket(&bucket, |b| b.tags = tags))
+            .await?;
         Ok(S3Response::new(PutBucketTaggingOutput {}))
     }
 
@@ -176,8 +178,9 @@ impl S3Backend {
         &self,
         req: S3Request<DeleteBucketTaggingInput>,
     ) -> S3Result<S3Response<DeleteBucketTaggingOutput>> {
-        self.objects
-            .update_bucket(&req.input.bucket, |b| b.tags.clear())?;
+        let bucket = req.input.bucket;
+        self.write(move |o| o.update_bucket(&bucket, |b| b.tags.clear()))
+            .await?;
         Ok(S3Response::with_status(
             DeleteBucketTaggingOutput {},
             axum::http::StatusCode::NO_CONTENT,
@@ -248,8 +251,9 @@ impl S3Backend {
                 "A CORS configuration has 1 to 100 rules"
             ));
         }
-        self.objects
-            .update_bucket(&req.input.bucket, |b| b.cors = Some(rules))?;
+        let bucket = req.input.bucket;
+        self.write(move |o| o.update_bucket(&bucket, |b| b.cors = Some(rules)))
+            .await?;
         Ok(S3Response::new(PutBucketCorsOutput {}))
     }
 
@@ -257,8 +261,9 @@ impl S3Backend {
         &self,
         req: S3Request<DeleteBucketCorsInput>,
     ) -> S3Result<S3Response<DeleteBucketCorsOutput>> {
-        self.objects
-            .update_bucket(&req.input.bucket, |b| b.cors = None)?;
+        let bucket = req.input.bucket;
+        self.write(move |o| o.update_bucket(&bucket, |b| b.cors = None))
+            .await?;
         Ok(S3Response::with_status(
             DeleteBucketCorsOutput {},
             axum::http::StatusCode::NO_CONTENT,
@@ -298,8 +303,9 @@ impl S3Backend {
                 "Policy has invalid resource: bucket {foreign} is not this bucket"
             ));
         }
-        self.objects
-            .update_bucket(&req.input.bucket, |b| b.policy = Some(text))?;
+        let bucket = req.input.bucket;
+        self.write(move |o| o.update_bucket(&bucket, |b| b.policy = Some(text)))
+            .await?;
         Ok(S3Response::with_status(
             PutBucketPolicyOutput {},
             axum::http::StatusCode::NO_CONTENT,
@@ -310,8 +316,9 @@ impl S3Backend {
         &self,
         req: S3Request<DeleteBucketPolicyInput>,
     ) -> S3Result<S3Response<DeleteBucketPolicyOutput>> {
-        self.objects
-            .update_bucket(&req.input.bucket, |b| b.policy = None)?;
+        let bucket = req.input.bucket;
+        self.write(move |o| o.update_bucket(&bucket, |b| b.policy = None))
+            .await?;
         Ok(S3Response::with_status(
             DeleteBucketPolicyOutput {},
             axum::http::StatusCode::NO_CONTENT,

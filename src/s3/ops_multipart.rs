@@ -39,7 +39,7 @@ impl S3Backend {
             tags: header_tags(input.tagging.as_deref())?,
             owner,
         };
-        let id = self.objects.create_upload(record)?;
+        let id = self.write(move |o| o.create_upload(record)).await?;
         Ok(S3Response::new(CreateMultipartUploadOutput {
             bucket: Some(input.bucket),
             key: Some(input.key),
@@ -173,13 +173,14 @@ impl S3Backend {
         }
         let precondition =
             write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref());
-        let record = self.objects.complete_upload(
-            &input.upload_id,
-            &input.bucket,
-            &input.key,
-            &requested,
-            &precondition,
-        )?;
+        let (id, bucket, key) = (
+            input.upload_id.clone(),
+            input.bucket.clone(),
+            input.key.clone(),
+        );
+        let record = self
+            .write(move |o| o.complete_upload(&id, &bucket, &key, &requested, &precondition))
+            .await?;
         Ok(S3Response::new(CompleteMultipartUploadOutput {
             bucket: Some(input.bucket.clone()),
             key: Some(input.key.clone()),
@@ -194,8 +195,8 @@ impl S3Backend {
         req: S3Request<AbortMultipartUploadInput>,
     ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
         let input = req.input;
-        self.objects
-            .abort_upload(&input.upload_id, &input.bucket, &input.key)?;
+        self.write(move |o| o.abort_upload(&input.upload_id, &input.bucket, &input.key))
+            .await?;
         Ok(S3Response::with_status(
             AbortMultipartUploadOutput::default(),
             axum::http::StatusCode::NO_CONTENT,

@@ -153,7 +153,8 @@ impl S3Backend {
                 ));
             }
         }
-        self.objects.delete(&input.bucket, &input.key)?;
+        self.write(move |o| o.delete(&input.bucket, &input.key))
+            .await?;
         Ok(S3Response::with_status(
             DeleteObjectOutput::default(),
             axum::http::StatusCode::NO_CONTENT,
@@ -180,30 +181,46 @@ impl S3Backend {
             .get::<super::access::DeniedKeys>()
             .cloned()
             .unwrap_or_default();
-        for id in input.delete.objects {
-            if denied.0.contains(&id.key) {
-                errors.push(Error {
+        let bucket = input.bucket;
+        let keys: Vec<(String, bool)> = input
+            .delete
+            .objects
+            .into_iter()
+            .map(|id| {
+                let refused = denied.0.contains(&id.key);
+                (id.key, refused)
+            })
+            .collect();
+        // One trip to the blocking pool for the whole list, each key in its own transaction.
+        let outcomes = self
+            .write(move |o| {
+                Ok(keys
+                    .into_iter()
+                    .map(|(key, refused)| {
+                        let outcome = (!refused).then(|| o.delete(&bucket, &key));
+                        (key, outcome)
+                    })
+                    .collect::<Vec<_>>())
+            })
+            .await?;
+        for (key, outcome) in outcomes {
+            match outcome {
+                None => errors.push(Error {
                     code: Some("AccessDenied".into()),
-                    key: Some(id.key),
+                    key: Some(key),
                     message: Some("Access Denied.".into()),
                     version_id: None,
-                });
-                continue;
-            }
-            match self.objects.delete(&input.bucket, &id.key) {
-                Ok(_) => {
-                    if !quiet {
-                        deleted.push(DeletedObject {
-                            key: Some(id.key),
-                            ..Default::default()
-                        });
-                    }
-                }
-                Err(e) => {
+                }),
+                Some(Ok(_)) if quiet => {}
+                Some(Ok(_)) => deleted.push(DeletedObject {
+                    key: Some(key),
+                    ..Default::default()
+                }),
+                Some(Err(e)) => {
                     let e = S3Error::from(e);
                     errors.push(Error {
                         code: Some(e.code().as_str().to_owned()),
-                        key: Some(id.key),
+                        key: Some(key),
                         message: e.message().map(str::to_owned),
                         version_id: None,
                     });
@@ -457,8 +474,9 @@ impl S3Backend {
         req: S3Request<PutObjectTaggingInput>,
     ) -> S3Result<S3Response<PutObjectTaggingOutput>> {
         let tags = parse_tags(req.input.tagging, 10)?;
-        self.objects
-            .update_object(&req.input.bucket, &req.input.key, |o| o.tags = tags)?;
+        let (bucket, key) = (req.input.bucket, req.input.key);
+        self.write(move |o| o.update_object(&bucket, &key, |obj| obj.tags = tags))
+            .await?;
         Ok(S3Response::new(PutObjectTaggingOutput::default()))
     }
 
@@ -466,8 +484,9 @@ impl S3Backend {
         &self,
         req: S3Request<DeleteObjectTaggingInput>,
     ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
-        self.objects
-            .update_object(&req.input.bucket, &req.input.key, |o| o.tags.clear())?;
+        let (bucket, key) = (req.input.bucket, req.input.key);
+        self.write(move |o| o.update_object(&bucket, &key, |obj| obj.tags.clear()))
+            .await?;
         Ok(S3Response::with_status(
             DeleteObjectTaggingOutput::default(),
             axum::http::StatusCode::NO_CONTENT,
