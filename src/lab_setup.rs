@@ -28,6 +28,8 @@ pub enum LabSetupError {
     Catalog(#[from] crate::catalog::CatalogError),
     #[error("{0}")]
     Invalid(String),
+    #[error(transparent)]
+    Schemas(#[from] crate::catalog::schema::RegistryError),
 }
 
 /// What the platform serves besides its own three listeners.
@@ -64,7 +66,7 @@ pub async fn build(
     let oc = &config.onyxia;
     let catalogs = crate::catalog::load(oc.catalog.as_deref())?;
     let registry = match &oc.schemas {
-        Some(dir) => Registry::load(dir).map_err(LabSetupError::Invalid)?,
+        Some(dir) => Registry::load(dir)?,
         None => Registry::default(),
     };
     crate::catalog::compat::warn_about_unreadable_schemas(&catalogs, &registry);

@@ -191,6 +191,18 @@ pub struct TemplateError {
     source: minijinja::Error,
 }
 
+/// Why a launch template could not be rendered for some values (shown to the user as a
+/// validation message).
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error("the image is empty for these values")]
+    EmptyImage,
+    #[error(transparent)]
+    Quantity(#[from] values::QuantityError),
+}
+
 impl LaunchTemplate {
     /// Checks every template and expression compiles (at catalog load time).
     pub fn check(&self) -> Result<(), TemplateError> {
@@ -238,7 +250,7 @@ impl LaunchTemplate {
         release: &str,
         namespace: &str,
         reach: &Reachability,
-    ) -> Result<Launch, String> {
+    ) -> Result<Launch, RenderError> {
         let env = environment(reach.clone());
         let mut context = values_in.clone();
         values::set(
@@ -247,24 +259,30 @@ impl LaunchTemplate {
             serde_json::json!({"Name": release, "Namespace": namespace}),
         );
         let ctx = TemplateValue::from(minijinja::value::Serde(&context));
-        let render = |t: &str| -> Result<String, String> {
+        let render = |t: &str| -> Result<String, TemplateError> {
             env.render_str(t, &ctx)
                 .map(|s| s.trim().to_owned())
-                .map_err(|e| format!("`{t}`: {e}"))
+                .map_err(|source| TemplateError {
+                    text: t.to_owned(),
+                    source,
+                })
         };
-        let holds = |when: &Option<String>| -> Result<bool, String> {
+        let holds = |when: &Option<String>| -> Result<bool, TemplateError> {
             match when {
                 None => Ok(true),
                 Some(w) => env
                     .compile_expression(w)
                     .and_then(|e| e.eval(&ctx))
                     .map(|v| v.is_true())
-                    .map_err(|e| format!("`{w}`: {e}")),
+                    .map_err(|source| TemplateError {
+                        text: w.clone(),
+                        source,
+                    }),
             }
         };
         let image = render(&self.image)?;
         if image.is_empty() {
-            return Err("the image is empty for these values".into());
+            return Err(RenderError::EmptyImage);
         }
         let mut env_vars = BTreeMap::new();
         for entry in &self.env {
@@ -284,24 +302,22 @@ impl LaunchTemplate {
                 });
             }
         }
-        let quantity = |t: &Option<String>| -> Result<Option<String>, String> {
+        let quantity = |t: &Option<String>| -> Result<Option<String>, TemplateError> {
             match t {
                 None => Ok(None),
                 Some(t) => render(t).map(|s| (!s.is_empty()).then_some(s)),
             }
         };
         let r = &self.resources;
-        let cpu = |t| {
-            quantity(t)?
+        let cpu = |t| -> Result<Option<u64>, RenderError> {
+            Ok(quantity(t)?
                 .map(|q| values::cpu_millis(&Value::String(q)))
-                .transpose()
-                .map_err(|e| e.to_string())
+                .transpose()?)
         };
-        let memory = |t| {
-            quantity(t)?
+        let memory = |t| -> Result<Option<u64>, RenderError> {
+            Ok(quantity(t)?
                 .map(|q| values::memory_bytes(&Value::String(q)))
-                .transpose()
-                .map_err(|e| e.to_string())
+                .transpose()?)
         };
         let cpu_limit = cpu(&r.cpu_limit)?;
         let memory_limit = memory(&r.memory_limit)?;
@@ -493,6 +509,6 @@ resources:
         let t = template();
         let values = json!({"service": {"image": {"version": "i"}}, "resources": {"limits": {"cpu": "many"}}});
         let err = t.render(&values, "r", "p", &r).unwrap_err();
-        assert!(err.contains("CPU quantity"), "{err}");
+        assert!(err.to_string().contains("CPU quantity"), "{err}");
     }
 }

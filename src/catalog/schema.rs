@@ -13,20 +13,47 @@ pub struct Registry {
     schemas: BTreeMap<String, Value>,
 }
 
+/// Why the schema directory could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("{}: {source}", .path.display())]
+    Read {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", .path.display())]
+    Parse {
+        path: std::path::PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
 impl Registry {
     /// Every `*.json` under `dir`, keyed by its path relative to `dir` (with `/`).
-    pub fn load(dir: &Path) -> Result<Self, String> {
-        fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Value>) -> Result<(), String> {
-            let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    pub fn load(dir: &Path) -> Result<Self, RegistryError> {
+        fn walk(
+            root: &Path,
+            dir: &Path,
+            out: &mut BTreeMap<String, Value>,
+        ) -> Result<(), RegistryError> {
+            let read = |path: &Path| {
+                let path = path.to_owned();
+                move |source| RegistryError::Read { path, source }
+            };
+            let entries = std::fs::read_dir(dir).map_err(read(dir))?;
             for entry in entries.flatten() {
                 let path = entry.path();
                 if path.is_dir() {
                     walk(root, &path, out)?;
                 } else if path.extension().is_some_and(|e| e == "json") {
-                    let text = std::fs::read_to_string(&path)
-                        .map_err(|e| format!("{}: {e}", path.display()))?;
-                    let schema: Value = serde_json::from_str(&text)
-                        .map_err(|e| format!("{}: {e}", path.display()))?;
+                    let text = std::fs::read_to_string(&path).map_err(read(&path))?;
+                    let schema: Value =
+                        serde_json::from_str(&text).map_err(|source| RegistryError::Parse {
+                            path: path.clone(),
+                            source,
+                        })?;
                     let key = path
                         .strip_prefix(root)
                         .unwrap_or(&path)
@@ -124,9 +151,8 @@ pub fn compile(schema: &Value) -> Result<jsonschema::Validator, SchemaError> {
 }
 
 /// Every reason `values` fails `schema`, as `path: message` lines (empty when valid).
-pub fn validate(schema: &Value, values: &Value) -> Result<Vec<String>, String> {
-    // The lab maps this error to a message (`services/install.rs`).
-    let validator = compile(schema).map_err(|e| e.to_string())?;
+pub fn validate(schema: &Value, values: &Value) -> Result<Vec<String>, SchemaError> {
+    let validator = compile(schema)?;
     Ok(validator
         .iter_errors(values)
         .map(|e| {

@@ -210,6 +210,14 @@ impl From<LabError> for Problem {
                 tracing::warn!(error = %m, "container engine error");
                 Problem::new(StatusCode::BAD_GATEWAY, "Container engine error", m)
             }
+            LabError::Schema(e) => {
+                tracing::error!(error = %crate::markup::chain(&e), "a package's schema does not compile");
+                Problem::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Internal Server Error",
+                    "the package's launcher schema is invalid; see the server log",
+                )
+            }
             LabError::Store(e) => {
                 tracing::error!(error = %e, "store error");
                 Problem::new(

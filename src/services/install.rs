@@ -73,7 +73,7 @@ impl Lab {
         };
         let effective = values::merge(&package.default_values, &options);
         if let Some(schema) = self.resolved_schema(package) {
-            let errors = schema::validate(&schema, &effective).map_err(LabError::Engine)?;
+            let errors = schema::validate(&schema, &effective)?;
             if !errors.is_empty() {
                 return Err(LabError::Validation(errors));
             }
@@ -81,7 +81,7 @@ impl Lab {
         let launch = package
             .launch
             .render(&effective, &req.release, caller.project, &self.reach)
-            .map_err(|e| LabError::Validation(vec![e]))?;
+            .map_err(|e| LabError::Validation(vec![e.to_string()]))?;
         Ok((package, effective, launch))
     }
 

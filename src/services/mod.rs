@@ -52,6 +52,9 @@ pub enum LabError {
     NoRuntime(String),
     #[error("{0}")]
     Engine(String),
+    /// A package's launcher schema does not compile (an operator's catalog).
+    #[error(transparent)]
+    Schema(#[from] crate::catalog::schema::SchemaError),
     #[error("{0}")]
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
