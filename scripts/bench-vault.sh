@@ -4,11 +4,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }
-cargo build --release --locked --bin onyxia-lite
+# ONYXIA_LITE_BIN runs another build, e.g. to compare commits.
+if [ -z "${ONYXIA_LITE_BIN:-}" ]; then
+  cargo build --release --locked --bin onyxia-lite
+fi
+bin=${ONYXIA_LITE_BIN:-target/release/onyxia-lite}
 work=$(mktemp -d)
 server=
 trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
-target/release/onyxia-lite serve --data-dir "$work/data" --port 0 --s3-port 0 --vault-port 0 \
+"$bin" serve --data-dir "$work/data" --port 0 --s3-port 0 --vault-port 0 \
   --print-env "$work/env" >/dev/null 2>&1 &
 server=$!
 for _ in $(seq 100); do [ -s "$work/env" ] && break; sleep 0.1; done
