@@ -174,6 +174,7 @@ impl Platform {
             limits,
             &stopped,
         );
+        tasks.spawn(close_event_streams(lab.lab.events.clone(), stopped.clone()));
         if let Some(runtime) = lab.lab.runtime().cloned() {
             tasks.spawn(watch_engine(
                 runtime,
@@ -469,6 +470,17 @@ fn serve_listeners(
         tasks.spawn(serve(listener, router));
     }
     tasks.spawn(serve(listeners.vault, &routers.vault));
+}
+
+/// Ends the Onyxia API's event streams as soon as the platform stops, so an open browser tab
+/// does not hold the shutdown for the connections' grace period.
+async fn close_event_streams(
+    events: crate::runtime::EventLog,
+    mut stopped: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let _ = stopped.wait_for(|stop| *stop).await;
+    events.close();
+    Ok(())
 }
 
 /// Follows the engine's events into the lab's log until the platform stops.

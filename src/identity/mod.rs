@@ -2,6 +2,7 @@
 //!
 //! Knows nothing of HTTP; the OIDC endpoints (`crate::oidc`) and the `token` command drive it.
 
+pub mod account;
 pub mod keys;
 pub mod passwords;
 pub mod realm;
@@ -145,7 +146,7 @@ impl Identity {
             let name = user.username.to_ascii_lowercase();
             let digest = refresh_key.fixture_digest(&user.password);
             let state = match stored.remove(&name) {
-                Some(stored) if stored.fixture_digest == digest => {
+                Some(stored) if stored.set_by_user || stored.fixture_digest == digest => {
                     PasswordState::Hashed(stored.password_hash)
                 }
                 _ => PasswordState::Pending(user.password.clone()),
@@ -189,9 +190,14 @@ impl Identity {
             let record = StoredCredential {
                 password_hash: hash.clone(),
                 fixture_digest: self.refresh_key.fixture_digest(plain),
+                set_by_user: false,
             };
-            self.store.put(&CREDENTIALS, name, &record)?;
-            crate::sync::write(&self.passwords).insert(name.clone(), PasswordState::Hashed(hash));
+            // The user may have chosen a password of their own meanwhile: it wins.
+            let mut passwords = crate::sync::write(&self.passwords);
+            if matches!(passwords.get(name), Some(PasswordState::Pending(p)) if p == plain) {
+                self.store.put(&CREDENTIALS, name, &record)?;
+                passwords.insert(name.clone(), PasswordState::Hashed(hash));
+            }
         }
         Ok(pending.len())
     }

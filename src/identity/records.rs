@@ -30,12 +30,15 @@ pub struct RefreshRecord {
     pub used_at: Option<u64>,
 }
 
-/// A fixture user's password hash, with a keyed digest of the fixture password it came from so
-/// an unchanged fixture is not hashed again at the next start.
+/// A user's password hash: either a fixture's, with a keyed digest of the fixture password it
+/// came from so an unchanged fixture is not hashed again at the next start, or one the user
+/// chose on their account page, which is kept over the fixture's.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StoredCredential {
     pub password_hash: String,
     pub fixture_digest: String,
+    #[serde(default)]
+    pub set_by_user: bool,
 }
 
 pub const SESSIONS: Table<Session> = Table::new("sso_sessions");

@@ -231,7 +231,7 @@ fn code_challenge(
 }
 
 /// The live session a cookie names, touched (a redb write, on the blocking pool).
-async fn signed_in(state: &OidcState, cookie: String) -> Option<Session> {
+pub(super) async fn signed_in(state: &OidcState, cookie: String) -> Option<Session> {
     match state
         .on_identity(move |identity| identity.session_from_cookie(&cookie))
         .await
@@ -304,7 +304,7 @@ fn client_title(state: &OidcState, client_id: &str) -> String {
         .unwrap_or_else(|| client_id.to_owned())
 }
 
-fn cookie(state: &OidcState, name: &'static str, value: String) -> Cookie<'static> {
+pub(super) fn cookie(state: &OidcState, name: &'static str, value: String) -> Cookie<'static> {
     // Over https, SameSite=None lets silent renewal in an iframe of another site send the
     // session cookie (as Keycloak does); over plain http browsers require Lax.
     let same_site = if state.secure_cookies {

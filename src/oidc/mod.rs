@@ -1,6 +1,7 @@
 //! The OpenID Connect issuer on the main listener, in Keycloak's URL layout:
 //! `/realms/{realm}/.well-known/openid-configuration`, `/realms/{realm}/protocol/openid-connect/…`.
 
+mod account;
 mod authorize;
 mod client_auth;
 mod discovery;
@@ -173,6 +174,20 @@ pub fn router(state: Arc<OidcState>) -> Router {
             "/realms/{realm}/login-actions/authenticate",
             post(authorize::login_submit),
         )
+        .route("/realms/{realm}/account", get(account::account_get))
+        .route("/realms/{realm}/account/", get(account::account_get))
+        .route(
+            "/realms/{realm}/account/login",
+            post(account::account_login),
+        )
+        .route(
+            "/realms/{realm}/account/password",
+            post(account::change_password),
+        )
+        .route(
+            "/realms/{realm}/account/sign-out-everywhere",
+            post(account::sign_out_everywhere),
+        )
         .route(&format!("{oidc}/token"), post(token::token))
         .route(&format!("{oidc}/revoke"), post(token::revoke))
         .route(
@@ -209,8 +224,10 @@ async fn realm_and_cors(
     // Browser navigations (authorization, login form, logout) never get CORS headers: a
     // script on another origin must not read a login page or a form_post response.
     let path = request.uri().path();
-    let navigation =
-        path.ends_with("/auth") || path.contains("/login-actions/") || path.ends_with("/logout");
+    let navigation = path.ends_with("/auth")
+        || path.contains("/login-actions/")
+        || path.ends_with("/logout")
+        || path.split('/').nth(3) == Some("account");
     let origin = request
         .headers()
         .get(header::ORIGIN)

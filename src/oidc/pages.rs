@@ -24,9 +24,13 @@ button { margin-top:22px; width:100%; padding:11px; border:0; border-radius:8px;
   font:inherit; font-weight:600; cursor:pointer; }
 .error { color:var(--error); background:color-mix(in srgb, var(--error) 10%, transparent); border-radius:8px; padding:10px 12px; margin-bottom:8px; }
 footer { color:var(--muted); font-size:13px; margin-top:18px; text-align:center; }
+h2 { font-size:17px; margin:26px 0 4px; }
+.done { background:color-mix(in srgb, var(--accent) 12%, transparent); border-radius:8px; padding:10px 12px; margin-bottom:8px; }
+dl { display:grid; grid-template-columns:auto 1fr; gap:4px 14px; margin:14px 0 0; } dt { color:var(--muted); } dd { margin:0; }
+a { color:var(--accent); }
 "#;
 
-fn layout(title: &str, body: &str) -> String {
+pub fn layout(title: &str, body: &str) -> String {
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\

@@ -403,7 +403,7 @@ pub async fn events(
     let ctx = context(&state, &headers).await?;
     let project = ctx.project.id.clone();
     let (past, rx) = state.lab.events.follow(&project);
-    let stream = event_frames(past, project, rx);
+    let stream = event_frames(past, project, rx, state.lab.events.closing());
     let mut response = Response::new(Body::from_stream(stream));
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -415,11 +415,13 @@ pub async fn events(
     Ok(response)
 }
 
-/// The frames of past events, then of each new event of `project`, until the stream times out.
+/// The frames of past events, then of each new event of `project`, until the stream times out
+/// or the platform stops.
 fn event_frames(
     past: Vec<RuntimeEvent>,
     project: String,
     mut rx: tokio::sync::broadcast::Receiver<RuntimeEvent>,
+    mut closing: tokio::sync::watch::Receiver<bool>,
 ) -> impl futures_util::Stream<Item = Result<Bytes, std::convert::Infallible>> {
     use tokio::sync::broadcast::error::RecvError;
     let (tx, out) = tokio::sync::mpsc::channel::<Bytes>(64);
@@ -435,6 +437,7 @@ fn event_frames(
                 r = rx.recv() => r,
                 _ = tokio::time::sleep_until(deadline) => return,
                 _ = tx.closed() => return,
+                _ = closing.wait_for(|closed| *closed) => return,
             };
             match received {
                 Ok(e) if e.project == project => {

@@ -38,6 +38,8 @@ pub struct EventLog {
     /// Bumped by every event: anything derived from the engine's state before is stale.
     generation: Arc<AtomicU64>,
     clock: Clock,
+    /// True once the platform stops: followers end their streams at once.
+    closed: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl EventLog {
@@ -47,7 +49,19 @@ impl EventLog {
             tx: broadcast::channel(256).0,
             generation: Arc::new(AtomicU64::new(0)),
             clock,
+            closed: Arc::new(tokio::sync::watch::channel(false).0),
         }
+    }
+
+    /// Tells every follower to end: the platform is stopping, and an open stream would hold
+    /// its connection (and so the shutdown) until the client leaves.
+    pub fn close(&self) {
+        self.closed.send_replace(true);
+    }
+
+    /// Turns true when [`EventLog::close`] is called.
+    pub fn closing(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.closed.subscribe()
     }
 
     pub fn record(

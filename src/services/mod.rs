@@ -347,7 +347,11 @@ impl Lab {
         }
         Service {
             url: self.exposure.url(&meta.release),
-            updated_ms: found.changed_ms.max(meta.created_ms),
+            // A resumed service started again when it was resumed.
+            updated_ms: found
+                .changed_ms
+                .max(meta.created_ms)
+                .max(overrides.resumed_ms.unwrap_or(0)),
             meta,
             status,
             suspended: overrides.suspended,
@@ -447,8 +451,14 @@ impl Lab {
         }
         let runtime = self.require_runtime()?;
         let was = service.suspended;
+        let now = self.clock.millis();
         self.overrides
-            .update(caller.project, release, move |o| o.suspended = suspend)
+            .update(caller.project, release, move |o| {
+                o.suspended = suspend;
+                if !suspend {
+                    o.resumed_ms = Some(now);
+                }
+            })
             .await?;
         self.readiness.forget(caller.project, release);
         let result = if suspend {

@@ -14,6 +14,9 @@ pub(super) struct Overrides {
     pub friendly_name: Option<String>,
     pub share: Option<bool>,
     pub suspended: bool,
+    /// When the service was last resumed (Unix milliseconds): it started again then.
+    #[serde(default)]
+    pub resumed_ms: Option<u64>,
 }
 
 const OVERRIDES: Table<Overrides> = Table::new("service_overrides");

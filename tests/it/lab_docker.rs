@@ -292,6 +292,9 @@ async fn tiny_service_lifecycle_on_a_real_engine() {
     assert_eq!(suspended["env"]["global.suspend"], "true");
     assert_eq!(suspended["tasks"], json!([]));
     assert_eq!(through_proxy(&tp, &release, "/").await.0, 404);
+    // A resumed service starts again: its startedAt moves to the resume.
+    let started = suspended["startedAt"].as_u64().unwrap();
+    tp.advance(120);
     assert_eq!(
         api.send(
             Method::POST,
@@ -302,10 +305,15 @@ async fn tiny_service_lifecycle_on_a_real_engine() {
         .0,
         200
     );
-    wait_for(&api, &release, Duration::from_secs(30), |s| {
+    let resumed = wait_for(&api, &release, Duration::from_secs(30), |s| {
         s["suspended"] == false && ready(s)
     })
     .await;
+    assert!(
+        resumed["startedAt"].as_u64().unwrap() >= started + 120_000,
+        "{started} → {}",
+        resumed["startedAt"]
+    );
     assert_eq!(through_proxy(&tp, &release, "/").await.0, 200);
     assert_eq!(
         api.send(

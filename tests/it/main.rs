@@ -6,6 +6,7 @@ mod lab_docker;
 mod lab_shutdown;
 mod lab_support;
 mod official_web;
+mod oidc_account;
 mod oidc_errors;
 mod oidc_flow;
 mod oidc_hardening;

@@ -517,3 +517,31 @@ async fn operator_regions_and_an_external_issuer() {
     assert!(err.to_string().contains("defaultConfiguration"), "{err}");
     keycloak.stop().await;
 }
+
+#[tokio::test]
+async fn shutdown_ends_open_event_streams_at_once() {
+    let tp = TestPlatform::start_with(config_without_engine()).await;
+    let api = Api::new(&tp, "alice");
+    let mut stream = api
+        .request(Method::GET, "/my-lab/events")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    let started = std::time::Instant::now();
+    let reader = tokio::spawn(async move {
+        // The stream ends (None), or the connection closes (an error): either way it is over.
+        while let Ok(Some(_)) = stream.chunk().await {}
+    });
+    tp.stop().await;
+    // Well under the 10 s an open connection would otherwise be given to finish.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "shutdown took {:?} with an event stream open",
+        started.elapsed()
+    );
+    tokio::time::timeout(std::time::Duration::from_secs(5), reader)
+        .await
+        .expect("the stream ended")
+        .unwrap();
+}
