@@ -114,7 +114,7 @@ async fn serve(State(ui): State<Arc<OfficialUi>>, request: Request) -> Response 
         }
         let mut page = index_response(&ui);
         if head {
-            *page.body_mut() = axum::body::Body::empty();
+            head_only(&mut page, ui.index.len());
         }
         return page;
     }
@@ -141,9 +141,17 @@ fn index(ui: &OfficialUi, request: &Request) -> Response {
     }
     let mut response = index_response(ui);
     if request.method() == Method::HEAD {
-        *response.body_mut() = axum::body::Body::empty();
+        head_only(&mut response, ui.index.len());
     }
     response
+}
+
+/// Drops a response's body for HEAD, keeping the length GET would send.
+fn head_only(response: &mut Response, length: usize) {
+    *response.body_mut() = axum::body::Body::empty();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
 }
 
 fn index_response(ui: &OfficialUi) -> Response {

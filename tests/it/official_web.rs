@@ -147,6 +147,23 @@ async fn web_root_serves_the_official_ui_with_its_settings() {
         assert_eq!(setting(&html, "DISABLE_AUTO_LAUNCH"), "true");
         assert_eq!(setting(&html, "ONYXIA_API_URL"), "/api");
     }
+    let head = http
+        .head(format!("{}/my-services", tp.base))
+        .send()
+        .await
+        .unwrap();
+    let length = get("/my-services")
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(
+        head.headers()["content-length"].to_str().unwrap(),
+        length.to_string(),
+        "HEAD tells the length GET sends"
+    );
     let asset = get("/assets/index-abc123.js").await.unwrap();
     assert_eq!(asset.status(), 200);
     assert_eq!(

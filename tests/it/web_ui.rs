@@ -275,3 +275,86 @@ async fn browser_account_credentials_work() {
 async fn browser_login_logout_and_ended_session() {
     scenario_without_engine("login").await;
 }
+
+/// The official onyxia-web's `dist/`, unpacked once from the tarball beside the repository
+/// (`../shared/onyxia-web/`) into `target/onyxia-web/`.
+fn official_dist() -> PathBuf {
+    static UNPACKED: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    UNPACKED
+        .get_or_init(|| {
+            let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+            let tarball = manifest.join("../shared/onyxia-web/onyxia-web-5.5.1-dist.tar.gz");
+            let target = manifest.join("target/onyxia-web");
+            let dist = target.join("dist");
+            if dist.join("index.html").exists() {
+                return dist;
+            }
+            if !tarball.exists() {
+                missing(
+                    "the official onyxia-web",
+                    &format!("{} is missing", tarball.display()),
+                );
+            }
+            std::fs::create_dir_all(&target).unwrap();
+            let status = std::process::Command::new("tar")
+                .arg("xzf")
+                .arg(&tarball)
+                .arg("-C")
+                .arg(&target)
+                .status()
+                .expect("tar runs");
+            assert!(status.success(), "unpacking {} failed", tarball.display());
+            dist
+        })
+        .clone()
+}
+
+/// The official scenarios run one at a time, with no other browser beside them: every
+/// container the engine starts or stops changes the network, and Chromium drops the loads in
+/// flight when it does.
+static OFFICIAL: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+
+/// Runs `tests/browser/<name>.mjs` against a platform serving the official onyxia-web.
+async fn official_scenario(name: &str) {
+    let dist = official_dist();
+    let _one = OFFICIAL.acquire().await.expect("semaphore open");
+    // With the permit run_scenario takes, both browser slots are this scenario's.
+    let _alone = BROWSERS.acquire().await.expect("semaphore open");
+    scenario_with_engine(name, |config| config.web.root = Some(dist)).await;
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium, Podman and the official onyxia-web tarball: scripts/test.sh provides them and runs it"]
+async fn official_ui_login_and_logout() {
+    official_scenario("official-login").await;
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium, Podman and the official onyxia-web tarball: scripts/test.sh provides them and runs it"]
+async fn official_ui_catalog_and_every_launcher_form() {
+    official_scenario("official-catalog").await;
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium, Podman and the official onyxia-web tarball: scripts/test.sh provides them and runs it"]
+async fn official_ui_service_lifecycle() {
+    official_scenario("official-services").await;
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium, Podman and the official onyxia-web tarball: scripts/test.sh provides them and runs it"]
+async fn official_ui_files() {
+    official_scenario("official-files").await;
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium, Podman and the official onyxia-web tarball: scripts/test.sh provides them and runs it"]
+async fn official_ui_secrets() {
+    official_scenario("official-secrets").await;
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium, Podman and the official onyxia-web tarball: scripts/test.sh provides them and runs it"]
+async fn official_ui_account_management() {
+    official_scenario("official-account").await;
+}
