@@ -68,12 +68,15 @@ async fn current(state: &OidcState, jar: &CookieJar) -> Option<(Session, String)
     Some((session, cookie))
 }
 
-/// A cross-site form post is refused: browsers name the page that sent it.
-fn same_origin(state: &OidcState, headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
-        return true;
-    };
-    state.identity.issuer.starts_with(&format!("{origin}/"))
+/// The refusal of a cross-site form post, if this is one: browsers name the page that sent it.
+fn cross_site_refusal(state: &OidcState, headers: &HeaderMap) -> Option<Response> {
+    let origin = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok())?;
+    (!state.identity.issuer.starts_with(&format!("{origin}/"))).then(|| {
+        pages::error(
+            StatusCode::FORBIDDEN,
+            "The form was sent from another site.",
+        )
+    })
 }
 
 pub async fn account_login(
@@ -84,11 +87,8 @@ pub async fn account_login(
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Response {
-    if !same_origin(&state, &headers) {
-        return pages::error(
-            StatusCode::FORBIDDEN,
-            "The form was sent from another site.",
-        );
+    if let Some(refused) = cross_site_refusal(&state, &headers) {
+        return refused;
     }
     let form = match read_form(&state, &headers, body).await {
         Ok(form) => form,
@@ -99,7 +99,7 @@ pub async fn account_login(
     let user = match state.check_password(&username, password, peer.ip()).await {
         Ok(user) => user,
         Err(e) => {
-            let (status, message) = login_refusal(e);
+            let (status, message) = pages::login_refusal(e);
             return sign_in(&state, &uri, Some(&message), status);
         }
     };
@@ -110,22 +110,6 @@ pub async fn account_login(
         }
         Ok(Err(e)) => unavailable(&e),
         Err(e) => unavailable(&e),
-    }
-}
-
-fn login_refusal(e: LoginError) -> (StatusCode, String) {
-    match e {
-        LoginError::InvalidCredentials => (
-            StatusCode::UNAUTHORIZED,
-            "Invalid username or password.".to_owned(),
-        ),
-        LoginError::Locked(wait) => (
-            StatusCode::TOO_MANY_REQUESTS,
-            format!(
-                "Too many failed sign-in attempts. Try again in {} seconds.",
-                wait.as_secs().max(1)
-            ),
-        ),
     }
 }
 
@@ -145,11 +129,8 @@ async fn signed_in_form(
     headers: &HeaderMap,
     body: axum::body::Body,
 ) -> Result<(Session, String, Params), Response> {
-    if !same_origin(state, headers) {
-        return Err(pages::error(
-            StatusCode::FORBIDDEN,
-            "The form was sent from another site.",
-        ));
+    if let Some(refused) = cross_site_refusal(state, headers) {
+        return Err(refused);
     }
     let Some((session, cookie)) = current(state, jar).await else {
         return Err(sign_in(state, uri, None, StatusCode::UNAUTHORIZED));
@@ -196,7 +177,7 @@ pub async fn change_password(
                 StatusCode::UNAUTHORIZED,
                 "The current password is not right.".to_owned(),
             ),
-            other => login_refusal(other),
+            other => pages::login_refusal(other),
         };
         return with_status(
             status,

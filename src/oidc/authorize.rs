@@ -15,7 +15,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use super::form::Params;
 use super::{CodeGrant, MAX_PENDING, OidcState, PendingLogin, pages, query_params, read_form};
 use crate::config::fixtures::Grant;
-use crate::identity::LoginError;
 use crate::identity::records::Session;
 use crate::identity::tokens::granted_scope;
 
@@ -401,19 +400,7 @@ pub async fn login_submit(
     let user = match outcome {
         Ok(user) => user,
         Err(e) => {
-            let (status, message) = match e {
-                LoginError::InvalidCredentials => (
-                    StatusCode::UNAUTHORIZED,
-                    "Invalid username or password.".to_owned(),
-                ),
-                LoginError::Locked(wait) => (
-                    StatusCode::TOO_MANY_REQUESTS,
-                    format!(
-                        "Too many failed sign-in attempts. Try again in {} seconds.",
-                        wait.as_secs().max(1)
-                    ),
-                ),
-            };
+            let (status, message) = pages::login_refusal(e);
             let action = format!(
                 "{}/login-actions/authenticate?request={}",
                 state.realm_path(),

@@ -89,6 +89,23 @@ pub fn login(form: &LoginForm<'_>, status: StatusCode) -> Response {
     (status, Html(layout("Sign in", &body))).into_response()
 }
 
+/// What a sign-in form says when the password check refused.
+pub fn login_refusal(e: crate::identity::LoginError) -> (StatusCode, String) {
+    match e {
+        crate::identity::LoginError::InvalidCredentials => (
+            StatusCode::UNAUTHORIZED,
+            "Invalid username or password.".to_owned(),
+        ),
+        crate::identity::LoginError::Locked(wait) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "Too many failed sign-in attempts. Try again in {} seconds.",
+                wait.as_secs().max(1)
+            ),
+        ),
+    }
+}
+
 /// A page for errors that cannot be sent back to the client (unknown client, bad redirect).
 pub fn error(status: StatusCode, message: &str) -> Response {
     let body = format!(
