@@ -43,11 +43,22 @@ fn page_path(state: &OidcState, uri: &Uri) -> String {
 }
 
 /// The link back to the application, when the query names a client and one of its redirects.
-fn back_link(state: &OidcState, uri: &Uri) -> Option<String> {
-    let query = Params::parse(uri.query().unwrap_or_default().as_bytes()).ok()?;
-    let client = state.identity.realm.client(query.get("referrer")?)?;
-    let target = query.get("referrer_uri")?;
-    client.redirect_allowed(target).then(|| target.to_owned())
+/// Rendered as a paragraph; empty when there is none.
+fn back_link(state: &OidcState, uri: &Uri) -> String {
+    let target = (|| {
+        let query = Params::parse(uri.query().unwrap_or_default().as_bytes()).ok()?;
+        let client = state.identity.realm.client(query.get("referrer")?)?;
+        let target = query.get("referrer_uri")?;
+        client.redirect_allowed(target).then(|| target.to_owned())
+    })();
+    target
+        .map(|to| {
+            format!(
+                "<p><a href=\"{}\" id=\"back\">Back to the application</a></p>",
+                escape(&to)
+            )
+        })
+        .unwrap_or_default()
 }
 
 pub async fn account_get(
@@ -229,14 +240,7 @@ pub async fn sign_out_everywhere(
     {
         Ok(Ok(ended)) => {
             tracing::info!(user = %session.username, sessions = ended, "signed out everywhere");
-            let back = back_link(&state, &uri)
-                .map(|to| {
-                    format!(
-                        "<p><a href=\"{}\" id=\"back\">Back to the application</a></p>",
-                        escape(&to)
-                    )
-                })
-                .unwrap_or_default();
+            let back = back_link(&state, &uri);
             let body = format!(
                 "<h1>You are signed out everywhere</h1>\
                  <p class=\"sub\">Every session of {} has ended, on every device.</p>{back}",
@@ -295,14 +299,7 @@ fn render(
             escape(&text)
         ),
     };
-    let back = back_link(state, uri)
-        .map(|to| {
-            format!(
-                "<p><a href=\"{}\" id=\"back\">Back to the application</a></p>",
-                escape(&to)
-            )
-        })
-        .unwrap_or_default();
+    let back = back_link(state, uri);
     let groups = if user.groups.is_empty() {
         "none".to_owned()
     } else {
