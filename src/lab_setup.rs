@@ -1,4 +1,4 @@
-//! Builds the lab of a platform: catalogs, the container engine, the regions, the Onyxia API
+//! Builds the lab of a platform: catalogs, the runtime (engine or cluster), the regions, the Onyxia API
 //! state, the service proxy, and the listeners containers reach the platform through.
 
 use std::collections::BTreeSet;
@@ -18,7 +18,8 @@ use crate::onyxia::OnyxiaState;
 use crate::onyxia::region::{self, GeneratedRegion};
 use crate::proxy::Proxy;
 use crate::runtime::Runtime;
-use crate::runtime::detect;
+use crate::runtime::kube::objects::{IngressSettings, ObjectSettings};
+use crate::runtime::{detect, select};
 use crate::services::{Exposure, Lab};
 use crate::store::Store;
 
@@ -78,7 +79,7 @@ pub async fn build(
         .as_str()
         .unwrap_or(&oc.expose_domain)
         .to_owned();
-    let (runtime, probes) = find_engine(oc.docker_host.as_deref()).await;
+    let (runtime, probes) = find_runtime(config, object_settings(config, &domain)).await;
     let (reach, container_listeners) = reach_from_containers(config, runtime.as_deref(), at);
     let lab = Arc::new(Lab::new(
         runtime,
@@ -100,23 +101,52 @@ pub async fn build(
     })
 }
 
-/// The container engine `docker_host` names (or the first one found), and what was tried.
-async fn find_engine(docker_host: Option<&str>) -> (Option<Arc<dyn Runtime>>, Vec<detect::Probe>) {
-    let detection = detect::detect(docker_host).await;
-    let runtime: Option<Arc<dyn Runtime>> =
-        detection.runtime.map(|r| Arc::new(r) as Arc<dyn Runtime>);
-    match &runtime {
+/// The runtime `runtime.kind` names (a container engine or a cluster), and what was tried.
+async fn find_runtime(
+    config: &Config,
+    objects: ObjectSettings,
+) -> (Option<Arc<dyn Runtime>>, Vec<detect::Probe>) {
+    let selection = select::select(config, objects).await;
+    match &selection.runtime {
         Some(r) => {
-            tracing::info!(engine = %r.info().engine, version = %r.info().version, endpoint = %r.info().endpoint, "container engine found")
+            tracing::info!(engine = %r.info().engine, version = %r.info().version, endpoint = %r.info().endpoint, "runtime found")
         }
-        None if detect::is_disabled(docker_host) => {
+        None if selection.probes.is_empty() => {
             tracing::info!("no container engine (runtime disabled)")
         }
         None => tracing::warn!(
-            "no container engine found: services cannot be launched (run `onyxia-lite doctor`)"
+            "no runtime found: services cannot be launched (run `onyxia-lite doctor`)"
         ),
     }
-    (runtime, detection.probes)
+    (selection.runtime, selection.probes)
+}
+
+/// How Kubernetes objects are made: an Ingress when the region exposes services on a real
+/// domain, and the namespace quota from the generated region's quotas when asked.
+fn object_settings(config: &Config, domain: &str) -> ObjectSettings {
+    let rc = &config.runtime;
+    let loopback_domain = domain == "localhost" || domain.ends_with(".localhost");
+    let mut namespace_quota = std::collections::BTreeMap::new();
+    if rc.kube_namespace_quota {
+        let oc = &config.onyxia;
+        namespace_quota.insert("count/pods".to_owned(), oc.quota_services.to_string());
+        if let Some(cpu) = &oc.quota_cpu {
+            namespace_quota.insert("requests.cpu".to_owned(), cpu.clone());
+        }
+        if let Some(memory) = &oc.quota_memory {
+            namespace_quota.insert("requests.memory".to_owned(), memory.clone());
+        }
+    }
+    ObjectSettings {
+        ingress: (rc.kube_ingress && !loopback_domain).then(|| IngressSettings {
+            domain: domain.to_owned(),
+            class: rc.kube_ingress_class.clone(),
+            tls_secret: rc.kube_tls_secret.clone(),
+        }),
+        storage_class: rc.kube_storage_class.clone(),
+        volume_size: rc.kube_volume_size.clone(),
+        namespace_quota,
+    }
 }
 
 /// How containers reach the platform's listeners, and the listeners opened on the engine's

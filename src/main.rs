@@ -54,6 +54,12 @@ struct Common {
     /// Directory of fixture files replacing the built-in realm, users and clients.
     #[arg(long, value_name = "DIR")]
     fixtures: Option<PathBuf>,
+    /// Where services run: docker, kube or auto (runtime.kind).
+    #[arg(long, value_name = "KIND")]
+    runtime: Option<String>,
+    /// Kubeconfig context of the kube runtime (runtime.kube_context).
+    #[arg(long, value_name = "NAME")]
+    kube_context: Option<String>,
 }
 
 #[derive(Args)]
@@ -169,6 +175,12 @@ fn load(
     }
     if let Some(dir) = &common.fixtures {
         flags.push(("fixtures", dir.display().to_string()));
+    }
+    if let Some(kind) = &common.runtime {
+        flags.push(("runtime.kind", kind.clone()));
+    }
+    if let Some(context) = &common.kube_context {
+        flags.push(("runtime.kube_context", context.clone()));
     }
     Config::load(common.config.as_deref(), std::env::vars(), &flags).map_err(|e| {
         eprintln!("onyxia-lite: {e}");
@@ -340,31 +352,42 @@ fn token(args: TokenArgs) -> ExitCode {
     }
 }
 
-/// The engine the config points at (or the detected one), with every probe made.
-fn detect_engine(
+/// The runtime the config points at (or the detected one), with every probe made.
+fn find_runtime(
     common: &Common,
-) -> Result<(Config, onyxia_lite::runtime::detect::Detection), ExitCode> {
+) -> Result<
+    (
+        Config,
+        tokio::runtime::Runtime,
+        onyxia_lite::runtime::select::Selection,
+    ),
+    ExitCode,
+> {
     let loaded = load(common, Vec::new())?;
     let config = loaded.config;
     let runtime = tokio::runtime::Runtime::new().map_err(|e| {
         eprintln!("onyxia-lite: cannot start the async runtime: {e}");
         ExitCode::from(EXIT_RUNTIME)
     })?;
-    let configured = config.onyxia.docker_host.clone();
-    let detection = runtime.block_on(onyxia_lite::runtime::detect::detect(configured.as_deref()));
-    Ok((config, detection))
+    let selection = runtime.block_on(onyxia_lite::runtime::select::select(
+        &config,
+        Default::default(),
+    ));
+    Ok((config, runtime, selection))
 }
 
 fn doctor(common: Common) -> ExitCode {
-    let (config, detection) = match detect_engine(&common) {
+    use onyxia_lite::config::RuntimeKind;
+    let (config, async_runtime, selection) = match find_runtime(&common) {
         Ok(d) => d,
         Err(code) => return code,
     };
-    if onyxia_lite::runtime::detect::is_disabled(config.onyxia.docker_host.as_deref()) {
+    let kube = onyxia_lite::runtime::select::effective_kind(&config) == RuntimeKind::Kube;
+    if !kube && onyxia_lite::runtime::detect::is_disabled(config.onyxia.docker_host.as_deref()) {
         println!("container engine: disabled (onyxia.docker_host = none)");
         return ExitCode::SUCCESS;
     }
-    for probe in &detection.probes {
+    for probe in &selection.probes {
         match &probe.outcome {
             Ok(version) => println!(
                 "  ok    {:<20} {:<45} {version}",
@@ -376,60 +399,82 @@ fn doctor(common: Common) -> ExitCode {
             ),
         }
     }
-    match &detection.runtime {
-        Some(runtime) => {
-            use onyxia_lite::runtime::Runtime;
-            let info = runtime.info();
-            println!(
-                "container engine: {} {} at {}",
-                info.engine, info.version, info.endpoint
-            );
-            match &info.host_from_containers {
-                Some(host) => println!(
-                    "services reach this machine at {host}{}",
-                    if info.desktop {
-                        " (Docker Desktop)"
-                    } else {
-                        " (bridge gateway)"
-                    }
-                ),
-                None => println!(
-                    "warning: the bridge gateway is unknown; services will not reach S3 and Vault"
-                ),
+    let Some(runtime) = &selection.runtime else {
+        println!(
+            "{}",
+            onyxia_lite::services::no_runtime_message(&selection.probes)
+        );
+        return ExitCode::from(EXIT_RUNTIME);
+    };
+    let info = runtime.info();
+    println!(
+        "{}: {} at {}",
+        if kube { "cluster" } else { "container engine" },
+        info.version,
+        info.endpoint
+    );
+    match (&info.host_from_containers, kube) {
+        (Some(host), false) => println!(
+            "services reach this machine at {host}{}",
+            if info.desktop {
+                " (Docker Desktop)"
+            } else {
+                " (bridge gateway)"
             }
-            ExitCode::SUCCESS
+        ),
+        (Some(host), true) => println!("pods reach this platform at {host}"),
+        (None, false) => {
+            println!("warning: the bridge gateway is unknown; services will not reach S3 and Vault")
         }
-        None => {
-            println!(
-                "{}",
-                onyxia_lite::services::no_runtime_message(&detection.probes)
-            );
-            ExitCode::from(EXIT_RUNTIME)
-        }
+        (None, true) => println!(
+            "warning: runtime.kube_platform_host is not set; pods get S3 and Vault URLs unchanged"
+        ),
+    }
+    let Some(client) = &selection.kube else {
+        return ExitCode::SUCCESS;
+    };
+    let grants = async_runtime.block_on(onyxia_lite::runtime::kube::connect::check_permissions(
+        client, None,
+    ));
+    let refused: Vec<_> = grants.iter().filter(|g| !g.allowed).collect();
+    println!("permissions ({} checked, cluster-wide):", grants.len());
+    for grant in &grants {
+        println!(
+            "  {}    {:<10} {:<40} {}",
+            if grant.allowed { "ok" } else { "--" },
+            grant.verb,
+            grant.resource,
+            grant.reason
+        );
+    }
+    if refused.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        println!(
+            "{} permission(s) missing: see docs/KUBERNETES.md#permissions",
+            refused.len()
+        );
+        ExitCode::from(EXIT_RUNTIME)
     }
 }
 
 fn services(args: ServicesArgs) -> ExitCode {
-    use onyxia_lite::runtime::{Phase, Runtime};
-    let (config, detection) = match detect_engine(&args.common) {
+    use onyxia_lite::runtime::Phase;
+    let (config, async_runtime, selection) = match find_runtime(&args.common) {
         Ok(d) => d,
         Err(code) => return code,
     };
-    let Some(runtime) = detection.runtime else {
+    let Some(runtime) = selection.runtime else {
         eprintln!(
             "onyxia-lite: {}",
-            onyxia_lite::services::no_runtime_message(&detection.probes)
+            onyxia_lite::services::no_runtime_message(&selection.probes)
         );
         return ExitCode::from(EXIT_RUNTIME);
     };
-    let listed = match tokio::runtime::Runtime::new().map(|rt| rt.block_on(runtime.list(None))) {
-        Ok(Ok(list)) => list,
-        Ok(Err(e)) => {
-            eprintln!("onyxia-lite: {e}");
-            return ExitCode::from(EXIT_RUNTIME);
-        }
+    let listed = match async_runtime.block_on(runtime.list(None)) {
+        Ok(list) => list,
         Err(e) => {
-            eprintln!("onyxia-lite: cannot start the async runtime: {e}");
+            eprintln!("onyxia-lite: {e}");
             return ExitCode::from(EXIT_RUNTIME);
         }
     };
@@ -445,10 +490,11 @@ fn services(args: ServicesArgs) -> ExitCode {
             Phase::Running => "running".to_owned(),
             Phase::Created => "created".to_owned(),
             Phase::Exited { code, .. } => format!("exited({code})"),
+            Phase::Failed(_) => "failed".to_owned(),
         };
         let port = s
-            .host_port
-            .map(|p| p.to_string())
+            .address
+            .map(|a| a.port().to_string())
             .unwrap_or_else(|| "-".into());
         println!(
             "{:<28} {:<18} {:<10} {:<22} {:<10} {:<7} http://{}.{}:{}/",

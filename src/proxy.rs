@@ -106,7 +106,7 @@ const HOP_BY_HOP: [&str; 7] = [
 ];
 
 async fn forward(proxy: &Proxy, release: &str, mut request: Request) -> Response {
-    let Some(port) = proxy.lab.route(release, false).await else {
+    let Some(address) = proxy.lab.route(release, false).await else {
         return page(
             StatusCode::NOT_FOUND,
             "No such service",
@@ -145,9 +145,9 @@ async fn forward(proxy: &Proxy, release: &str, mut request: Request) -> Response
     parts
         .headers
         .insert("x-forwarded-proto", HeaderValue::from_static(proxy.scheme));
-    let build = |port: u16, parts: &axum::http::request::Parts| {
+    let build = |address: std::net::SocketAddr, parts: &axum::http::request::Parts| {
         let mut p = parts.clone();
-        p.uri = Uri::try_from(format!("http://127.0.0.1:{port}{path}")).unwrap_or_default();
+        p.uri = Uri::try_from(format!("http://{address}{path}")).unwrap_or_default();
         p.version = axum::http::Version::HTTP_11;
         p
     };
@@ -155,12 +155,12 @@ async fn forward(proxy: &Proxy, release: &str, mut request: Request) -> Response
     let replayable = body_is_empty(&parts);
     let first = proxy
         .client
-        .request(Request::from_parts(build(port, &parts), body))
+        .request(Request::from_parts(build(address, &parts), body))
         .await;
     let response = match first {
         Ok(r) => r,
         Err(e) if e.is_connect() && replayable => match proxy.lab.route(release, true).await {
-            Some(fresh) if fresh != port => {
+            Some(fresh) if fresh != address => {
                 match proxy
                     .client
                     .request(Request::from_parts(build(fresh, &parts), Body::empty()))

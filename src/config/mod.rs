@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use options::{OptionDoc, config_section};
-pub use value::{Secret, SigningAlgorithm, ValueError};
+pub use value::{RuntimeKind, Secret, SigningAlgorithm, ValueError};
 
 config_section! {
     /// The whole configuration of one platform.
@@ -42,7 +42,7 @@ config_section! {
         /// Seconds a request body may pause between two chunks, and a response may wait for the client to read, before the connection is closed.
         idle_timeout_seconds: u64 = "60",
     }
-    sections { oidc: OidcConfig, passwords: PasswordConfig, s3: S3Config, vault: VaultConfig, onyxia: OnyxiaConfig, web: WebConfig }
+    sections { oidc: OidcConfig, passwords: PasswordConfig, s3: S3Config, vault: VaultConfig, onyxia: OnyxiaConfig, web: WebConfig, runtime: RuntimeConfig }
 }
 
 config_section! {
@@ -68,6 +68,30 @@ config_section! {
         quota_memory: Option<String> = "",
         /// Alias of oidc.external_issuer (kept for existing configurations).
         external_issuer: Option<String> = "",
+    }
+}
+
+config_section! {
+    /// Where services run: a container engine (onyxia.docker_host) or a Kubernetes cluster. See docs/KUBERNETES.md.
+    pub struct RuntimeConfig {
+        /// docker: a container engine (Docker, Podman). kube: a Kubernetes cluster, reached in a pod with its service account, else with KUBECONFIG or ~/.kube/config. auto: the cluster when running in a pod, else a container engine.
+        kind: RuntimeKind = "auto",
+        /// Context of the kubeconfig to use. Empty: its current context.
+        kube_context: Option<String> = "",
+        /// Address (host or IP) pods reach this platform's S3, Vault and issuer at. Empty: detected for Kind (the `kind` network's gateway), none elsewhere: set it (e.g. the platform's Service name when it runs in the cluster).
+        kube_platform_host: Option<String> = "",
+        /// Make an Ingress per service on the region's expose domain (ignored while it is localhost).
+        kube_ingress: bool = "true",
+        /// Ingress class of the services' Ingresses. Empty: the cluster's default class.
+        kube_ingress_class: Option<String> = "",
+        /// TLS secret (in each project namespace) the services' Ingresses use. Empty: plain HTTP.
+        kube_tls_secret: Option<String> = "",
+        /// Storage class of the services' persistent volume claims. Empty: the cluster's default.
+        kube_storage_class: Option<String> = "",
+        /// Size of each persistent volume claim (a Kubernetes quantity).
+        kube_volume_size: String = "10Gi",
+        /// Put a ResourceQuota in each project namespace with the region's quotas (onyxia.quota_*), so the cluster enforces them too.
+        kube_namespace_quota: bool = "false",
     }
 }
 
@@ -359,6 +383,15 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: "passwords.argon2_memory_kib".into(),
                 message: "must be at least 8 × argon2_parallelism".into(),
+            });
+        }
+        if !crate::runtime::kube::names::is_quantity(&self.runtime.kube_volume_size) {
+            return Err(ConfigError::Invalid {
+                key: "runtime.kube_volume_size".into(),
+                message: format!(
+                    "must be a Kubernetes quantity such as 10Gi, got `{}`",
+                    self.runtime.kube_volume_size
+                ),
             });
         }
         Ok(())

@@ -140,3 +140,32 @@ impl OptionValue for SigningAlgorithm {
         format!("{self:?}")
     }
 }
+
+/// Where services run (`runtime.kind`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuntimeKind {
+    /// Docker, Docker Desktop or Podman's Docker-compatible API.
+    Docker,
+    /// A Kubernetes cluster.
+    Kube,
+    /// The cluster this process runs in, else a container engine.
+    Auto,
+}
+
+impl OptionValue for RuntimeKind {
+    fn parse_text(text: &str) -> Result<Self, ValueError> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "docker" => Ok(Self::Docker),
+            "kube" | "kubernetes" => Ok(Self::Kube),
+            "auto" => Ok(Self::Auto),
+            other => Err(ValueError::Expected {
+                expected: "docker, kube or auto",
+                got: other.to_owned(),
+            }),
+        }
+    }
+    fn show(&self) -> String {
+        format!("{self:?}").to_ascii_lowercase()
+    }
+}

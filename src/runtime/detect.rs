@@ -172,21 +172,30 @@ async fn bridge_gateway(docker: &Docker, podman: bool) -> Option<String> {
         &["bridge", "podman"]
     };
     for name in names {
-        let Ok(network) = docker.inspect_network(name, None).await else {
-            continue;
-        };
-        let gateway = network
-            .ipam
-            .and_then(|ipam| ipam.config)
-            .into_iter()
-            .flatten()
-            .find_map(|c| {
-                c.gateway
-                    .filter(|g| g.parse::<std::net::Ipv4Addr>().is_ok())
-            });
-        if gateway.is_some() {
-            return gateway;
+        if let Some(gateway) = gateway_of(docker, name).await {
+            return Some(gateway);
         }
     }
     None
+}
+
+/// The IPv4 gateway of the engine's network `name`.
+async fn gateway_of(docker: &Docker, name: &str) -> Option<String> {
+    let network = docker.inspect_network(name, None).await.ok()?;
+    network
+        .ipam
+        .and_then(|ipam| ipam.config)
+        .into_iter()
+        .flatten()
+        .find_map(|c| {
+            c.gateway
+                .filter(|g| g.parse::<std::net::Ipv4Addr>().is_ok())
+        })
+}
+
+/// The gateway of network `name` (Kind's nodes sit on `kind`) on the first engine that
+/// answers: the host's address as seen from that network's containers.
+pub async fn network_gateway(configured: Option<&str>, name: &str) -> Option<String> {
+    let runtime = detect(configured).await.runtime?;
+    gateway_of(runtime.docker(), name).await
 }

@@ -16,6 +16,7 @@ use bollard::query_parameters::{
 };
 use futures_util::StreamExt;
 
+use super::meta;
 use super::probe::LoopbackProbe;
 use super::{
     ContainerSpec, EventKind, EventLog, Phase, Runtime, RuntimeError, RuntimeInfo, RuntimeResult,
@@ -42,6 +43,10 @@ impl DockerRuntime {
             info,
             probe: LoopbackProbe::default(),
         }
+    }
+
+    pub(super) fn docker(&self) -> &Docker {
+        &self.docker
     }
 
     /// `_` cannot appear in project ids nor release names, so names of two services never meet.
@@ -97,9 +102,7 @@ impl DockerRuntime {
                         oom: false,
                     },
                 };
-                let service_port: Option<u16> = labels
-                    .get(&format!("{LABEL}.port"))
-                    .and_then(|v| v.parse().ok());
+                let service_port = meta::port(&labels, meta::DOCKER);
                 let host_port = c
                     .ports
                     .unwrap_or_default()
@@ -111,7 +114,9 @@ impl DockerRuntime {
                     meta,
                     container,
                     phase,
-                    host_port,
+                    address: host_port
+                        .map(|port| std::net::SocketAddr::from(([127, 0, 0, 1], port))),
+                    ready: None,
                     changed_ms,
                 })
             })
@@ -237,8 +242,8 @@ impl Runtime for DockerRuntime {
     }
 
     async fn answers(&self, service: &RuntimeService) -> bool {
-        match service.host_port {
-            Some(port) => self.probe.answers(port, &service.meta.probe).await,
+        match service.address {
+            Some(address) => self.probe.answers(address, &service.meta.probe).await,
             None => false,
         }
     }
@@ -460,55 +465,11 @@ impl Runtime for DockerRuntime {
 }
 
 fn labels_of(meta: &ServiceMeta, port: u16) -> HashMap<String, String> {
-    let mut labels = HashMap::from([
-        (format!("{LABEL}.managed"), "true".to_owned()),
-        (format!("{LABEL}.release"), meta.release.clone()),
-        (format!("{LABEL}.project"), meta.project.clone()),
-        (format!("{LABEL}.owner"), meta.owner.clone()),
-        (format!("{LABEL}.catalog"), meta.catalog.clone()),
-        (format!("{LABEL}.chart"), meta.chart.clone()),
-        (format!("{LABEL}.version"), meta.version.clone()),
-        (format!("{LABEL}.friendly-name"), meta.friendly_name.clone()),
-        (format!("{LABEL}.share"), meta.share.to_string()),
-        (format!("{LABEL}.port"), port.to_string()),
-        (
-            format!("{LABEL}.cpu-request-millis"),
-            meta.cpu_request_millis.to_string(),
-        ),
-        (
-            format!("{LABEL}.memory-request-bytes"),
-            meta.memory_request_bytes.to_string(),
-        ),
-        (format!("{LABEL}.created-ms"), meta.created_ms.to_string()),
-        (format!("{LABEL}.notes"), meta.notes.clone()),
-        (format!("{LABEL}.probe"), meta.probe.clone()),
-    ]);
-    labels.insert(format!("{LABEL}.values"), meta.values.to_string());
-    labels
+    meta::encode(meta, port, meta::DOCKER)
 }
 
-/// The service a container's labels describe; `None` for containers missing a key label.
 fn meta_from_labels(labels: &HashMap<String, String>) -> Option<ServiceMeta> {
-    let get = |key: &str| labels.get(&format!("{LABEL}.{key}")).cloned();
-    let number = |key: &str| get(key).and_then(|v| v.parse().ok()).unwrap_or(0);
-    Some(ServiceMeta {
-        release: get("release")?,
-        project: get("project")?,
-        owner: get("owner").unwrap_or_default(),
-        catalog: get("catalog").unwrap_or_default(),
-        chart: get("chart").unwrap_or_default(),
-        version: get("version").unwrap_or_default(),
-        friendly_name: get("friendly-name").unwrap_or_default(),
-        share: get("share").as_deref() == Some("true"),
-        values: get("values")
-            .and_then(|v| serde_json::from_str(&v).ok())
-            .unwrap_or_else(|| serde_json::json!({})),
-        notes: get("notes").unwrap_or_default(),
-        cpu_request_millis: number("cpu-request-millis"),
-        memory_request_bytes: number("memory-request-bytes"),
-        created_ms: number("created-ms"),
-        probe: get("probe").unwrap_or_default(),
-    })
+    meta::decode(labels, meta::DOCKER)
 }
 
 /// `python` → `python:latest`; references with a tag or digest stay as they are.
@@ -548,27 +509,6 @@ pub fn engine_message(e: &bollard::errors::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn labels_round_trip() {
-        let meta = ServiceMeta {
-            release: "tiny-1".into(),
-            project: "user-alice".into(),
-            owner: "alice".into(),
-            catalog: "test".into(),
-            chart: "tiny".into(),
-            version: "1.0.0".into(),
-            friendly_name: "My tiny".into(),
-            share: true,
-            values: serde_json::json!({"a": {"b": 1}}),
-            notes: "hello".into(),
-            cpu_request_millis: 100,
-            memory_request_bytes: 1 << 20,
-            created_ms: 42,
-            probe: "tcp".into(),
-        };
-        assert_eq!(meta_from_labels(&labels_of(&meta, 8080)), Some(meta));
-    }
 
     #[test]
     fn images_without_a_tag_get_latest() {

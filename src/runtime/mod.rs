@@ -1,13 +1,18 @@
 //! Where services run. The Onyxia API sees only the [`Runtime`] trait; the Docker runtime
-//! (Docker Engine, Docker Desktop, Podman's Docker-compatible API) is one implementation.
+//! (Docker Engine, Docker Desktop, Podman's Docker-compatible API) and the Kubernetes runtime
+//! are its implementations, and `select` picks one from the configuration.
 //!
 //! The engine is the source of truth about services: everything needed to show a service
-//! again after a restart is written on the container as labels.
+//! again after a restart is written on the container (labels) or on the cluster's objects
+//! (annotations) by `meta`.
 
 pub mod detect;
 pub mod docker;
 mod events;
+pub mod kube;
+mod meta;
 mod probe;
+pub mod select;
 
 use std::collections::BTreeMap;
 
@@ -78,6 +83,9 @@ pub enum Phase {
         code: i64,
         oom: bool,
     },
+    /// The engine cannot start it, in its own words (an image that cannot be pulled, a pod
+    /// that cannot be scheduled, a quota refusal, a container restarting in a loop).
+    Failed(String),
 }
 
 /// One service as found on the engine.
@@ -87,8 +95,12 @@ pub struct RuntimeService {
     /// The engine's name of the container (shown as the task id).
     pub container: String,
     pub phase: Phase,
-    /// Where the service's port is published on the host's loopback.
-    pub host_port: Option<u16>,
+    /// Where the proxy reaches the service's port: a port published on the host's loopback
+    /// (Docker), a tunnel through the cluster's API server or the Service's cluster address
+    /// (Kubernetes).
+    pub address: Option<std::net::SocketAddr>,
+    /// The engine's own readiness verdict, when it probes (Kubernetes' readiness probe).
+    pub ready: Option<bool>,
     /// Last start or stop, epoch milliseconds.
     pub changed_ms: u64,
 }
@@ -96,12 +108,13 @@ pub struct RuntimeService {
 /// What was found when looking for an engine.
 #[derive(Clone, Debug, Serialize)]
 pub struct RuntimeInfo {
-    /// `docker` or `podman`.
+    /// `docker`, `podman` or `kubernetes`.
     pub engine: String,
     pub version: String,
     /// The address onyxia-lite talks to.
     pub endpoint: String,
-    /// The host's address as seen from containers (the bridge gateway), when known.
+    /// The host's address as seen from containers (the bridge gateway; on Kubernetes, the
+    /// address pods reach the platform at), when known.
     pub host_from_containers: Option<String>,
     /// Docker Desktop: published ports and host.docker.internal reach the host's loopback.
     pub desktop: bool,

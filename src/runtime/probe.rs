@@ -1,4 +1,4 @@
-//! Readiness probes of services published on the host's loopback (the Docker runtime): the
+//! Readiness probes of services the platform reaches directly (the Docker runtime): the
 //! service is ready once its port accepts a TCP connection, or answers HTTP at `/` with any
 //! status. The lab asks the runtime, so only runtimes hold the clients that reach services.
 
@@ -25,17 +25,14 @@ impl Default for LoopbackProbe {
 
 impl LoopbackProbe {
     /// `probe` is the service's `ServiceMeta::probe`: `tcp`, or anything else for HTTP.
-    pub async fn answers(&self, port: u16, probe: &str) -> bool {
+    pub async fn answers(&self, address: std::net::SocketAddr, probe: &str) -> bool {
         if probe == "tcp" {
-            tokio::time::timeout(
-                PROBE_TIMEOUT,
-                tokio::net::TcpStream::connect(("127.0.0.1", port)),
-            )
-            .await
-            .is_ok_and(|c| c.is_ok())
+            tokio::time::timeout(PROBE_TIMEOUT, tokio::net::TcpStream::connect(address))
+                .await
+                .is_ok_and(|c| c.is_ok())
         } else {
             self.http
-                .get(format!("http://127.0.0.1:{port}/"))
+                .get(format!("http://{address}/"))
                 .send()
                 .await
                 .is_ok()

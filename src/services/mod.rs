@@ -14,6 +14,7 @@ mod readiness;
 mod routes;
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -320,12 +321,13 @@ impl Lab {
             };
         let mut meta = found.meta;
         let overrides = self.overrides.apply(&mut meta);
-        let port = found.host_port.filter(|_| running);
-        self.routes.set(&meta.release, port);
-        if port.is_none() {
+        let address = found.address.filter(|_| running);
+        self.routes.set(&meta.release, address);
+        if address.is_none() {
             self.readiness.forget(&meta.project, &meta.release);
         }
         let status = match &found.phase {
+            Phase::Failed(message) if !overrides.suspended => Status::Failed(message.clone()),
             Phase::Exited { oom: true, .. } if !overrides.suspended => {
                 Status::Failed("the container ran out of memory and was killed".into())
             }
@@ -505,9 +507,9 @@ impl Lab {
         Ok(self.project_usage(project, &existing, &pending))
     }
 
-    /// The loopback port of a running service, for the proxy. A miss reads the engine's
-    /// listing through its cache, so unknown hosts cannot make the proxy hammer the engine.
-    pub async fn route(&self, release: &str, refresh: bool) -> Option<u16> {
+    /// Where the proxy reaches a running service. A miss reads the engine's listing through
+    /// its cache, so unknown hosts cannot make the proxy hammer the engine.
+    pub async fn route(&self, release: &str, refresh: bool) -> Option<SocketAddr> {
         if !refresh && let Some(port) = self.routes.get(release) {
             return Some(port);
         }
@@ -519,7 +521,7 @@ impl Lab {
         let found = services
             .iter()
             .find(|s| s.meta.release == release && s.phase == Phase::Running)
-            .and_then(|s| s.host_port);
+            .and_then(|s| s.address);
         self.routes.set(release, found);
         found
     }
@@ -538,8 +540,23 @@ fn visible(caller: &Caller, meta: &ServiceMeta) -> bool {
     !caller.group_project || meta.share || meta.owner == caller.username
 }
 
-/// What to tell users when no engine was found.
+/// What to tell users when no engine (or cluster) was found.
 pub fn no_runtime_message(probes: &[Probe]) -> String {
+    if let Some(cluster) = probes
+        .iter()
+        .find(|p| p.source == crate::runtime::select::KUBERNETES)
+    {
+        return format!(
+            "No Kubernetes cluster is reachable, so services cannot be launched. Tried {}: {}. Check KUBECONFIG, ~/.kube/config or runtime.kube_context, then restart onyxia-lite (`onyxia-lite doctor` tells more).",
+            cluster.endpoint,
+            cluster
+                .outcome
+                .as_ref()
+                .err()
+                .map(String::as_str)
+                .unwrap_or("ok")
+        );
+    }
     let tried: Vec<String> = probes
         .iter()
         .map(|p| {

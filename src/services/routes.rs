@@ -1,19 +1,20 @@
-//! Release → the loopback port its container publishes, for the proxy.
+//! Release → where the proxy reaches it (a published port, a tunnel, a cluster address).
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Mutex;
 
 #[derive(Default)]
 pub(super) struct Routes {
-    ports: Mutex<HashMap<String, u16>>,
+    ports: Mutex<HashMap<String, SocketAddr>>,
 }
 
 impl Routes {
-    pub fn get(&self, release: &str) -> Option<u16> {
+    pub fn get(&self, release: &str) -> Option<SocketAddr> {
         crate::sync::lock(&self.ports).get(release).copied()
     }
 
-    pub fn set(&self, release: &str, port: Option<u16>) {
+    pub fn set(&self, release: &str, port: Option<SocketAddr>) {
         let mut ports = crate::sync::lock(&self.ports);
         match port {
             Some(port) => ports.insert(release.to_owned(), port),

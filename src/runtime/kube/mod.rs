@@ -1,0 +1,457 @@
+//! The Kubernetes runtime: each service is a StatefulSet with one replica (none while
+//! suspended), a Service, a Secret with its environment, claims for its volumes and, where
+//! the region has a domain, an Ingress — in its project's namespace, applied server-side
+//! with one field manager. The cluster is the source of truth: the StatefulSet's annotations
+//! hold everything the lab shows, so a restarted platform finds every service again.
+//!
+//! Outside the cluster (a laptop with Kind) the proxy reaches pods through port-forward
+//! tunnels; inside it, at their Service's cluster address.
+
+pub mod connect;
+pub mod names;
+pub mod objects;
+mod state;
+mod tunnel;
+mod watch;
+
+use std::collections::{HashMap, HashSet};
+use std::fmt::Debug;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{
+    Namespace, PersistentVolumeClaim, Pod, ResourceQuota, Secret, Service,
+};
+use k8s_openapi::api::networking::v1::Ingress;
+use kube::api::{DeleteParams, ListParams, LogParams, Patch, PatchParams};
+use kube::{Api, Client, Resource};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{
+    ContainerSpec, EventKind, EventLog, Phase, Runtime, RuntimeError, RuntimeInfo, RuntimeResult,
+    RuntimeService, ServiceMeta, meta,
+};
+use connect::Connection;
+use names::base_name;
+use objects::{FIELD_MANAGER, MANAGED, ObjectSettings, RELEASE, pod_name};
+use tunnel::Tunnels;
+
+/// The log returned by `logs` keeps at most this many trailing bytes.
+const MAX_LOG_BYTES: i64 = 4 << 20;
+
+/// (namespace, release) → the cluster's refusal to create its pod (a quota), from events.
+type Failures = Arc<Mutex<HashMap<(String, String), String>>>;
+
+pub struct KubeRuntime {
+    client: Client,
+    info: RuntimeInfo,
+    objects: ObjectSettings,
+    in_cluster: bool,
+    tunnels: Tunnels,
+    failures: Failures,
+}
+
+impl KubeRuntime {
+    /// A runtime on `connection`'s cluster; `platform_host` is where pods reach the platform.
+    pub fn new(
+        connection: Connection,
+        objects: ObjectSettings,
+        platform_host: Option<String>,
+    ) -> Self {
+        let endpoint = match &connection.context {
+            Some(context) => format!("{} (context {context})", connection.cluster_url),
+            None => format!("{} (in-cluster)", connection.cluster_url),
+        };
+        KubeRuntime {
+            tunnels: Tunnels::new(connection.client.clone()),
+            client: connection.client,
+            info: RuntimeInfo {
+                engine: "kubernetes".into(),
+                version: connection.version,
+                endpoint,
+                host_from_containers: platform_host,
+                desktop: false,
+            },
+            objects,
+            in_cluster: connection.in_cluster,
+            failures: Arc::default(),
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    fn namespaced<K>(&self, namespace: &str) -> Api<K>
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+        <K as Resource>::DynamicType: Default,
+    {
+        Api::namespaced(self.client.clone(), namespace)
+    }
+
+    /// Server-side apply of `object` with onyxia-lite's field manager.
+    async fn apply<K>(&self, api: &Api<K>, object: &K) -> RuntimeResult<()>
+    where
+        K: Resource + Serialize + DeserializeOwned + Clone + Debug,
+        <K as Resource>::DynamicType: Default,
+    {
+        let name = object.meta().name.clone().unwrap_or_default();
+        let params = PatchParams::apply(FIELD_MANAGER).force();
+        api.patch(&name, &params, &Patch::Apply(object))
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                RuntimeError::Engine(format!(
+                    "cannot apply {} {name}: {}",
+                    K::kind(&Default::default()),
+                    cluster_message(&e)
+                ))
+            })
+    }
+
+    /// Creates the namespace on first use; a namespace that exists is left as it is (so a
+    /// Role limited to existing namespaces is enough).
+    async fn ensure_namespace(&self, namespace: &Namespace) -> RuntimeResult<()> {
+        let api: Api<Namespace> = Api::all(self.client.clone());
+        let name = namespace.metadata.name.clone().unwrap_or_default();
+        match api.get_opt(&name).await {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => self.apply(&api, namespace).await,
+            Err(e) => Err(engine(e)),
+        }
+    }
+
+    async fn apply_all(
+        &self,
+        objects: &objects::ServiceObjects,
+        namespace: &str,
+    ) -> RuntimeResult<()> {
+        self.ensure_namespace(&objects.namespace).await?;
+        if let Some(quota) = &objects.quota {
+            self.apply(&self.namespaced::<ResourceQuota>(namespace), quota)
+                .await?;
+        }
+        self.apply(&self.namespaced::<Secret>(namespace), &objects.secret)
+            .await?;
+        let claims = self.namespaced::<PersistentVolumeClaim>(namespace);
+        for claim in &objects.volumes {
+            self.apply(&claims, claim).await?;
+        }
+        self.apply(&self.namespaced::<Service>(namespace), &objects.service)
+            .await?;
+        self.apply(
+            &self.namespaced::<StatefulSet>(namespace),
+            &objects.statefulset,
+        )
+        .await?;
+        if let Some(ingress) = &objects.ingress {
+            self.apply(&self.namespaced::<Ingress>(namespace), ingress)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The service's StatefulSet, or NotFound.
+    async fn statefulset(&self, project: &str, release: &str) -> RuntimeResult<StatefulSet> {
+        let found = self
+            .namespaced::<StatefulSet>(project)
+            .get_opt(&base_name(release))
+            .await
+            .map_err(engine)?;
+        found
+            .filter(|s| {
+                s.metadata
+                    .annotations
+                    .as_ref()
+                    .and_then(|a| a.get(&format!("{}release", meta::KUBE)))
+                    .is_some_and(|r| r == release)
+            })
+            .ok_or(RuntimeError::NotFound)
+    }
+
+    /// The service with its address: a tunnel from outside the cluster, the Service's
+    /// cluster address inside it.
+    fn with_address(
+        &self,
+        statefulset: &StatefulSet,
+        pod: Option<&Pod>,
+        cluster_ips: &HashMap<(String, String), IpAddr>,
+    ) -> Option<RuntimeService> {
+        let namespace = statefulset.metadata.namespace.clone().unwrap_or_default();
+        let mut service = {
+            let failures = crate::sync::lock(&self.failures);
+            let failure = statefulset
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(&format!("{}release", meta::KUBE)))
+                .and_then(|release| failures.get(&(namespace.clone(), release.clone())));
+            state::service_of(statefulset, pod, failure.map(String::as_str))?
+        };
+        let annotations: HashMap<String, String> = statefulset
+            .metadata
+            .annotations
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        let port = meta::port(&annotations, meta::KUBE)?;
+        if service.phase == Phase::Running {
+            service.address = if self.in_cluster {
+                let name = statefulset.metadata.name.clone().unwrap_or_default();
+                cluster_ips
+                    .get(&(namespace, name))
+                    .map(|ip| SocketAddr::new(*ip, port))
+            } else {
+                self.tunnels.address(&namespace, &service.container, port)
+            };
+        }
+        Some(service)
+    }
+
+    /// Cluster addresses of the managed Services (only needed inside the cluster).
+    async fn cluster_ips(
+        &self,
+        project: Option<&str>,
+        params: &ListParams,
+    ) -> RuntimeResult<HashMap<(String, String), IpAddr>> {
+        if !self.in_cluster {
+            return Ok(HashMap::new());
+        }
+        let api: Api<Service> = match project {
+            Some(p) => self.namespaced(p),
+            None => Api::all(self.client.clone()),
+        };
+        let services = api.list(params).await.map_err(engine)?;
+        Ok(services
+            .items
+            .into_iter()
+            .filter_map(|s| {
+                let ip = s.spec?.cluster_ip?.parse().ok()?;
+                Some(((s.metadata.namespace?, s.metadata.name?), ip))
+            })
+            .collect())
+    }
+
+    /// Deletes everything a service is made of; what is already gone is fine.
+    async fn remove_objects(&self, project: &str, release: &str) -> RuntimeResult<()> {
+        let base = base_name(release);
+        let ignore_missing = |r: Result<(), kube::Error>| match r {
+            Ok(()) => Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+            Err(e) => Err(engine(e)),
+        };
+        // Foreground: the StatefulSet goes once its pod has gone.
+        ignore_missing(
+            self.namespaced::<StatefulSet>(project)
+                .delete(&base, &DeleteParams::foreground())
+                .await
+                .map(|_| ()),
+        )?;
+        let plain = DeleteParams::default();
+        ignore_missing(
+            self.namespaced::<Service>(project)
+                .delete(&base, &plain)
+                .await
+                .map(|_| ()),
+        )?;
+        ignore_missing(
+            self.namespaced::<Secret>(project)
+                .delete(&objects::secret_name(&base), &plain)
+                .await
+                .map(|_| ()),
+        )?;
+        if self.objects.ingress.is_some() {
+            ignore_missing(
+                self.namespaced::<Ingress>(project)
+                    .delete(&base, &plain)
+                    .await
+                    .map(|_| ()),
+            )?;
+        }
+        let selector = ListParams::default().labels(&format!("{RELEASE}={release}"));
+        ignore_missing(
+            self.namespaced::<PersistentVolumeClaim>(project)
+                .delete_collection(&plain, &selector)
+                .await
+                .map(|_| ()),
+        )?;
+        self.tunnels.close(project, &pod_name(release));
+        crate::sync::lock(&self.failures).remove(&(project.to_owned(), release.to_owned()));
+        Ok(())
+    }
+
+    async fn scale(&self, project: &str, release: &str, replicas: i32) -> RuntimeResult<()> {
+        self.statefulset(project, release).await?;
+        let patch = serde_json::json!({ "spec": { "replicas": replicas } });
+        self.namespaced::<StatefulSet>(project)
+            .patch(
+                &base_name(release),
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
+            .await
+            .map_err(engine)?;
+        if replicas == 0 {
+            self.tunnels.close(project, &pod_name(release));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Runtime for KubeRuntime {
+    fn info(&self) -> &RuntimeInfo {
+        &self.info
+    }
+
+    async fn deploy(
+        &self,
+        meta: &ServiceMeta,
+        spec: &ContainerSpec,
+        events: &EventLog,
+    ) -> RuntimeResult<()> {
+        let objects = objects::build(meta, spec, &self.objects);
+        if let Err(e) = self.apply_all(&objects, &meta.project).await {
+            if let Err(cleanup) = self.remove_objects(&meta.project, &meta.release).await {
+                tracing::warn!(release = %meta.release, error = %cleanup, "cannot remove a failed service's objects");
+            }
+            return Err(e);
+        }
+        let mut made = vec![
+            format!("StatefulSet {}", base_name(&meta.release)),
+            "Service".into(),
+            "Secret".into(),
+        ];
+        if !objects.volumes.is_empty() {
+            made.push(format!(
+                "{} PersistentVolumeClaim(s)",
+                objects.volumes.len()
+            ));
+        }
+        if objects.ingress.is_some() {
+            made.push("Ingress".into());
+        }
+        events.record(
+            &meta.project,
+            &meta.release,
+            "Applied",
+            format!("Applied {} in namespace {}", made.join(", "), meta.project),
+            EventKind::Normal,
+        );
+        Ok(())
+    }
+
+    async fn list(&self, project: Option<&str>) -> RuntimeResult<Vec<RuntimeService>> {
+        let params = ListParams::default().labels(&format!("{MANAGED}=true"));
+        let (statefulsets, pods): (Api<StatefulSet>, Api<Pod>) = match project {
+            Some(p) => (self.namespaced(p), self.namespaced(p)),
+            None => (Api::all(self.client.clone()), Api::all(self.client.clone())),
+        };
+        let (statefulsets, pods, cluster_ips) = tokio::try_join!(
+            async { statefulsets.list(&params).await.map_err(engine) },
+            async { pods.list(&params).await.map_err(engine) },
+            self.cluster_ips(project, &params),
+        )?;
+        let pods: HashMap<(String, String), Pod> = pods
+            .items
+            .into_iter()
+            .filter_map(|p| Some(((p.metadata.namespace.clone()?, p.metadata.name.clone()?), p)))
+            .collect();
+        let mut live = HashSet::new();
+        let mut out = Vec::new();
+        for statefulset in &statefulsets.items {
+            let namespace = statefulset.metadata.namespace.clone().unwrap_or_default();
+            let pod_key = (
+                namespace,
+                format!(
+                    "{}-0",
+                    statefulset.metadata.name.as_deref().unwrap_or_default()
+                ),
+            );
+            if let Some(service) = self.with_address(statefulset, pods.get(&pod_key), &cluster_ips)
+            {
+                if service.address.is_some() {
+                    live.insert(pod_key);
+                }
+                out.push(service);
+            }
+        }
+        if project.is_none() && !self.in_cluster {
+            self.tunnels.retain(&live);
+        }
+        Ok(out)
+    }
+
+    async fn get(&self, project: &str, release: &str) -> RuntimeResult<RuntimeService> {
+        let statefulset = self.statefulset(project, release).await?;
+        let pod = self
+            .namespaced::<Pod>(project)
+            .get_opt(&pod_name(release))
+            .await
+            .map_err(engine)?;
+        let params = ListParams::default().labels(&format!("{RELEASE}={release}"));
+        let cluster_ips = self.cluster_ips(Some(project), &params).await?;
+        self.with_address(&statefulset, pod.as_ref(), &cluster_ips)
+            .ok_or(RuntimeError::NotFound)
+    }
+
+    async fn logs(&self, project: &str, release: &str) -> RuntimeResult<String> {
+        self.statefulset(project, release).await?;
+        let params = LogParams {
+            limit_bytes: Some(MAX_LOG_BYTES),
+            ..Default::default()
+        };
+        match self
+            .namespaced::<Pod>(project)
+            .logs(&pod_name(release), &params)
+            .await
+        {
+            Ok(text) => Ok(text),
+            // No pod (suspended), or a container that has not started: nothing logged yet.
+            Err(kube::Error::Api(s)) if s.code == 404 || s.code == 400 => Ok(String::new()),
+            Err(e) => Err(engine(e)),
+        }
+    }
+
+    async fn suspend(&self, project: &str, release: &str) -> RuntimeResult<()> {
+        self.scale(project, release, 0).await
+    }
+
+    async fn resume(&self, project: &str, release: &str) -> RuntimeResult<()> {
+        self.scale(project, release, 1).await
+    }
+
+    async fn delete(&self, project: &str, release: &str) -> RuntimeResult<()> {
+        self.statefulset(project, release).await?;
+        self.remove_objects(project, release).await
+    }
+
+    async fn watch(&self, events: EventLog) {
+        watch::run(self, &self.failures, events).await
+    }
+
+    /// The cluster runs the readiness probe; its verdict is the pod's Ready condition.
+    async fn answers(&self, service: &RuntimeService) -> bool {
+        service.ready == Some(true)
+    }
+}
+
+fn engine(e: kube::Error) -> RuntimeError {
+    match e {
+        kube::Error::Api(s) if s.code == 404 => RuntimeError::NotFound,
+        e => RuntimeError::Engine(cluster_message(&e)),
+    }
+}
+
+/// The API server's own message, without the client's wrapping.
+pub fn cluster_message(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) => s.message.clone(),
+        e => e.to_string(),
+    }
+}
