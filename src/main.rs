@@ -57,6 +57,9 @@ struct Common {
     /// Where services run: docker, kube or auto (runtime.kind).
     #[arg(long, value_name = "KIND")]
     runtime: Option<String>,
+    /// Kubeconfig file of the kube runtime (runtime.kubeconfig).
+    #[arg(long, value_name = "FILE")]
+    kubeconfig: Option<PathBuf>,
     /// Kubeconfig context of the kube runtime (runtime.kube_context).
     #[arg(long, value_name = "NAME")]
     kube_context: Option<String>,
@@ -178,6 +181,9 @@ fn load(
     }
     if let Some(kind) = &common.runtime {
         flags.push(("runtime.kind", kind.clone()));
+    }
+    if let Some(file) = &common.kubeconfig {
+        flags.push(("runtime.kubeconfig", file.display().to_string()));
     }
     if let Some(context) = &common.kube_context {
         flags.push(("runtime.kube_context", context.clone()));

@@ -76,6 +76,8 @@ config_section! {
     pub struct RuntimeConfig {
         /// docker: a container engine (Docker, Podman). kube: a Kubernetes cluster, reached in a pod with its service account, else with KUBECONFIG or ~/.kube/config. auto: the cluster when running in a pod, else a container engine.
         kind: RuntimeKind = "auto",
+        /// Kubeconfig file of the kube runtime. Empty: KUBECONFIG, else ~/.kube/config (or the pod's service account inside a cluster).
+        kubeconfig: Option<PathBuf> = "",
         /// Context of the kubeconfig to use. Empty: its current context.
         kube_context: Option<String> = "",
         /// Address (host or IP) pods reach this platform's S3, Vault and issuer at. Empty: detected for Kind (the `kind` network's gateway), none elsewhere: set it (e.g. the platform's Service name when it runs in the cluster).
@@ -311,7 +313,11 @@ impl Config {
         if self.public_url.as_deref() == Some("") {
             self.public_url = None;
         }
-        for dir in [&mut self.data_dir, &mut self.fixtures] {
+        for dir in [
+            &mut self.data_dir,
+            &mut self.fixtures,
+            &mut self.runtime.kubeconfig,
+        ] {
             if dir.as_ref().is_some_and(|d| d.as_os_str().is_empty()) {
                 *dir = None;
             }

@@ -204,11 +204,11 @@ impl From<LabError> for Problem {
                 Problem::new(StatusCode::FORBIDDEN, "Quota exceeded", m.to_string())
             }
             LabError::NoRuntime(m) => {
-                Problem::new(StatusCode::SERVICE_UNAVAILABLE, "No container engine", m)
+                Problem::new(StatusCode::SERVICE_UNAVAILABLE, "No runtime", m)
             }
             LabError::Engine(m) => {
-                tracing::warn!(error = %m, "container engine error");
-                Problem::new(StatusCode::BAD_GATEWAY, "Container engine error", m)
+                tracing::warn!(error = %m, "runtime error");
+                Problem::new(StatusCode::BAD_GATEWAY, "Runtime error", m)
             }
             LabError::Schema(e) => {
                 tracing::error!(error = %crate::markup::chain(&e), "a package's schema does not compile");

@@ -42,12 +42,16 @@ pub async fn select(config: &Config, objects: ObjectSettings) -> Selection {
         };
     }
     let context = config.runtime.kube_context.as_deref();
+    let kubeconfig = config.runtime.kubeconfig.as_deref();
+    let file = kubeconfig.map_or_else(|| "kubeconfig".to_owned(), |p| p.display().to_string());
     let asked = match context {
-        Some(c) => format!("kubeconfig context {c}"),
-        None if connect::in_cluster() => "in-cluster service account".to_owned(),
-        None => "kubeconfig (current context)".to_owned(),
+        Some(c) => format!("{file}, context {c}"),
+        None if kubeconfig.is_none() && connect::in_cluster() => {
+            "in-cluster service account".to_owned()
+        }
+        None => format!("{file}, current context"),
     };
-    match connect::connect(context).await {
+    match connect::connect(kubeconfig, context).await {
         Ok(connection) => {
             let platform_host = match &config.runtime.kube_platform_host {
                 Some(host) => Some(host.clone()),

@@ -2,6 +2,8 @@
 //! pod, else `KUBECONFIG` or `~/.kube/config` with an optional context; and asking the
 //! cluster which of the permissions the runtime needs it grants (for `onyxia-lite doctor`).
 
+use std::path::Path;
+
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
 };
@@ -43,23 +45,31 @@ pub fn in_cluster() -> bool {
     std::env::var_os("KUBERNETES_SERVICE_HOST").is_some_and(|v| !v.is_empty())
 }
 
-/// Connects to the cluster: in a pod (and with no context asked for), with its service
-/// account; else with the kubeconfig's `context` or its current context. Asks the server's
-/// version, so an unreachable cluster is found now rather than at the first launch.
-pub async fn connect(context: Option<&str>) -> Result<Connection, ConnectError> {
-    let (config, in_pod, context) = if context.is_none() && in_cluster() {
+/// Connects to the cluster: in a pod (with no kubeconfig nor context asked for), with its
+/// service account; else with the kubeconfig (`kubeconfig`, else `KUBECONFIG` or
+/// `~/.kube/config`) at `context` or its current context. Asks the server's version, so an
+/// unreachable cluster is found now rather than at the first launch.
+pub async fn connect(
+    kubeconfig: Option<&Path>,
+    context: Option<&str>,
+) -> Result<Connection, ConnectError> {
+    let (config, in_pod, context) = if kubeconfig.is_none() && context.is_none() && in_cluster() {
         (kube::Config::incluster()?, true, None)
     } else {
         let options = KubeConfigOptions {
             context: context.map(str::to_owned),
             ..Default::default()
         };
-        let config = kube::Config::from_kubeconfig(&options).await?;
-        let used = match context {
-            Some(c) => Some(c.to_owned()),
-            None => Kubeconfig::read().ok().and_then(|k| k.current_context),
+        let file = match kubeconfig {
+            Some(path) => Kubeconfig::read_from(path)?,
+            None => Kubeconfig::read()?,
         };
-        (config, false, used)
+        let used = context.map(str::to_owned).or(file.current_context.clone());
+        (
+            kube::Config::from_custom_kubeconfig(file, &options).await?,
+            false,
+            used,
+        )
     };
     let cluster_url = config.cluster_url.to_string();
     let client = Client::try_from(config).map_err(ConnectError::Client)?;

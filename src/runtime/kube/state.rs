@@ -148,3 +148,69 @@ fn timestamp_ms(time: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::Ti
     time.map(|t| t.0.as_millisecond().max(0) as u64)
         .unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(status: serde_json::Value) -> Pod {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "tiny-0", "namespace": "user-alice"},
+            "status": status
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_ready_running_pod_is_running_and_ready() {
+        let p = pod(serde_json::json!({
+            "phase": "Running",
+            "conditions": [{"type": "Ready", "status": "True"}],
+            "containerStatuses": [{"name": "tiny", "image": "x", "imageID": "", "ready": true,
+                "restartCount": 0, "state": {"running": {"startedAt": "2026-12-07T10:00:00Z"}}}]
+        }));
+        assert_eq!(pod_phase(&p), (Phase::Running, true));
+        assert_eq!(started_ms(&p), Some(1_796_637_600_000));
+    }
+
+    #[test]
+    fn pods_that_cannot_run_fail_with_the_clusters_words() {
+        let pull = pod(serde_json::json!({
+            "phase": "Pending",
+            "containerStatuses": [{"name": "tiny", "image": "x", "imageID": "", "ready": false,
+                "restartCount": 0, "state": {"waiting": {"reason": "ErrImagePull",
+                "message": "failed to pull image \"x\": not found"}}}]
+        }));
+        assert_eq!(
+            pod_phase(&pull).0,
+            Phase::Failed("ErrImagePull: failed to pull image \"x\": not found".into())
+        );
+        let unschedulable = pod(serde_json::json!({
+            "phase": "Pending",
+            "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                "message": "0/1 nodes are available: 1 Insufficient cpu."}]
+        }));
+        assert_eq!(
+            pod_phase(&unschedulable).0,
+            Phase::Failed("Unschedulable: 0/1 nodes are available: 1 Insufficient cpu.".into())
+        );
+        let creating = pod(serde_json::json!({
+            "phase": "Pending",
+            "containerStatuses": [{"name": "tiny", "image": "x", "imageID": "", "ready": false,
+                "restartCount": 0, "state": {"waiting": {"reason": "ContainerCreating"}}}]
+        }));
+        assert_eq!(pod_phase(&creating), (Phase::Created, false));
+        let oom = pod(serde_json::json!({
+            "phase": "Running",
+            "containerStatuses": [{"name": "tiny", "image": "x", "imageID": "", "ready": false,
+                "restartCount": 1, "state": {"terminated": {"exitCode": 137, "reason": "OOMKilled"}}}]
+        }));
+        assert_eq!(
+            pod_phase(&oom).0,
+            Phase::Exited {
+                code: 137,
+                oom: true
+            }
+        );
+    }
+}
