@@ -2,6 +2,8 @@
 
 mod config_and_store;
 mod connections;
+mod kube_fake;
+mod kube_fake_selftest;
 mod lab_docker;
 mod lab_shutdown;
 mod lab_support;
