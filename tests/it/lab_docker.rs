@@ -2,72 +2,18 @@
 //! reach it through the proxy (HTTP and WebSocket), read logs and events, suspend, resume,
 //! survive a restart, delete. The container reaches the S3 and Vault endpoints it was given.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::lab_support::{Api, assert_no_null, require_engine, test_config_with_engine};
+use crate::lab_support::{
+    Api, assert_no_null, rand_suffix, ready, require_engine, serde_urlencoded_pairs,
+    test_config_with_engine, through_proxy, vault_token, wait_for,
+};
 use crate::s3_support::{session_client, sts_credentials};
 use crate::support::TestPlatform;
-
-/// Polls the service until `done` holds for it (or fails after `within`).
-async fn wait_for(
-    api: &Api<'_>,
-    release: &str,
-    within: Duration,
-    done: impl Fn(&Value) -> bool,
-) -> Value {
-    let started = Instant::now();
-    loop {
-        let (status, service) = api.get(&format!("/my-lab/app?serviceId={release}")).await;
-        if status == 200 && done(&service) {
-            return service;
-        }
-        assert!(
-            started.elapsed() < within,
-            "service {release} did not get there: {status} {service}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-fn ready(s: &Value) -> bool {
-    s["tasks"][0]["containers"][0]["ready"] == true
-}
-
-/// GET through the proxy: the main listener with the service's Host.
-async fn through_proxy(tp: &TestPlatform, release: &str, path: &str) -> (u16, String) {
-    let port = tp.running.endpoints.main_addr.port();
-    let r = reqwest::Client::new()
-        .get(format!("http://127.0.0.1:{port}{path}"))
-        .header("host", format!("{release}.localhost:{port}"))
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.text().await.unwrap())
-}
-
-async fn vault_token(tp: &TestPlatform, user: &str) -> String {
-    let jwt = tp.running.identity().token_for(user, "onyxia").unwrap();
-    let r: Value = reqwest::Client::new()
-        .post(format!(
-            "{}/v1/auth/jwt/login",
-            tp.running
-                .endpoints
-                .vault_url
-                .replace("localhost", "127.0.0.1")
-        ))
-        .json(&json!({"role": "onyxia-user", "jwt": jwt}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    r["auth"]["client_token"].as_str().unwrap().to_owned()
-}
 
 #[tokio::test]
 #[ignore = "needs Podman and the test image: scripts/test.sh provides them and runs it"]
@@ -481,14 +427,4 @@ async fn engine_failures_become_failed_services_with_the_engines_message() {
     assert_eq!(r.status(), 200);
     tp2.stop().await;
     tp.stop().await;
-}
-
-fn rand_suffix() -> u32 {
-    rand::random::<u32>() % 1_000_000
-}
-
-fn serde_urlencoded_pairs(pairs: &[(&str, String)]) -> String {
-    url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish()
 }

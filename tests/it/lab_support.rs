@@ -1,6 +1,8 @@
 //! Helpers for the Onyxia API tests: authenticated calls, the container engine, and the no-null rule.
 
-use serde_json::Value;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
 
 use crate::support::{TestPlatform, missing, test_config};
 
@@ -119,4 +121,71 @@ pub fn test_config_with_engine() -> onyxia_lite::Config {
     let mut config = test_config();
     config.onyxia.docker_host = None;
     config
+}
+
+/// Polls the service until `done` holds for it (or fails after `within`).
+pub async fn wait_for(
+    api: &Api<'_>,
+    release: &str,
+    within: Duration,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let started = Instant::now();
+    loop {
+        let (status, service) = api.get(&format!("/my-lab/app?serviceId={release}")).await;
+        if status == 200 && done(&service) {
+            return service;
+        }
+        assert!(
+            started.elapsed() < within,
+            "service {release} did not get there: {status} {service}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+pub fn ready(s: &Value) -> bool {
+    s["tasks"][0]["containers"][0]["ready"] == true
+}
+
+/// GET through the proxy: the main listener with the service's Host.
+pub async fn through_proxy(tp: &TestPlatform, release: &str, path: &str) -> (u16, String) {
+    let port = tp.running.endpoints.main_addr.port();
+    let r = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}{path}"))
+        .header("host", format!("{release}.localhost:{port}"))
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+pub async fn vault_token(tp: &TestPlatform, user: &str) -> String {
+    let jwt = tp.running.identity().token_for(user, "onyxia").unwrap();
+    let r: Value = reqwest::Client::new()
+        .post(format!(
+            "{}/v1/auth/jwt/login",
+            tp.running
+                .endpoints
+                .vault_url
+                .replace("localhost", "127.0.0.1")
+        ))
+        .json(&json!({"role": "onyxia-user", "jwt": jwt}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    r["auth"]["client_token"].as_str().unwrap().to_owned()
+}
+
+pub fn rand_suffix() -> u32 {
+    rand::random::<u32>() % 1_000_000
+}
+
+pub fn serde_urlencoded_pairs(pairs: &[(&str, String)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
 }

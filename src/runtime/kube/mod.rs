@@ -36,8 +36,25 @@ use super::{
 };
 use connect::Connection;
 use names::base_name;
-use objects::{FIELD_MANAGER, MANAGED, ObjectSettings, RELEASE, pod_name};
+use objects::{FIELD_MANAGER, MANAGED, ObjectSettings, PART, RELEASE, pod_name};
 use tunnel::Tunnels;
+
+/// What a listing found besides the StatefulSets, by (namespace, name).
+struct Found {
+    pods: HashMap<(String, String), Pod>,
+    meta_secrets: HashMap<(String, String), Secret>,
+    cluster_ips: HashMap<(String, String), IpAddr>,
+}
+
+fn by_name<K: Resource>(items: impl IntoIterator<Item = K>) -> HashMap<(String, String), K> {
+    items
+        .into_iter()
+        .filter_map(|item| {
+            let key = (item.meta().namespace.clone()?, item.meta().name.clone()?);
+            Some((key, item))
+        })
+        .collect()
+}
 
 /// The log returned by `logs` keeps at most this many trailing bytes.
 const MAX_LOG_BYTES: i64 = 4 << 20;
@@ -135,8 +152,9 @@ impl KubeRuntime {
             self.apply(&self.namespaced::<ResourceQuota>(namespace), quota)
                 .await?;
         }
-        self.apply(&self.namespaced::<Secret>(namespace), &objects.secret)
-            .await?;
+        let secrets = self.namespaced::<Secret>(namespace);
+        self.apply(&secrets, &objects.secret).await?;
+        self.apply(&secrets, &objects.meta_secret).await?;
         let claims = self.namespaced::<PersistentVolumeClaim>(namespace);
         for claim in &objects.volumes {
             self.apply(&claims, claim).await?;
@@ -175,13 +193,13 @@ impl KubeRuntime {
 
     /// The service with its address: a tunnel from outside the cluster, the Service's
     /// cluster address inside it.
-    fn with_address(
-        &self,
-        statefulset: &StatefulSet,
-        pod: Option<&Pod>,
-        cluster_ips: &HashMap<(String, String), IpAddr>,
-    ) -> Option<RuntimeService> {
+    fn with_address(&self, statefulset: &StatefulSet, found: &Found) -> Option<RuntimeService> {
         let namespace = statefulset.metadata.namespace.clone().unwrap_or_default();
+        let name = statefulset.metadata.name.clone().unwrap_or_default();
+        let pod = found.pods.get(&(namespace.clone(), format!("{name}-0")));
+        let meta_secret = found
+            .meta_secrets
+            .get(&(namespace.clone(), objects::meta_secret_name(&name)));
         let mut service = {
             let failures = crate::sync::lock(&self.failures);
             let failure = statefulset
@@ -190,20 +208,13 @@ impl KubeRuntime {
                 .as_ref()
                 .and_then(|a| a.get(&format!("{}release", meta::KUBE)))
                 .and_then(|release| failures.get(&(namespace.clone(), release.clone())));
-            state::service_of(statefulset, pod, failure.map(String::as_str))?
+            state::service_of(statefulset, meta_secret, pod, failure.map(String::as_str))?
         };
-        let annotations: HashMap<String, String> = statefulset
-            .metadata
-            .annotations
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .collect();
-        let port = meta::port(&annotations, meta::KUBE)?;
+        let port = meta::port(&objects::meta_fields(statefulset, None), meta::KUBE)?;
         if service.phase == Phase::Running {
             service.address = if self.in_cluster {
-                let name = statefulset.metadata.name.clone().unwrap_or_default();
-                cluster_ips
+                found
+                    .cluster_ips
                     .get(&(namespace, name))
                     .map(|ip| SocketAddr::new(*ip, port))
             } else {
@@ -259,12 +270,17 @@ impl KubeRuntime {
                 .await
                 .map(|_| ()),
         )?;
-        ignore_missing(
-            self.namespaced::<Secret>(project)
-                .delete(&objects::secret_name(&base), &plain)
-                .await
-                .map(|_| ()),
-        )?;
+        for secret in [
+            objects::secret_name(&base),
+            objects::meta_secret_name(&base),
+        ] {
+            ignore_missing(
+                self.namespaced::<Secret>(project)
+                    .delete(&secret, &plain)
+                    .await
+                    .map(|_| ()),
+            )?;
+        }
         if self.objects.ingress.is_some() {
             ignore_missing(
                 self.namespaced::<Ingress>(project)
@@ -348,35 +364,33 @@ impl Runtime for KubeRuntime {
 
     async fn list(&self, project: Option<&str>) -> RuntimeResult<Vec<RuntimeService>> {
         let params = ListParams::default().labels(&format!("{MANAGED}=true"));
-        let (statefulsets, pods): (Api<StatefulSet>, Api<Pod>) = match project {
-            Some(p) => (self.namespaced(p), self.namespaced(p)),
-            None => (Api::all(self.client.clone()), Api::all(self.client.clone())),
+        let meta_params = ListParams::default().labels(&format!("{MANAGED}=true,{PART}=meta"));
+        let (statefulsets, pods, secrets): (Api<StatefulSet>, Api<Pod>, Api<Secret>) = match project
+        {
+            Some(p) => (self.namespaced(p), self.namespaced(p), self.namespaced(p)),
+            None => (
+                Api::all(self.client.clone()),
+                Api::all(self.client.clone()),
+                Api::all(self.client.clone()),
+            ),
         };
-        let (statefulsets, pods, cluster_ips) = tokio::try_join!(
+        let (statefulsets, pods, secrets, cluster_ips) = tokio::try_join!(
             async { statefulsets.list(&params).await.map_err(engine) },
             async { pods.list(&params).await.map_err(engine) },
+            async { secrets.list(&meta_params).await.map_err(engine) },
             self.cluster_ips(project, &params),
         )?;
-        let pods: HashMap<(String, String), Pod> = pods
-            .items
-            .into_iter()
-            .filter_map(|p| Some(((p.metadata.namespace.clone()?, p.metadata.name.clone()?), p)))
-            .collect();
+        let found = Found {
+            pods: by_name(pods.items),
+            meta_secrets: by_name(secrets.items),
+            cluster_ips,
+        };
         let mut live = HashSet::new();
         let mut out = Vec::new();
         for statefulset in &statefulsets.items {
-            let namespace = statefulset.metadata.namespace.clone().unwrap_or_default();
-            let pod_key = (
-                namespace,
-                format!(
-                    "{}-0",
-                    statefulset.metadata.name.as_deref().unwrap_or_default()
-                ),
-            );
-            if let Some(service) = self.with_address(statefulset, pods.get(&pod_key), &cluster_ips)
-            {
+            if let Some(service) = self.with_address(statefulset, &found) {
                 if service.address.is_some() {
-                    live.insert(pod_key);
+                    live.insert((service.meta.project.clone(), service.container.clone()));
                 }
                 out.push(service);
             }
@@ -389,14 +403,25 @@ impl Runtime for KubeRuntime {
 
     async fn get(&self, project: &str, release: &str) -> RuntimeResult<RuntimeService> {
         let statefulset = self.statefulset(project, release).await?;
-        let pod = self
-            .namespaced::<Pod>(project)
-            .get_opt(&pod_name(release))
-            .await
-            .map_err(engine)?;
+        let base = base_name(release);
+        let (pod, meta_secret) = tokio::try_join!(
+            async {
+                let pods = self.namespaced::<Pod>(project);
+                pods.get_opt(&pod_name(release)).await.map_err(engine)
+            },
+            async {
+                let secrets = self.namespaced::<Secret>(project);
+                let name = objects::meta_secret_name(&base);
+                secrets.get_opt(&name).await.map_err(engine)
+            },
+        )?;
         let params = ListParams::default().labels(&format!("{RELEASE}={release}"));
-        let cluster_ips = self.cluster_ips(Some(project), &params).await?;
-        self.with_address(&statefulset, pod.as_ref(), &cluster_ips)
+        let found = Found {
+            pods: by_name(pod),
+            meta_secrets: by_name(meta_secret),
+            cluster_ips: self.cluster_ips(Some(project), &params).await?,
+        };
+        self.with_address(&statefulset, &found)
             .ok_or(RuntimeError::NotFound)
     }
 

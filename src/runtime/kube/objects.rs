@@ -35,6 +35,10 @@ pub const PROJECT: &str = "onyxia-lite/project";
 pub const RELEASE: &str = "onyxia-lite/release";
 /// The field manager of every server-side apply.
 pub const FIELD_MANAGER: &str = "onyxia-lite";
+/// Label telling a service's meta Secret from its environment Secret.
+pub const PART: &str = "onyxia-lite/part";
+/// `ServiceMeta` fields kept in the meta Secret (its data keys) rather than in annotations.
+pub const PRIVATE_FIELDS: &[&str] = &["values", "notes"];
 /// The name of the ResourceQuota onyxia-lite keeps in a project's namespace.
 pub const QUOTA_NAME: &str = "onyxia-lite";
 
@@ -75,7 +79,10 @@ impl Default for ObjectSettings {
 pub struct ServiceObjects {
     pub namespace: Namespace,
     pub quota: Option<ResourceQuota>,
+    /// The service's environment, given to its container.
     pub secret: Secret,
+    /// The fields of its `ServiceMeta` that may hold secrets (values, notes); never mounted.
+    pub meta_secret: Secret,
     pub volumes: Vec<PersistentVolumeClaim>,
     pub service: Service,
     pub statefulset: StatefulSet,
@@ -143,12 +150,9 @@ pub fn build(
         }),
         ..Default::default()
     };
+    let (annotations, meta_secret) = split_meta(meta, spec.port, &base, &labels);
     let mut statefulset_meta = object_meta(base.clone());
-    statefulset_meta.annotations = Some(
-        meta::encode(meta, spec.port, meta::KUBE)
-            .into_iter()
-            .collect(),
-    );
+    statefulset_meta.annotations = Some(annotations);
     let statefulset = StatefulSet {
         metadata: statefulset_meta,
         spec: Some(StatefulSetSpec {
@@ -173,6 +177,7 @@ pub fn build(
         namespace: namespace(meta),
         quota: quota(meta, settings),
         secret,
+        meta_secret,
         volumes,
         ingress: settings.ingress.as_ref().map(|i| {
             ingress(
@@ -186,6 +191,40 @@ pub fn build(
         service,
         statefulset,
     }
+}
+
+/// The StatefulSet's annotations and the meta Secret: values and notes may hold keys and
+/// passwords, so they go to a Secret, not in clear on an object anyone who can read
+/// StatefulSets reads.
+fn split_meta(
+    meta: &ServiceMeta,
+    port: u16,
+    base: &str,
+    labels: &BTreeMap<String, String>,
+) -> (BTreeMap<String, String>, Secret) {
+    let mut annotations: BTreeMap<String, String> =
+        meta::encode(meta, port, meta::KUBE).into_iter().collect();
+    let private: BTreeMap<String, ByteString> = PRIVATE_FIELDS
+        .iter()
+        .filter_map(|field| {
+            let value = annotations.remove(&format!("{}{field}", meta::KUBE))?;
+            Some(((*field).to_owned(), ByteString(value.into_bytes())))
+        })
+        .collect();
+    let mut meta_labels = labels.clone();
+    meta_labels.insert(PART.to_owned(), "meta".to_owned());
+    let secret = Secret {
+        metadata: ObjectMeta {
+            name: Some(meta_secret_name(base)),
+            namespace: Some(meta.project.clone()),
+            labels: Some(meta_labels),
+            ..Default::default()
+        },
+        data: Some(private),
+        type_: Some("Opaque".into()),
+        ..Default::default()
+    };
+    (annotations, secret)
 }
 
 /// The standard labels plus onyxia-lite's, all valid label values.
@@ -217,6 +256,36 @@ fn selector(meta: &ServiceMeta) -> BTreeMap<String, String> {
 
 pub fn secret_name(base: &str) -> String {
     format!("{base}-env")
+}
+
+/// The `meta` encoding of a service from its StatefulSet's annotations and its meta
+/// Secret's data (absent: values and notes are empty).
+pub fn meta_fields(
+    statefulset: &StatefulSet,
+    meta_secret: Option<&Secret>,
+) -> std::collections::HashMap<String, String> {
+    let mut fields: std::collections::HashMap<String, String> = statefulset
+        .metadata
+        .annotations
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    for (key, value) in meta_secret
+        .and_then(|s| s.data.as_ref())
+        .into_iter()
+        .flatten()
+    {
+        if PRIVATE_FIELDS.contains(&key.as_str()) {
+            let text = String::from_utf8_lossy(&value.0).into_owned();
+            fields.insert(format!("{}{key}", meta::KUBE), text);
+        }
+    }
+    fields
+}
+
+pub fn meta_secret_name(base: &str) -> String {
+    format!("{base}-meta")
 }
 
 pub fn claim_name(base: &str, volume: &str) -> String {
@@ -638,16 +707,14 @@ mod tests {
     fn the_statefulset_carries_the_whole_service() {
         let (meta, spec) = sample();
         let o = build(&meta, &spec, &ObjectSettings::default());
-        let annotations = o
-            .statefulset
-            .metadata
-            .annotations
-            .clone()
-            .unwrap()
-            .into_iter()
-            .collect();
-        assert_eq!(meta::decode(&annotations, meta::KUBE), Some(meta));
-        assert_eq!(meta::port(&annotations, meta::KUBE), Some(8888));
+        let fields = meta_fields(&o.statefulset, Some(&o.meta_secret));
+        assert_eq!(meta::decode(&fields, meta::KUBE), Some(meta.clone()));
+        assert_eq!(meta::port(&fields, meta::KUBE), Some(8888));
+        // What may hold secrets is only in the Secret.
+        let statefulset = serde_json::to_string(&o.statefulset).unwrap();
+        assert!(!statefulset.contains("Open [it]") && !statefulset.contains("resources"));
+        let without_secret = meta::decode(&meta_fields(&o.statefulset, None), meta::KUBE).unwrap();
+        assert_eq!(without_secret.values, serde_json::json!({}));
         assert!(o.ingress.is_none() && o.quota.is_none());
     }
 

@@ -1,11 +1,10 @@
 //! A service's state from its StatefulSet and pod, in the terms the lab uses ([`Phase`],
 //! readiness), with the cluster's own words when it cannot run the service.
 
-use std::collections::HashMap;
-
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Pod, Secret};
 
+use super::objects::meta_fields;
 use crate::runtime::{Phase, RuntimeService, meta};
 
 /// Why a container waits that will not pass by itself.
@@ -25,17 +24,11 @@ const FAILING_REASONS: &[&str] = &[
 /// left for the runtime to fill in.
 pub fn service_of(
     statefulset: &StatefulSet,
+    meta_secret: Option<&Secret>,
     pod: Option<&Pod>,
     failure: Option<&str>,
 ) -> Option<RuntimeService> {
-    let annotations: HashMap<String, String> = statefulset
-        .metadata
-        .annotations
-        .clone()
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
-    let meta = meta::decode(&annotations, meta::KUBE)?;
+    let meta = meta::decode(&meta_fields(statefulset, meta_secret), meta::KUBE)?;
     let replicas = statefulset
         .spec
         .as_ref()

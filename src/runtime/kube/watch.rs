@@ -38,17 +38,23 @@ pub async fn run(runtime: &KubeRuntime, failures: &Failures, events: EventLog) {
                     .iter()
                     .map(|s| ((s.meta.project.clone(), s.meta.release.clone()), summary(s)))
                     .collect();
-                if now != states {
-                    states = now;
-                    events.touch();
-                }
+                // Services that changed since the last round have news even when they are
+                // settled now (a pod that started between two rounds).
+                let changed: HashSet<&str> = now
+                    .iter()
+                    .filter(|(key, state)| states.get(*key) != Some(*state))
+                    .map(|((project, _), _)| project.as_str())
+                    .collect();
                 let unsettled: HashSet<&str> = services
                     .iter()
                     .filter(|s| !(s.phase == Phase::Running && s.ready == Some(true)))
                     .filter(|s| !matches!(s.phase, Phase::Exited { .. }))
                     .map(|s| s.meta.project.as_str())
+                    .chain(changed)
                     .collect();
-                seen.retain(|namespace, _| unsettled.contains(namespace.as_str()));
+                // What was recorded is remembered while the namespace has services, so a
+                // namespace read again later does not replay its events.
+                seen.retain(|namespace, _| services.iter().any(|s| s.meta.project == *namespace));
                 for namespace in unsettled {
                     let releases: Vec<&str> = services
                         .iter()
@@ -70,6 +76,10 @@ pub async fn run(runtime: &KubeRuntime, failures: &Failures, events: EventLog) {
                     }
                 }
                 forget_resolved_failures(failures, &services);
+                if now != states {
+                    states = now;
+                    events.touch();
+                }
             }
             Err(e) => tracing::debug!(error = %e, "cannot list services on the cluster"),
         }
@@ -99,6 +109,11 @@ async fn forward_events(
         .iter()
         .flat_map(|r| [(base_name(r), *r), (format!("{}-0", base_name(r)), *r)])
         .collect();
+    let listed_uids: HashSet<String> = listed
+        .iter()
+        .filter_map(|e| e.metadata.uid.clone())
+        .collect();
+    seen.retain(|uid, _| listed_uids.contains(uid));
     let mut new_failure = false;
     for event in listed {
         let Some(release) = event

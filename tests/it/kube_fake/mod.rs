@@ -140,7 +140,8 @@ impl FakeCluster {
         self.shared.reconcile();
     }
 
-    /// SelfSubjectAccessReviews for this verb and resource ("*" matches any) answer not allowed.
+    /// SelfSubjectAccessReviews for this verb and resource (`pods/log` for a subresource; "*"
+    /// matches any) answer not allowed.
     pub fn deny(&self, verb: &str, resource: &str) {
         self.shared
             .lock()

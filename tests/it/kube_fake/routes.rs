@@ -314,7 +314,8 @@ fn list_of(st: &State, kind: &Kind, items: Vec<Value>) -> Value {
     })
 }
 
-/// SelfSubjectAccessReview: allowed unless a `deny` matches the verb and resource.
+/// SelfSubjectAccessReview: allowed unless a `deny` matches the verb and resource (a
+/// subresource is named `pods/log`, as RBAC rules name it).
 fn access_review(st: &State, mut review: Value) -> Result<Value, ApiError> {
     let kind = kind_of("authorization.k8s.io", "selfsubjectaccessreviews").expect("review kind");
     if !review.is_object() || super::checks::decode_error(kind.resource, &review).is_some() {
@@ -329,7 +330,10 @@ fn access_review(st: &State, mut review: Value) -> Result<Value, ApiError> {
     }
     let attrs = &review["spec"]["resourceAttributes"];
     let verb = attrs["verb"].as_str().unwrap_or_default().to_string();
-    let resource = attrs["resource"].as_str().unwrap_or_default().to_string();
+    let mut resource = attrs["resource"].as_str().unwrap_or_default().to_string();
+    if let Some(sub) = attrs["subresource"].as_str().filter(|s| !s.is_empty()) {
+        resource = format!("{resource}/{sub}");
+    }
     let denied = st
         .denied
         .iter()
