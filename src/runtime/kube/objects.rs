@@ -549,7 +549,7 @@ mod tests {
             version: "2.3.1+build".into(),
             friendly_name: "My notebook (GPU)".into(),
             share: false,
-            values: serde_json::json!({"resources": {"cpu": "1"}}),
+            values: serde_json::json!({"s3": {"secretAccessKey": "hunter2"}}),
             notes: "Open [it](http://x)".into(),
             cpu_request_millis: 500,
             memory_request_bytes: 1 << 30,
@@ -712,7 +712,7 @@ mod tests {
         assert_eq!(meta::port(&fields, meta::KUBE), Some(8888));
         // What may hold secrets is only in the Secret.
         let statefulset = serde_json::to_string(&o.statefulset).unwrap();
-        assert!(!statefulset.contains("Open [it]") && !statefulset.contains("resources"));
+        assert!(!statefulset.contains("Open [it]") && !statefulset.contains("hunter2"));
         let without_secret = meta::decode(&meta_fields(&o.statefulset, None), meta::KUBE).unwrap();
         assert_eq!(without_secret.values, serde_json::json!({}));
         assert!(o.ingress.is_none() && o.quota.is_none());
