@@ -70,7 +70,7 @@ fn students_fixtures(dir: &std::path::Path) {
     );
     for i in 1..=STUDENTS {
         users.push_str(&format!(
-            "[[user]]\nusername = \"student{i:03}\"\npassword = \"p{i}\"\nemail = \"s{i}@example.org\"\ngroups = [\"class\"]\n"
+            "[[user]]\nusername = \"student{i:03}\"\npassword = \"p{i}\"\nemail = \"s{i}@example.org\"\ngroups = [\"demo\"]\n"
         ));
     }
     std::fs::write(dir.join("users.toml"), users).unwrap();
@@ -144,7 +144,7 @@ async fn main() {
         for attempt in 0..2 {
             let (http, base, token) = (http.clone(), base.clone(), token.clone());
             tasks.push(tokio::spawn(async move {
-                install(&http, &base, &token, &format!("class-{attempt}")).await
+                install(&http, &base, &token, &format!("s{i:03}-{attempt}")).await
             }));
         }
     }

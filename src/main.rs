@@ -498,8 +498,10 @@ fn services(args: ServicesArgs) -> ExitCode {
             Phase::Exited { code, .. } => format!("exited({code})"),
             Phase::Failed(_) => "failed".to_owned(),
         };
+        // A cluster's services are reached through tunnels that live with `serve`.
         let port = s
             .address
+            .filter(|_| runtime.info().engine != "kubernetes")
             .map(|a| a.port().to_string())
             .unwrap_or_else(|| "-".into());
         println!(

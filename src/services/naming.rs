@@ -27,13 +27,7 @@ impl Exposure {
 /// Whether a name is an RFC 1123 label: what Kubernetes namespaces (and so onyxia's project
 /// ids) and release names must be.
 pub fn is_label(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 63
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !name.starts_with('-')
-        && !name.ends_with('-')
+    crate::runtime::kube::names::is_dns_label(name)
 }
 
 /// Helm's rule for release names (a label, at most 53 characters). Helm also allows dots;

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::lab_support::{
     Api, assert_no_null, rand_suffix, ready, require_engine, serde_urlencoded_pairs,
-    test_config_with_engine, through_proxy, vault_token, wait_for,
+    test_config_with_engine, through_proxy, vault_token, wait_for, websocket_echo,
 };
 use crate::s3_support::{session_client, sts_credentials};
 use crate::support::TestPlatform;
@@ -98,27 +98,7 @@ async fn tiny_service_lifecycle_on_a_real_engine() {
         "{listing}"
     );
 
-    // WebSocket through the proxy.
-    let port = tp.running.endpoints.main_addr.port();
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .unwrap();
-    let (mut socket, response) =
-        tokio_tungstenite::client_async(format!("ws://{release}.localhost:{port}/ws"), tcp)
-            .await
-            .expect("WebSocket through the proxy");
-    assert_eq!(response.status(), 101);
-    socket
-        .send(tokio_tungstenite::tungstenite::Message::text("ping"))
-        .await
-        .unwrap();
-    let reply = tokio::time::timeout(Duration::from_secs(5), socket.next())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    assert_eq!(reply.into_text().unwrap().as_str(), "echo: ping");
-    drop(socket);
+    websocket_echo(&tp, &release).await;
 
     // From inside the container: the endpoints it was given, with its credentials.
     let (_, env) = through_proxy(&tp, &release, "/env").await;

@@ -13,7 +13,9 @@ use serde_json::{Value, json};
 
 use crate::kube_fake::FakeCluster;
 use crate::lab_kube_support::{TINY_LOG, fake_with_tiny, kube_config};
-use crate::lab_support::{Api, assert_no_null, rand_suffix, ready, through_proxy, wait_for};
+use crate::lab_support::{
+    Api, assert_no_null, rand_suffix, ready, through_proxy, wait_for, websocket_echo,
+};
 use crate::support::TestPlatform;
 
 /// Installs the tiny package for alice; returns the install answer's time.
@@ -116,28 +118,6 @@ async fn lifecycle(kubeconfig: &Path, platform_host: Option<&str>, fake: Option<
     tp.stop().await;
 }
 
-async fn websocket_echo(tp: &TestPlatform, release: &str) {
-    let port = tp.running.endpoints.main_addr.port();
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .unwrap();
-    let (mut socket, response) =
-        tokio_tungstenite::client_async(format!("ws://{release}.localhost:{port}/ws"), tcp)
-            .await
-            .expect("WebSocket through the proxy and the tunnel");
-    assert_eq!(response.status(), 101);
-    socket
-        .send(tokio_tungstenite::tungstenite::Message::text("ping"))
-        .await
-        .unwrap();
-    let reply = tokio::time::timeout(Duration::from_secs(10), socket.next())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    assert_eq!(reply.into_text().unwrap().as_str(), "echo: ping");
-}
-
 /// Reads the event stream until an event with `reason` arrives.
 async fn wait_for_event(api: &Api<'_>, reason: &str) -> String {
     let events = api
@@ -180,6 +160,16 @@ async fn suspend_and_resume(
             .object("apps", "statefulsets", Some("user-alice"), release)
             .unwrap();
         assert_eq!(statefulset["spec"]["replicas"], 0);
+        let scaled = fake.requests().into_iter().any(|r| {
+            r.method == "PATCH"
+                && r.content_type.as_deref() == Some("application/merge-patch+json")
+                && r.query.contains("fieldManager=onyxia-lite")
+                && r.body == Some(json!({"spec": {"replicas": 0}}))
+        });
+        assert!(
+            scaled,
+            "suspending scales the StatefulSet to 0 under onyxia-lite's field manager"
+        );
         assert!(
             fake.object("", "pods", Some("user-alice"), &format!("{release}-0"))
                 .is_none()

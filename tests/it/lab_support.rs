@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant};
 
+use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 
 use crate::support::{TestPlatform, missing, test_config};
@@ -188,4 +189,27 @@ pub fn serde_urlencoded_pairs(pairs: &[(&str, String)]) -> String {
     url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(pairs)
         .finish()
+}
+
+/// A WebSocket through the proxy to the service's `/ws`, which echoes `ping`.
+pub async fn websocket_echo(tp: &TestPlatform, release: &str) {
+    let port = tp.running.endpoints.main_addr.port();
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let (mut socket, response) =
+        tokio_tungstenite::client_async(format!("ws://{release}.localhost:{port}/ws"), tcp)
+            .await
+            .expect("WebSocket through the proxy and the tunnel");
+    assert_eq!(response.status(), 101);
+    socket
+        .send(tokio_tungstenite::tungstenite::Message::text("ping"))
+        .await
+        .unwrap();
+    let reply = tokio::time::timeout(Duration::from_secs(10), socket.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(reply.into_text().unwrap().as_str(), "echo: ping");
 }

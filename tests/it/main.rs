@@ -7,6 +7,7 @@ mod kube_fake_selftest;
 mod lab_docker;
 mod lab_kube;
 mod lab_kube_failures;
+mod lab_kube_objects;
 mod lab_kube_support;
 mod lab_shutdown;
 mod lab_support;

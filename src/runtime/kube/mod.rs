@@ -307,7 +307,10 @@ impl KubeRuntime {
         self.namespaced::<StatefulSet>(project)
             .patch(
                 &base_name(release),
-                &PatchParams::default(),
+                &PatchParams {
+                    field_manager: Some(FIELD_MANAGER.to_owned()),
+                    ..Default::default()
+                },
                 &Patch::Merge(&patch),
             )
             .await
@@ -478,5 +481,80 @@ pub fn cluster_message(e: &kube::Error) -> String {
     match e {
         kube::Error::Api(s) => s.message.clone(),
         e => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::ContainerSpec;
+
+    fn runtime(in_cluster: bool) -> KubeRuntime {
+        let config = kube::Config::new("http://127.0.0.1:1".parse().unwrap());
+        let connection = Connection {
+            client: Client::try_from(config).unwrap(),
+            in_cluster,
+            cluster_url: "http://127.0.0.1:1/".into(),
+            context: None,
+            version: "v1.33.0".into(),
+        };
+        KubeRuntime::new(connection, ObjectSettings::default(), None)
+    }
+
+    /// The objects of a running tiny service, as a listing finds them.
+    fn running_service() -> (StatefulSet, Found) {
+        let meta = ServiceMeta {
+            release: "tiny-1".into(),
+            project: "user-alice".into(),
+            ..Default::default()
+        };
+        let spec = ContainerSpec {
+            image: "tiny".into(),
+            port: 8080,
+            ..Default::default()
+        };
+        let mut objects = objects::build(&meta, &spec, &ObjectSettings::default());
+        objects.statefulset.metadata.namespace = Some("user-alice".into());
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "tiny-1-0", "namespace": "user-alice"},
+            "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}],
+                "containerStatuses": [{"name": "tiny", "image": "tiny", "imageID": "", "ready": true,
+                    "restartCount": 0, "state": {"running": {}}}]}
+        }))
+        .unwrap();
+        let key = ("user-alice".to_owned(), "tiny-1".to_owned());
+        let found = Found {
+            pods: by_name([pod]),
+            meta_secrets: by_name([objects.meta_secret]),
+            cluster_ips: HashMap::from([(key, "10.96.0.7".parse().unwrap())]),
+        };
+        (objects.statefulset, found)
+    }
+
+    #[tokio::test]
+    async fn inside_a_cluster_the_proxy_goes_to_the_services_cluster_address() {
+        let (statefulset, found) = running_service();
+        let service = runtime(true).with_address(&statefulset, &found).unwrap();
+        assert_eq!(service.phase, Phase::Running);
+        assert_eq!(service.ready, Some(true));
+        assert_eq!(service.container, "tiny-1-0");
+        assert_eq!(service.address, Some("10.96.0.7:8080".parse().unwrap()));
+    }
+
+    #[tokio::test]
+    async fn outside_a_cluster_the_proxy_goes_to_a_loopback_tunnel() {
+        let (statefulset, found) = running_service();
+        let runtime = runtime(false);
+        let service = runtime.with_address(&statefulset, &found).unwrap();
+        let address = service.address.unwrap();
+        assert!(address.ip().is_loopback(), "{address}");
+        // The same tunnel while the pod lives; closed when it goes.
+        assert_eq!(
+            runtime.with_address(&statefulset, &found).unwrap().address,
+            Some(address)
+        );
+        runtime.tunnels.retain(&HashSet::new());
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(tokio::net::TcpStream::connect(address).await.is_err());
     }
 }

@@ -15,17 +15,24 @@ use super::writes;
 /// Runs the controllers until they stop making progress (a created pod may let the next one of
 /// an OrderedReady StatefulSet go), then refreshes the derived statuses.
 pub fn reconcile(shared: &Arc<Shared>, st: &mut State) {
+    reconcile_in(shared, st, None);
+}
+
+/// The controllers over one namespace (`None`: all of them). A write to a namespaced object
+/// only concerns its namespace, so a cluster with many namespaces does not pay for all of
+/// them on every write.
+pub fn reconcile_in(shared: &Arc<Shared>, st: &mut State, ns: Option<&str>) {
     for _ in 0..64 {
-        let progress = statefulsets(st) | kubelet(shared, st);
+        let progress = statefulsets(st, ns) | kubelet(shared, st, ns);
         if !progress {
             break;
         }
     }
-    for (key, _) in st.list("apps", "statefulsets", None) {
+    for (key, _) in st.list("apps", "statefulsets", ns) {
         sts_status(st, &key);
     }
-    quota_status(st);
-    bind_claims(st);
+    quota_status(st, ns);
+    bind_claims(st, ns);
 }
 
 /// Records an Event about `involved`, or counts a repeat of the same one.
@@ -33,11 +40,14 @@ pub fn record_event(st: &mut State, involved: &Value, type_: &str, reason: &str,
     let meta = &involved["metadata"];
     let ns = meta["namespace"].as_str().unwrap_or("default").to_string();
     let uid = meta["uid"].clone();
-    let same = st.list("", "events", Some(&ns)).into_iter().find(|(_, e)| {
-        e["involvedObject"]["uid"] == uid
-            && e["reason"] == json!(reason)
-            && e["message"] == json!(message)
-    });
+    let same = st
+        .list_where("", "events", Some(&ns), |e| {
+            e["involvedObject"]["uid"] == uid
+                && e["reason"] == json!(reason)
+                && e["message"] == json!(message)
+        })
+        .into_iter()
+        .next();
     let stamp = now();
     if let Some((key, mut e)) = same {
         e["count"] = json!(e["count"].as_i64().unwrap_or(1) + 1);
@@ -99,9 +109,9 @@ fn revision(name: &str, template: &Value) -> String {
     format!("{name}-{:010x}", h.finish() & 0xff_ffff_ffff)
 }
 
-fn statefulsets(st: &mut State) -> bool {
+fn statefulsets(st: &mut State, ns: Option<&str>) -> bool {
     let mut progress = false;
-    for (key, sts) in st.list("apps", "statefulsets", None) {
+    for (key, sts) in st.list("apps", "statefulsets", ns) {
         progress |= reconcile_sts(st, &key, &sts);
     }
     progress
@@ -114,10 +124,7 @@ fn reconcile_sts(st: &mut State, key: &Key, sts: &Value) -> bool {
     let rev = revision(name, &sts["spec"]["template"]);
     let parallel = sts["spec"]["podManagementPolicy"] == json!("Parallel");
     let mut progress = false;
-    for (pkey, pod) in st.list("", "pods", Some(ns)) {
-        if !owned_by(&pod, uid) {
-            continue;
-        }
+    for (pkey, pod) in st.list_where("", "pods", Some(ns), |p| owned_by(p, uid)) {
         let ordinal = pkey
             .name
             .strip_prefix(&format!("{name}-"))
@@ -243,11 +250,11 @@ fn sts_status(st: &mut State, key: &Key) {
         return;
     };
     let rev = revision(&key.name, &sts["spec"]["template"]);
+    let uid = &sts["metadata"]["uid"];
     let pods: Vec<Value> = st
-        .list("", "pods", Some(&key.namespace))
+        .list_where("", "pods", Some(&key.namespace), |p| owned_by(p, uid))
         .into_iter()
         .map(|(_, p)| p)
-        .filter(|p| owned_by(p, &sts["metadata"]["uid"]))
         .collect();
     let ready = pods.iter().filter(|p| is_ready(p)).count();
     let current = pods
@@ -398,8 +405,8 @@ pub fn quota_admit(st: &State, ns: &str, pod: &Value) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn quota_status(st: &mut State) {
-    for (key, q) in st.list("", "resourcequotas", None) {
+fn quota_status(st: &mut State, ns: Option<&str>) {
+    for (key, q) in st.list("", "resourcequotas", ns) {
         let hard = q["spec"]["hard"].clone();
         let mut used = serde_json::Map::new();
         for res in hard.as_object().into_iter().flat_map(|h| h.keys()) {
@@ -411,8 +418,8 @@ fn quota_status(st: &mut State) {
 }
 
 /// Claims are bound at once, with the capacity they request.
-fn bind_claims(st: &mut State) {
-    for (key, c) in st.list("", "persistentvolumeclaims", None) {
+fn bind_claims(st: &mut State, ns: Option<&str>) {
+    for (key, c) in st.list("", "persistentvolumeclaims", ns) {
         let status = json!({
             "phase": "Bound",
             "accessModes": c["spec"]["accessModes"],
@@ -422,9 +429,9 @@ fn bind_claims(st: &mut State) {
     }
 }
 
-fn kubelet(shared: &Arc<Shared>, st: &mut State) -> bool {
+fn kubelet(shared: &Arc<Shared>, st: &mut State, ns: Option<&str>) -> bool {
     let mut progress = false;
-    for (key, pod) in st.list("", "pods", None) {
+    for (key, pod) in st.list("", "pods", ns) {
         let uid = pod["metadata"]["uid"]
             .as_str()
             .unwrap_or_default()

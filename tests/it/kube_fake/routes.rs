@@ -169,11 +169,19 @@ async fn api(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
+    // Writes to a namespaced object only wake the controllers of that namespace.
+    let scope = match &target {
+        Target::Object { kind, ns, .. } | Target::Sub { kind, ns, .. } if kind.namespaced => {
+            Some(ns.clone())
+        }
+        Target::Collection { kind, ns: Some(ns) } if kind.namespaced => Some(ns.clone()),
+        _ => None,
+    };
     let answer = {
         let mut st = shared.lock();
         let answer = dispatch(&mut st, &method, target, &query, content_type, &body);
         if answer.is_ok() && method != Method::GET {
-            super::controllers::reconcile(&shared, &mut st);
+            super::controllers::reconcile_in(&shared, &mut st, scope.as_deref());
         }
         answer
     };

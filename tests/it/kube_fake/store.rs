@@ -264,10 +264,32 @@ impl State {
 
     /// Objects of one resource, optionally in one namespace.
     pub fn list(&self, group: &str, resource: &str, namespace: Option<&str>) -> Vec<(Key, Value)> {
+        self.list_where(group, resource, namespace, |_| true)
+    }
+
+    /// A listing of the objects `keep` accepts; the others are not copied.
+    pub fn list_where(
+        &self,
+        group: &str,
+        resource: &str,
+        namespace: Option<&str>,
+        keep: impl Fn(&Value) -> bool,
+    ) -> Vec<(Key, Value)> {
+        // Keys order by group, resource, namespace, name: a listing is one range of the map.
+        let start = Key {
+            group: group.into(),
+            resource: resource.into(),
+            namespace: namespace.unwrap_or_default().into(),
+            name: String::new(),
+        };
         self.objects
-            .iter()
-            .filter(|(k, _)| k.group == group && k.resource == resource)
-            .filter(|(k, _)| namespace.is_none_or(|ns| k.namespace == ns))
+            .range(start..)
+            .take_while(|(k, _)| {
+                k.group == group
+                    && k.resource == resource
+                    && namespace.is_none_or(|ns| k.namespace == ns)
+            })
+            .filter(|(_, v)| keep(v))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
     }
