@@ -131,8 +131,7 @@ fn reconcile_sts(st: &mut State, key: &Key, sts: &Value) -> bool {
             .and_then(|o| o.parse::<i64>().ok());
         let outdated = pod["metadata"]["labels"]["controller-revision-hash"] != json!(rev);
         if ordinal.is_none_or(|o| o >= replicas) || outdated {
-            st.objects.remove(&pkey);
-            st.resource_version += 1;
+            st.remove(&pkey);
             progress = true;
         }
     }

@@ -3,8 +3,8 @@
 //! It serves over real HTTP on loopback: core/v1 namespaces, resourcequotas, secrets, services,
 //! persistentvolumeclaims, pods (with log and portforward) and events; apps/v1 statefulsets;
 //! networking.k8s.io/v1 ingresses; authorization.k8s.io/v1 selfsubjectaccessreviews. Every write
-//! is validated (see `checks`), then the controllers run (see `controllers`). Watches are
-//! refused with 405: clients poll.
+//! is validated (see `checks`), then the controllers run (see `controllers`). Collections can
+//! be watched (see `watches`).
 
 pub mod checks;
 mod controllers;
@@ -14,6 +14,7 @@ mod portforward;
 mod routes;
 mod selectors;
 mod store;
+mod watches;
 mod writes;
 
 use std::net::SocketAddr;
@@ -147,6 +148,28 @@ impl FakeCluster {
             .lock()
             .denied
             .push((verb.to_string(), resource.to_string()));
+    }
+
+    /// Forgets the change history, as etcd compacts it: open watches and watches from an
+    /// earlier resource version end with 410 Gone.
+    pub fn forget_history(&self) {
+        {
+            let mut st = self.shared.lock();
+            st.forgotten_through = st.resource_version;
+            st.forgettings += 1;
+            st.history.clear();
+        }
+        self.shared.notify();
+    }
+
+    /// Port-forwards answer 403, as for an account without `create` on `pods/portforward`.
+    pub fn refuse_port_forward(&self) {
+        self.shared.lock().port_forward_refused = true;
+    }
+
+    /// Watches answer 403, as for an account without the `watch` verb.
+    pub fn refuse_watches(&self) {
+        self.shared.lock().watches_refused = true;
     }
 
     /// Every request received, in order.

@@ -46,6 +46,12 @@ pub async fn handler(
     let targets = {
         let st = shared.lock();
         let pods = kind_of("", "pods").expect("pods kind");
+        if st.port_forward_refused {
+            return ApiError::forbidden(format!(
+                "pods \"{name}\" is forbidden: User \"fake\" cannot create resource \"pods/portforward\" in API group \"\" in the namespace \"{ns}\""
+            ))
+            .into_response();
+        }
         let Some(pod) = st.get(&Key::new(pods, &ns, &name)) else {
             return ApiError::not_found(pods, &name).into_response();
         };

@@ -165,6 +165,12 @@ async fn api(
             .await
             .unwrap_or_else(IntoResponse::into_response);
     }
+    if let (&Method::GET, Target::Collection { kind, ns }) = (&method, &target)
+        && query.get("watch").is_some_and(|w| w == "true" || w == "1")
+    {
+        return super::watches::handler(&shared, kind, ns.clone(), &query)
+            .unwrap_or_else(IntoResponse::into_response);
+    }
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -210,9 +216,6 @@ fn dispatch(
 ) -> Result<(StatusCode, Value), ApiError> {
     match (method.clone(), target) {
         (Method::GET, Target::Collection { kind, ns }) => {
-            if q.get("watch").is_some_and(|w| w == "true" || w == "1") {
-                return Err(ApiError::method_not_allowed());
-            }
             let items = select(st, kind, ns.as_deref(), q)?
                 .into_iter()
                 .map(|(_, v)| v)

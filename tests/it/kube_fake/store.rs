@@ -1,6 +1,6 @@
 //! The fake's object store: the resource kinds it serves, the objects, and the error answers.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -147,10 +147,31 @@ pub struct Image {
     pub log: String,
 }
 
+/// One change to the store, as a watch reports it.
+#[derive(Clone, Debug)]
+pub struct Change {
+    pub resource_version: u64,
+    pub key: Key,
+    /// ADDED, MODIFIED or DELETED.
+    pub kind: &'static str,
+    pub object: Value,
+}
+
+/// How many changes the store remembers for watches; older resource versions are Gone (410).
+const HISTORY: usize = 10_000;
+
 /// Everything behind the server's one lock.
 pub struct State {
     pub objects: BTreeMap<Key, Value>,
     pub resource_version: u64,
+    /// The latest changes, oldest first, for watches.
+    pub history: VecDeque<Change>,
+    /// The resource version of the last change the history let go of.
+    pub forgotten_through: u64,
+    pub watches_refused: bool,
+    pub port_forward_refused: bool,
+    /// How many times the history was forgotten.
+    pub forgettings: u64,
     pub images: HashMap<String, Image>,
     pub denied: Vec<(String, String)>,
     pub requests: Vec<RecordedRequest>,
@@ -168,6 +189,11 @@ impl State {
         let mut st = State {
             objects: BTreeMap::new(),
             resource_version: 1,
+            history: VecDeque::new(),
+            forgotten_through: 0,
+            watches_refused: false,
+            port_forward_refused: false,
+            forgettings: 0,
             images: HashMap::new(),
             denied: Vec::new(),
             requests: Vec::new(),
@@ -188,6 +214,36 @@ impl State {
     pub fn next_rv(&mut self) -> String {
         self.resource_version += 1;
         self.resource_version.to_string()
+    }
+
+    /// Remembers a change (the object as it now is, or as it was when deleted) for watches.
+    fn remember(&mut self, key: &Key, kind: &'static str, object: &Value) {
+        if self.history.len() == HISTORY
+            && let Some(old) = self.history.pop_front()
+        {
+            self.forgotten_through = old.resource_version;
+        }
+        self.history.push_back(Change {
+            resource_version: self.resource_version,
+            key: key.clone(),
+            kind,
+            object: object.clone(),
+        });
+    }
+
+    /// The oldest resource version a watch can still start from: every later change is
+    /// remembered.
+    pub fn oldest_watchable(&self) -> u64 {
+        self.forgotten_through
+    }
+
+    /// Removes an object, as a completed deletion does.
+    pub fn remove(&mut self, key: &Key) -> Option<Value> {
+        let mut obj = self.objects.remove(key)?;
+        let rv = self.next_rv();
+        obj["metadata"]["resourceVersion"] = json!(rv);
+        self.remember(key, "DELETED", &obj);
+        Some(obj)
     }
 
     pub fn get(&self, key: &Key) -> Option<&Value> {
@@ -215,8 +271,9 @@ impl State {
             m.remove("namespace");
         }
         let name = meta["name"].as_str().unwrap_or_default().to_string();
-        self.objects
-            .insert(Key::new(kind, namespace, &name), obj.clone());
+        let key = Key::new(kind, namespace, &name);
+        self.remember(&key, "ADDED", &obj);
+        self.objects.insert(key, obj.clone());
         obj
     }
 
@@ -243,6 +300,7 @@ impl State {
         }
         obj["metadata"]["resourceVersion"] = json!(rv);
         obj["metadata"]["generation"] = json!(bumped);
+        self.remember(key, "MODIFIED", &obj);
         self.objects.insert(key.clone(), obj.clone());
         obj
     }
@@ -259,6 +317,8 @@ impl State {
         if let Some(obj) = self.objects.get_mut(key) {
             obj["status"] = status;
             obj["metadata"]["resourceVersion"] = json!(rv);
+            let obj = obj.clone();
+            self.remember(key, "MODIFIED", &obj);
         }
     }
 

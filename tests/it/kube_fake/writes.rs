@@ -439,10 +439,9 @@ pub fn delete(
 }
 
 fn remove_with_dependents(st: &mut State, key: &Key, policy: Propagation) {
-    let Some(obj) = st.objects.remove(key) else {
+    let Some(obj) = st.remove(key) else {
         return;
     };
-    st.resource_version += 1;
     let uid = obj["metadata"]["uid"]
         .as_str()
         .unwrap_or_default()
