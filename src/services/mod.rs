@@ -141,6 +141,8 @@ pub struct Lab {
     routes: Routes,
     /// The engine's listing, valid while no event arrived since (and for a few seconds).
     listing: Mutex<Option<CachedListing>>,
+    /// Held while the listing is read again, so concurrent misses share one read.
+    relisting: tokio::sync::Mutex<()>,
     /// Deploys still running after their install answered.
     deploys: Tasks,
 }
@@ -171,6 +173,7 @@ impl Lab {
             readiness: Readiness::default(),
             routes: Routes::default(),
             listing: Mutex::new(None),
+            relisting: tokio::sync::Mutex::new(()),
             deploys: Tasks::default(),
         }
     }
@@ -204,13 +207,15 @@ impl Lab {
         &self,
         runtime: &Arc<dyn Runtime>,
     ) -> Result<Arc<Vec<RuntimeService>>, LabError> {
-        let generation = self.events.generation();
-        if let Some(cached) = crate::sync::lock(&self.listing).as_ref()
-            && cached.generation == generation
-            && cached.at.elapsed() < LISTING_MAX_AGE
-        {
-            return Ok(cached.services.clone());
+        if let Some(fresh) = self.fresh_listing() {
+            return Ok(fresh);
         }
+        // A burst of requests after a change reads the engine once, not once each.
+        let _relisting = self.relisting.lock().await;
+        if let Some(fresh) = self.fresh_listing() {
+            return Ok(fresh);
+        }
+        let generation = self.events.generation();
         let services = Arc::new(runtime.list(None).await?);
         *crate::sync::lock(&self.listing) = Some(CachedListing {
             generation,
@@ -218,6 +223,15 @@ impl Lab {
             services: services.clone(),
         });
         Ok(services)
+    }
+
+    /// The cached listing, while no event made it stale.
+    fn fresh_listing(&self) -> Option<Arc<Vec<RuntimeService>>> {
+        let generation = self.events.generation();
+        crate::sync::lock(&self.listing)
+            .as_ref()
+            .filter(|c| c.generation == generation && c.at.elapsed() < LISTING_MAX_AGE)
+            .map(|c| c.services.clone())
     }
 
     /// Services of one project on the engine.

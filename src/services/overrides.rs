@@ -83,6 +83,10 @@ impl OverrideStore {
     pub async fn clear(&self, project: &str, release: &str) -> Result<(), LabError> {
         let store = self.store.clone();
         let key = key(project, release);
+        // Most installs have nothing to forget: no write transaction (and no sync) for them.
+        if matches!(store.get(&OVERRIDES, &key), Ok(None)) {
+            return Ok(());
+        }
         crate::blocking::run(move || store.remove(&OVERRIDES, &key)).await??;
         Ok(())
     }

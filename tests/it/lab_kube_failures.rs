@@ -10,7 +10,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::lab_kube_support::{fake_with_tiny, kube_config};
-use crate::lab_support::{Api, wait_for};
+use crate::lab_support::{Api, ready, through_proxy, wait_for};
 use crate::process::BIN;
 use crate::support::TestPlatform;
 
@@ -65,6 +65,26 @@ async fn pods_the_cluster_cannot_run_fail_with_its_message() {
         failed_with(s, "exceeded quota")
     })
     .await;
+    tp.stop().await;
+}
+
+#[tokio::test]
+async fn a_refused_port_forward_is_a_bad_gateway_page_not_a_hang() {
+    let dir = tempfile::tempdir().unwrap();
+    let (fake, kubeconfig) = fake_with_tiny(dir.path()).await;
+    let tp = TestPlatform::start_with(kube_config(&kubeconfig, None)).await;
+    let api = Api::new(&tp, "alice");
+    install(&api, "no-forward", json!({})).await;
+    wait_for(&api, "no-forward", Duration::from_secs(30), ready).await;
+    fake.refuse_port_forward();
+    let (status, page) = tokio::time::timeout(
+        Duration::from_secs(10),
+        through_proxy(&tp, "no-forward", "/"),
+    )
+    .await
+    .expect("the proxy answers");
+    assert_eq!(status, 502, "{page}");
+    assert!(page.contains("not answering"), "{page}");
     tp.stop().await;
 }
 

@@ -6,6 +6,7 @@ mod kube_fake;
 mod kube_fake_selftest;
 mod lab_docker;
 mod lab_kube;
+mod lab_kube_cache;
 mod lab_kube_failures;
 mod lab_kube_objects;
 mod lab_kube_support;

@@ -7,6 +7,7 @@
 //! Outside the cluster (a laptop with Kind) the proxy reaches pods through port-forward
 //! tunnels; inside it, at their Service's cluster address.
 
+mod cache;
 pub mod connect;
 pub mod names;
 pub mod objects;
@@ -41,12 +42,14 @@ use tunnel::Tunnels;
 
 /// What a listing found besides the StatefulSets, by (namespace, name).
 struct Found {
-    pods: HashMap<(String, String), Pod>,
-    meta_secrets: HashMap<(String, String), Secret>,
+    pods: HashMap<(String, String), Arc<Pod>>,
+    meta_secrets: HashMap<(String, String), Arc<Secret>>,
     cluster_ips: HashMap<(String, String), IpAddr>,
 }
 
-fn by_name<K: Resource>(items: impl IntoIterator<Item = K>) -> HashMap<(String, String), K> {
+fn by_name<K: Resource>(
+    items: impl IntoIterator<Item = Arc<K>>,
+) -> HashMap<(String, String), Arc<K>> {
     items
         .into_iter()
         .filter_map(|item| {
@@ -69,6 +72,7 @@ pub struct KubeRuntime {
     in_cluster: bool,
     tunnels: Tunnels,
     failures: Failures,
+    cache: cache::ClusterCache,
 }
 
 impl KubeRuntime {
@@ -95,6 +99,7 @@ impl KubeRuntime {
             objects,
             in_cluster: connection.in_cluster,
             failures: Arc::default(),
+            cache: cache::ClusterCache::new(connection.in_cluster),
         }
     }
 
@@ -110,8 +115,8 @@ impl KubeRuntime {
         Api::namespaced(self.client.clone(), namespace)
     }
 
-    /// Server-side apply of `object` with onyxia-lite's field manager.
-    async fn apply<K>(&self, api: &Api<K>, object: &K) -> RuntimeResult<()>
+    /// Server-side apply of `object` with onyxia-lite's field manager; the object as stored.
+    async fn apply<K>(&self, api: &Api<K>, object: &K) -> RuntimeResult<K>
     where
         K: Resource + Serialize + DeserializeOwned + Clone + Debug,
         <K as Resource>::DynamicType: Default,
@@ -120,7 +125,6 @@ impl KubeRuntime {
         let params = PatchParams::apply(FIELD_MANAGER).force();
         api.patch(&name, &params, &Patch::Apply(object))
             .await
-            .map(|_| ())
             .map_err(|e| {
                 RuntimeError::Engine(format!(
                     "cannot apply {} {name}: {}",
@@ -137,16 +141,17 @@ impl KubeRuntime {
         let name = namespace.metadata.name.clone().unwrap_or_default();
         match api.get_opt(&name).await {
             Ok(Some(_)) => Ok(()),
-            Ok(None) => self.apply(&api, namespace).await,
+            Ok(None) => self.apply(&api, namespace).await.map(drop),
             Err(e) => Err(engine(e)),
         }
     }
 
+    /// Applies every object of a service; the StatefulSet and the meta Secret as stored.
     async fn apply_all(
         &self,
         objects: &objects::ServiceObjects,
         namespace: &str,
-    ) -> RuntimeResult<()> {
+    ) -> RuntimeResult<(StatefulSet, Secret)> {
         self.ensure_namespace(&objects.namespace).await?;
         if let Some(quota) = &objects.quota {
             self.apply(&self.namespaced::<ResourceQuota>(namespace), quota)
@@ -154,23 +159,24 @@ impl KubeRuntime {
         }
         let secrets = self.namespaced::<Secret>(namespace);
         self.apply(&secrets, &objects.secret).await?;
-        self.apply(&secrets, &objects.meta_secret).await?;
+        let meta_secret = self.apply(&secrets, &objects.meta_secret).await?;
         let claims = self.namespaced::<PersistentVolumeClaim>(namespace);
         for claim in &objects.volumes {
             self.apply(&claims, claim).await?;
         }
         self.apply(&self.namespaced::<Service>(namespace), &objects.service)
             .await?;
-        self.apply(
-            &self.namespaced::<StatefulSet>(namespace),
-            &objects.statefulset,
-        )
-        .await?;
+        let statefulset = self
+            .apply(
+                &self.namespaced::<StatefulSet>(namespace),
+                &objects.statefulset,
+            )
+            .await?;
         if let Some(ingress) = &objects.ingress {
             self.apply(&self.namespaced::<Ingress>(namespace), ingress)
                 .await?;
         }
-        Ok(())
+        Ok((statefulset, meta_secret))
     }
 
     /// The service's StatefulSet, or NotFound.
@@ -196,10 +202,14 @@ impl KubeRuntime {
     fn with_address(&self, statefulset: &StatefulSet, found: &Found) -> Option<RuntimeService> {
         let namespace = statefulset.metadata.namespace.clone().unwrap_or_default();
         let name = statefulset.metadata.name.clone().unwrap_or_default();
-        let pod = found.pods.get(&(namespace.clone(), format!("{name}-0")));
+        let pod = found
+            .pods
+            .get(&(namespace.clone(), format!("{name}-0")))
+            .map(Arc::as_ref);
         let meta_secret = found
             .meta_secrets
-            .get(&(namespace.clone(), objects::meta_secret_name(&name)));
+            .get(&(namespace.clone(), objects::meta_secret_name(&name)))
+            .map(Arc::as_ref);
         let mut service = {
             let failures = crate::sync::lock(&self.failures);
             let failure = statefulset
@@ -238,14 +248,7 @@ impl KubeRuntime {
             None => Api::all(self.client.clone()),
         };
         let services = api.list(params).await.map_err(engine)?;
-        Ok(services
-            .items
-            .into_iter()
-            .filter_map(|s| {
-                let ip = s.spec?.cluster_ip?.parse().ok()?;
-                Some(((s.metadata.namespace?, s.metadata.name?), ip))
-            })
-            .collect())
+        Ok(cluster_ips(services.items.iter()))
     }
 
     /// Deletes everything a service is made of; what is already gone is fine.
@@ -301,10 +304,44 @@ impl KubeRuntime {
         Ok(())
     }
 
+    /// The managed objects read from the API server (while the watches are not following).
+    async fn list_from_cluster(
+        &self,
+        project: Option<&str>,
+    ) -> RuntimeResult<(Vec<Arc<StatefulSet>>, Found)> {
+        let params = ListParams::default().labels(&format!("{MANAGED}=true"));
+        let meta_params = ListParams::default().labels(&format!("{MANAGED}=true,{PART}=meta"));
+        let (statefulsets, pods, secrets): (Api<StatefulSet>, Api<Pod>, Api<Secret>) = match project
+        {
+            Some(p) => (self.namespaced(p), self.namespaced(p), self.namespaced(p)),
+            None => (
+                Api::all(self.client.clone()),
+                Api::all(self.client.clone()),
+                Api::all(self.client.clone()),
+            ),
+        };
+        let (statefulsets, pods, secrets, cluster_ips) = tokio::try_join!(
+            async { statefulsets.list(&params).await.map_err(engine) },
+            async { pods.list(&params).await.map_err(engine) },
+            async { secrets.list(&meta_params).await.map_err(engine) },
+            self.cluster_ips(project, &params),
+        )?;
+        let found = Found {
+            pods: by_name(pods.items.into_iter().map(Arc::new)),
+            meta_secrets: by_name(secrets.items.into_iter().map(Arc::new)),
+            cluster_ips,
+        };
+        Ok((
+            statefulsets.items.into_iter().map(Arc::new).collect(),
+            found,
+        ))
+    }
+
     async fn scale(&self, project: &str, release: &str, replicas: i32) -> RuntimeResult<()> {
         self.statefulset(project, release).await?;
         let patch = serde_json::json!({ "spec": { "replicas": replicas } });
-        self.namespaced::<StatefulSet>(project)
+        let scaled = self
+            .namespaced::<StatefulSet>(project)
             .patch(
                 &base_name(release),
                 &PatchParams {
@@ -315,6 +352,7 @@ impl KubeRuntime {
             )
             .await
             .map_err(engine)?;
+        self.cache.saw_statefulset(&scaled).await;
         if replicas == 0 {
             self.tunnels.close(project, &pod_name(release));
         }
@@ -335,12 +373,18 @@ impl Runtime for KubeRuntime {
         events: &EventLog,
     ) -> RuntimeResult<()> {
         let objects = objects::build(meta, spec, &self.objects);
-        if let Err(e) = self.apply_all(&objects, &meta.project).await {
-            if let Err(cleanup) = self.remove_objects(&meta.project, &meta.release).await {
-                tracing::warn!(release = %meta.release, error = %cleanup, "cannot remove a failed service's objects");
+        let (statefulset, meta_secret) = match self.apply_all(&objects, &meta.project).await {
+            Ok(applied) => applied,
+            Err(e) => {
+                if let Err(cleanup) = self.remove_objects(&meta.project, &meta.release).await {
+                    tracing::warn!(release = %meta.release, error = %cleanup, "cannot remove a failed service's objects");
+                }
+                return Err(e);
             }
-            return Err(e);
-        }
+        };
+        // A listing right after the install shows the service.
+        self.cache.saw_secret(&meta_secret).await;
+        self.cache.saw_statefulset(&statefulset).await;
         let mut made = vec![
             format!("StatefulSet {}", base_name(&meta.release)),
             "Service".into(),
@@ -366,31 +410,20 @@ impl Runtime for KubeRuntime {
     }
 
     async fn list(&self, project: Option<&str>) -> RuntimeResult<Vec<RuntimeService>> {
-        let params = ListParams::default().labels(&format!("{MANAGED}=true"));
-        let meta_params = ListParams::default().labels(&format!("{MANAGED}=true,{PART}=meta"));
-        let (statefulsets, pods, secrets): (Api<StatefulSet>, Api<Pod>, Api<Secret>) = match project
-        {
-            Some(p) => (self.namespaced(p), self.namespaced(p), self.namespaced(p)),
-            None => (
-                Api::all(self.client.clone()),
-                Api::all(self.client.clone()),
-                Api::all(self.client.clone()),
+        let (statefulsets, found) = match self.cache.snapshot(project) {
+            Some(cached) => (
+                cached.statefulsets,
+                Found {
+                    pods: by_name(cached.pods),
+                    meta_secrets: by_name(cached.meta_secrets),
+                    cluster_ips: cluster_ips(cached.services.iter().map(Arc::as_ref)),
+                },
             ),
-        };
-        let (statefulsets, pods, secrets, cluster_ips) = tokio::try_join!(
-            async { statefulsets.list(&params).await.map_err(engine) },
-            async { pods.list(&params).await.map_err(engine) },
-            async { secrets.list(&meta_params).await.map_err(engine) },
-            self.cluster_ips(project, &params),
-        )?;
-        let found = Found {
-            pods: by_name(pods.items),
-            meta_secrets: by_name(secrets.items),
-            cluster_ips,
+            None => self.list_from_cluster(project).await?,
         };
         let mut live = HashSet::new();
         let mut out = Vec::new();
-        for statefulset in &statefulsets.items {
+        for statefulset in &statefulsets {
             if let Some(service) = self.with_address(statefulset, &found) {
                 if service.address.is_some() {
                     live.insert((service.meta.project.clone(), service.container.clone()));
@@ -420,8 +453,8 @@ impl Runtime for KubeRuntime {
         )?;
         let params = ListParams::default().labels(&format!("{RELEASE}={release}"));
         let found = Found {
-            pods: by_name(pod),
-            meta_secrets: by_name(meta_secret),
+            pods: by_name(pod.map(Arc::new)),
+            meta_secrets: by_name(meta_secret.map(Arc::new)),
             cluster_ips: self.cluster_ips(Some(project), &params).await?,
         };
         self.with_address(&statefulset, &found)
@@ -456,17 +489,35 @@ impl Runtime for KubeRuntime {
 
     async fn delete(&self, project: &str, release: &str) -> RuntimeResult<()> {
         self.statefulset(project, release).await?;
-        self.remove_objects(project, release).await
+        self.remove_objects(project, release).await?;
+        self.cache.saw_deletion(project, &base_name(release)).await;
+        Ok(())
     }
 
     async fn watch(&self, events: EventLog) {
-        watch::run(self, &self.failures, events).await
+        tokio::join!(
+            self.cache.follow(&self.client),
+            watch::run(self, &self.failures, events)
+        );
     }
 
     /// The cluster runs the readiness probe; its verdict is the pod's Ready condition.
     async fn answers(&self, service: &RuntimeService) -> bool {
         service.ready == Some(true)
     }
+}
+
+/// Cluster addresses of Services by (namespace, name).
+fn cluster_ips<'a>(
+    services: impl Iterator<Item = &'a Service>,
+) -> HashMap<(String, String), IpAddr> {
+    services
+        .filter_map(|s| {
+            let ip = s.spec.as_ref()?.cluster_ip.as_ref()?.parse().ok()?;
+            let meta = &s.metadata;
+            Some(((meta.namespace.clone()?, meta.name.clone()?), ip))
+        })
+        .collect()
 }
 
 fn engine(e: kube::Error) -> RuntimeError {
@@ -524,8 +575,8 @@ mod tests {
         .unwrap();
         let key = ("user-alice".to_owned(), "tiny-1".to_owned());
         let found = Found {
-            pods: by_name([pod]),
-            meta_secrets: by_name([objects.meta_secret]),
+            pods: by_name([Arc::new(pod)]),
+            meta_secrets: by_name([Arc::new(objects.meta_secret)]),
             cluster_ips: HashMap::from([(key, "10.96.0.7".parse().unwrap())]),
         };
         (objects.statefulset, found)

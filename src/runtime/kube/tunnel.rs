@@ -108,8 +108,13 @@ async fn accept_loop(listener: TcpListener, pods: Api<Pod>, pod: String, port: u
         let pods = pods.clone();
         let pod = pod.clone();
         tokio::spawn(async move {
-            if let Err(e) = forward(connection, &pods, &pod, port).await {
-                tracing::debug!(pod, port, error = %e, "tunnelled connection ended");
+            match forward(connection, &pods, &pod, port).await {
+                // The proxy can only say the service does not answer: the log says why.
+                Err(TunnelError::Refused(e)) => {
+                    tracing::warn!(pod, port, error = %super::cluster_message(&e), "the cluster refused a port-forward (onyxia-lite needs create on pods/portforward)");
+                }
+                Err(e) => tracing::debug!(pod, port, error = %e, "tunnelled connection ended"),
+                Ok(()) => {}
             }
         });
     }

@@ -1,6 +1,6 @@
-//! Following the cluster: every few seconds, the managed services are listed (two requests,
-//! whatever their number) and, for services not yet Ready, their namespace's events are
-//! read. A changed state marks the lab's cached listing stale; the cluster's events (pulls,
+//! Following the cluster: after the watches bring a change (or every few seconds), the managed
+//! services are listed (from the cache, or in three requests whatever their number) and, for
+//! services not yet Ready, their namespace's events are read. A changed state marks the lab's cached listing stale; the cluster's events (pulls,
 //! scheduling, back-offs, quota refusals) become the service's events.
 
 use std::collections::{HashMap, HashSet};
@@ -14,8 +14,10 @@ use super::names::base_name;
 use super::{Failures, KubeRuntime};
 use crate::runtime::{EventKind, EventLog, Phase, Runtime, RuntimeService};
 
-/// How often the cluster is read.
+/// How often the cluster is read when nothing changes.
 const POLL: Duration = Duration::from_secs(2);
+/// After a change, how long to let a burst of changes gather before reading.
+const GATHER: Duration = Duration::from_millis(200);
 /// Events older than the watcher's start by more than this are history, not news.
 const SLACK_MS: i64 = 5_000;
 
@@ -31,6 +33,7 @@ pub async fn run(runtime: &KubeRuntime, failures: &Failures, events: EventLog) {
     let mut states: HashMap<(String, String), String> = HashMap::new();
     // namespace → event uid → the count already recorded.
     let mut seen: HashMap<String, HashMap<String, i32>> = HashMap::new();
+    let mut changes = runtime.cache.changes();
     loop {
         match runtime.list(None).await {
             Ok(services) => {
@@ -83,7 +86,11 @@ pub async fn run(runtime: &KubeRuntime, failures: &Failures, events: EventLog) {
             }
             Err(e) => tracing::debug!(error = %e, "cannot list services on the cluster"),
         }
-        tokio::time::sleep(POLL).await;
+        tokio::select! {
+            _ = tokio::time::sleep(POLL) => {}
+            _ = changes.changed() => tokio::time::sleep(GATHER).await,
+        }
+        changes.mark_unchanged();
     }
 }
 
