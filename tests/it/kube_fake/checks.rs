@@ -3,10 +3,12 @@
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::authorization::v1::SelfSubjectAccessReview;
+use k8s_openapi::api::core::v1::{ConfigMap, ServiceAccount};
 use k8s_openapi::api::core::v1::{
     Event, Namespace, PersistentVolumeClaim, Pod, ResourceQuota, Secret, Service,
 };
 use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -81,6 +83,11 @@ fn typed_json(resource: &str, obj: &Value) -> Result<Value, String> {
         "statefulsets" => typed::<StatefulSet>(obj),
         "ingresses" => typed::<Ingress>(obj),
         "selfsubjectaccessreviews" => typed::<SelfSubjectAccessReview>(obj),
+        // Not served, but checked in deploy/kubernetes/.
+        "serviceaccounts" => typed::<ServiceAccount>(obj),
+        "configmaps" => typed::<ConfigMap>(obj),
+        "clusterroles" => typed::<ClusterRole>(obj),
+        "clusterrolebindings" => typed::<ClusterRoleBinding>(obj),
         other => Err(format!("the fake does not know the resource {other}")),
     }
 }
