@@ -34,6 +34,7 @@ impl Context {
             username: &self.user.username,
             claims: &self.user.claims,
             project: &self.project.id,
+            group: self.project.group.as_deref(),
             // Everybody shares the single namespace: show others' services only when shared.
             group_project: group_project || self.region.single_namespace,
             quota: if group_project {

@@ -32,6 +32,7 @@ pub fn encode(meta: &ServiceMeta, port: u16, prefix: &str) -> HashMap<String, St
         ("created-ms", meta.created_ms.to_string()),
         ("notes", meta.notes.clone()),
         ("probe", meta.probe.clone()),
+        ("project-owner", meta.project_owner.clone()),
         ("values", meta.values.to_string()),
     ];
     fields
@@ -61,6 +62,7 @@ pub fn decode(map: &HashMap<String, String>, prefix: &str) -> Option<ServiceMeta
         memory_request_bytes: number("memory-request-bytes"),
         created_ms: number("created-ms"),
         probe: get("probe").unwrap_or_default(),
+        project_owner: get("project-owner").unwrap_or_default(),
     })
 }
 
@@ -90,6 +92,7 @@ mod tests {
             memory_request_bytes: 1 << 20,
             created_ms: 42,
             probe: "tcp".into(),
+            project_owner: "user:alice".into(),
         };
         for prefix in [DOCKER, KUBE] {
             let map = encode(&meta, 8080, prefix);

@@ -70,6 +70,10 @@ pub struct ServiceMeta {
     /// How readiness is checked: `http` (an HTTP answer) or `tcp` (an accepted connection).
     #[serde(default)]
     pub probe: String,
+    /// Who owns the project: `user:<name>` for a personal project, `group:<name>` for a
+    /// group's, empty for a namespace everybody shares.
+    #[serde(default)]
+    pub project_owner: String,
 }
 
 /// The state of a service's container as the engine reports it.

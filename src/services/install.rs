@@ -131,6 +131,11 @@ impl Lab {
                 crate::catalog::launch::Probe::Http => "http".into(),
                 crate::catalog::launch::Probe::Tcp => "tcp".into(),
             },
+            project_owner: match caller.group {
+                Some(group) => format!("group:{group}"),
+                None if caller.group_project => String::new(),
+                None => format!("user:{}", caller.username),
+            },
         };
         let key = (meta.project.clone(), meta.release.clone());
         // Name and quota checks and the reservation happen under one lock, so two concurrent

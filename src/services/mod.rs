@@ -89,6 +89,8 @@ pub struct Caller<'a> {
     pub username: &'a str,
     pub claims: &'a Map<String, Value>,
     pub project: &'a str,
+    /// The group whose project it is (none for a personal or the shared project).
+    pub group: Option<&'a str>,
     /// Group projects show only shared services and the caller's own.
     pub group_project: bool,
     pub quota: Option<&'a Quota>,

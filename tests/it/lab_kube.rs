@@ -206,6 +206,10 @@ fn check_objects(fake: &FakeCluster, release: &str, platform_host: Option<&str>)
         namespace["metadata"]["labels"]["onyxia-lite/managed"],
         "true"
     );
+    assert_eq!(
+        namespace["metadata"]["labels"]["onyxia-lite/owner-user"],
+        "alice"
+    );
     let statefulset = fake
         .object("apps", "statefulsets", ns, release)
         .expect("statefulset");

@@ -25,6 +25,7 @@ fn meta(release: &str, owner: &str) -> ServiceMeta {
         memory_request_bytes: 512 << 20,
         created_ms: 1,
         probe: "tcp".into(),
+        project_owner: "group:data-science".into(),
     }
 }
 

@@ -297,18 +297,30 @@ pub fn pod_name(release: &str) -> String {
     format!("{}-0", base_name(release))
 }
 
+/// The project's namespace, labelled with its owner (`onyxia-lite/owner-user` or
+/// `onyxia-lite/owner-group`; the exact name in an annotation, as labels cannot hold any text).
 fn namespace(meta: &ServiceMeta) -> Namespace {
+    let mut labels = BTreeMap::from([
+        (MANAGED.to_owned(), "true".to_owned()),
+        (PROJECT.to_owned(), label_value(&meta.project)),
+        (
+            "app.kubernetes.io/managed-by".to_owned(),
+            FIELD_MANAGER.to_owned(),
+        ),
+    ]);
+    let mut annotations = BTreeMap::new();
+    if let Some((kind, name)) = meta.project_owner.split_once(':') {
+        labels.insert(format!("{}owner-{kind}", meta::KUBE), label_value(name));
+        annotations.insert(
+            format!("{}project-owner", meta::KUBE),
+            meta.project_owner.clone(),
+        );
+    }
     Namespace {
         metadata: ObjectMeta {
             name: Some(meta.project.clone()),
-            labels: Some(BTreeMap::from([
-                (MANAGED.to_owned(), "true".to_owned()),
-                (PROJECT.to_owned(), label_value(&meta.project)),
-                (
-                    "app.kubernetes.io/managed-by".to_owned(),
-                    FIELD_MANAGER.to_owned(),
-                ),
-            ])),
+            labels: Some(labels),
+            annotations: (!annotations.is_empty()).then_some(annotations),
             ..Default::default()
         },
         ..Default::default()
@@ -555,6 +567,7 @@ mod tests {
             memory_request_bytes: 1 << 30,
             created_ms: 1,
             probe: "http".into(),
+            project_owner: "user:Jane Doe@example.org".into(),
         };
         let spec = ContainerSpec {
             image: "inseefrlab/onyxia-jupyter-python:py3.12".into(),
@@ -600,6 +613,14 @@ mod tests {
         let o = build(&meta, &spec, &settings);
         check_meta("namespace", &o.namespace.metadata);
         assert!(is_dns_label(o.namespace.metadata.name.as_deref().unwrap()));
+        // The owner's name is cleaned into a label value, and kept whole in an annotation.
+        let labels = o.namespace.metadata.labels.as_ref().unwrap();
+        assert_eq!(labels["onyxia-lite/owner-user"], "Jane-Doe-example.org");
+        let annotations = o.namespace.metadata.annotations.as_ref().unwrap();
+        assert_eq!(
+            annotations["onyxia-lite/project-owner"],
+            "user:Jane Doe@example.org"
+        );
         check_meta("quota", &o.quota.as_ref().unwrap().metadata);
         check_meta("secret", &o.secret.metadata);
         check_meta("service", &o.service.metadata);
