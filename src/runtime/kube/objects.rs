@@ -599,6 +599,31 @@ mod tests {
     }
 
     #[test]
+    fn the_namespace_names_its_owner() {
+        let (mut meta, spec) = sample();
+        let o = build(&meta, &spec, &ObjectSettings::default());
+        // The owner's name is cleaned into a label value, and kept whole in an annotation.
+        let labels = o.namespace.metadata.labels.as_ref().unwrap();
+        assert_eq!(labels["onyxia-lite/owner-user"], "Jane-Doe-example.org");
+        let annotations = o.namespace.metadata.annotations.as_ref().unwrap();
+        assert_eq!(
+            annotations["onyxia-lite/project-owner"],
+            "user:Jane Doe@example.org"
+        );
+        meta.project_owner = "group:data-science".into();
+        let o = build(&meta, &spec, &ObjectSettings::default());
+        let labels = o.namespace.metadata.labels.as_ref().unwrap();
+        assert_eq!(labels["onyxia-lite/owner-group"], "data-science");
+        assert!(!labels.contains_key("onyxia-lite/owner-user"));
+        // A namespace everybody shares has no owner.
+        meta.project_owner.clear();
+        let o = build(&meta, &spec, &ObjectSettings::default());
+        let labels = o.namespace.metadata.labels.as_ref().unwrap();
+        assert!(!labels.keys().any(|k| k.starts_with("onyxia-lite/owner")));
+        assert!(o.namespace.metadata.annotations.is_none());
+    }
+
+    #[test]
     fn every_object_follows_the_api_servers_rules() {
         let (meta, spec) = sample();
         let settings = ObjectSettings {
@@ -613,14 +638,6 @@ mod tests {
         let o = build(&meta, &spec, &settings);
         check_meta("namespace", &o.namespace.metadata);
         assert!(is_dns_label(o.namespace.metadata.name.as_deref().unwrap()));
-        // The owner's name is cleaned into a label value, and kept whole in an annotation.
-        let labels = o.namespace.metadata.labels.as_ref().unwrap();
-        assert_eq!(labels["onyxia-lite/owner-user"], "Jane-Doe-example.org");
-        let annotations = o.namespace.metadata.annotations.as_ref().unwrap();
-        assert_eq!(
-            annotations["onyxia-lite/project-owner"],
-            "user:Jane Doe@example.org"
-        );
         check_meta("quota", &o.quota.as_ref().unwrap().metadata);
         check_meta("secret", &o.secret.metadata);
         check_meta("service", &o.service.metadata);
