@@ -51,6 +51,19 @@ await officialScenario("services", async ({ page, context, step, expectHttpError
     step("My Services shows it starting, then running (Started:, Open)");
     await card(friendly).waitFor({ timeout: 30000 });
     await card(friendly).getByText("Started:").waitFor({ timeout: 90000 });
+    // onyxia-web opens the notes by itself once a service launched from its launcher is ready,
+    // and hides the rest of the page from the accessibility tree meanwhile: once the API says
+    // it is ready, let that dialog come and close it (the Open step opens the notes again).
+    await waitFor("the service to be ready", async () => {
+      const listed = (await listServices(await oidcToken("alice"))).find((a) => a.friendlyName === friendly);
+      return listed?.tasks?.[0]?.containers?.[0]?.ready === true;
+    }, 90000);
+    const notes = page.getByRole("dialog");
+    if (await notes.waitFor({ timeout: 20000 }).then(() => true, () => false)) {
+      await notes.getByText("is running").waitFor();
+      await notes.getByRole("button", { name: "Return" }).click();
+      await notes.waitFor({ state: "hidden" });
+    }
     const href = await card(friendly).getByRole("link", { name: capitalize(friendly) }).getAttribute("href");
     id = href.replace(/^\/my-service\//, "");
     if (!/^[a-z0-9-]+$/.test(id) || id === href) throw new Error(`the card's title links to ${href}`);
