@@ -36,6 +36,9 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Exit 0 when the platform this configuration describes answers its health check (for
+    /// container HEALTHCHECKs and readiness scripts), 1 when it does not.
+    Healthcheck(HealthcheckArgs),
     /// Show the effective configuration (secrets masked) or document every option.
     Config {
         #[command(subcommand)]
@@ -63,6 +66,18 @@ struct Common {
     /// Kubeconfig context of the kube runtime (runtime.kube_context).
     #[arg(long, value_name = "NAME")]
     kube_context: Option<String>,
+}
+
+#[derive(Args)]
+struct HealthcheckArgs {
+    /// URL to check. Default: /healthz on the main listener of the configuration.
+    #[arg(long, value_name = "URL")]
+    url: Option<String>,
+    /// Seconds to wait for the answer.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5)]
+    timeout: u64,
+    #[command(flatten)]
+    common: Common,
 }
 
 #[derive(Args)]
@@ -148,6 +163,7 @@ fn main() -> ExitCode {
         Command::Token(args) => token(args),
         Command::Services(args) => services(args),
         Command::Doctor { common } => doctor(common),
+        Command::Healthcheck(args) => healthcheck(args),
         Command::Config {
             action: ConfigAction::Docs,
         } => {
@@ -380,6 +396,64 @@ fn find_runtime(
         Default::default(),
     ));
     Ok((config, runtime, selection))
+}
+
+/// The main listener's /healthz as the configuration describes it (loopback when it listens
+/// on every address).
+fn health_url(args: &HealthcheckArgs) -> Result<String, ExitCode> {
+    if let Some(url) = &args.url {
+        return Ok(url.clone());
+    }
+    let config = load(&args.common, Vec::new())?.config;
+    if config.port == 0 {
+        eprintln!("onyxia-lite: the main port is chosen at start (port = 0): pass --url");
+        return Err(ExitCode::from(EXIT_USAGE));
+    }
+    let host = match config.bind {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    Ok(format!(
+        "http://{}/healthz",
+        std::net::SocketAddr::new(host, config.port)
+    ))
+}
+
+fn healthcheck(args: HealthcheckArgs) -> ExitCode {
+    let url = match health_url(&args) {
+        Ok(url) => url,
+        Err(code) => return code,
+    };
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return ExitCode::from(EXIT_RUNTIME);
+    };
+    let answer = runtime.block_on(async {
+        reqwest::Client::builder()
+            .no_proxy()
+            .timeout(std::time::Duration::from_secs(args.timeout))
+            .build()?
+            .get(&url)
+            .send()
+            .await
+    });
+    match answer {
+        Ok(r) if r.status().is_success() => {
+            println!("healthy: {url}");
+            ExitCode::SUCCESS
+        }
+        Ok(r) => {
+            eprintln!("onyxia-lite: {url} answered {}", r.status());
+            ExitCode::from(EXIT_RUNTIME)
+        }
+        Err(e) => {
+            eprintln!("onyxia-lite: {url}: {e}");
+            ExitCode::from(EXIT_RUNTIME)
+        }
+    }
 }
 
 fn doctor(common: Common) -> ExitCode {

@@ -311,6 +311,55 @@ fn port_in_use_is_a_runtime_failure() {
     assert!(String::from_utf8_lossy(&out.stderr).contains(&port));
 }
 
+#[tokio::test]
+async fn healthcheck_says_whether_the_platform_answers() {
+    let (mut child, vars) = tokio::task::spawn_blocking(|| spawn_serve(&["--ephemeral"]))
+        .await
+        .unwrap();
+    let port = vars["ONYXIA_URL"].rsplit(':').next().unwrap().to_owned();
+    // The port from the configuration (here its environment), as a container's would be.
+    let out = Command::new(BIN)
+        .arg("healthcheck")
+        .env("ONYXIA_LITE_PORT", &port)
+        .env("ONYXIA_LITE_BIND", "0.0.0.0")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("127.0.0.1:{port}/healthz")));
+    // An answer that is not a success is not taken for health.
+    let out = Command::new(BIN)
+        .args([
+            "healthcheck",
+            "--url",
+            &format!("{}/api/no-such-thing", vars["ONYXIA_URL"]),
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("404"), "{stderr}");
+    assert!(terminate(&mut child).success());
+    // Nothing listens there any more.
+    let out = Command::new(BIN)
+        .args(["healthcheck", "--timeout", "2"])
+        .env("ONYXIA_LITE_PORT", &port)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&port));
+    // With port 0 the port is only known once started.
+    let out = Command::new(BIN)
+        .arg("healthcheck")
+        .env("ONYXIA_LITE_PORT", "0")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
 #[test]
 fn config_docs_match_docs_config_md() {
     let out = Command::new(BIN).args(["config", "docs"]).output().unwrap();
