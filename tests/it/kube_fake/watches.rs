@@ -68,10 +68,12 @@ fn changes_after(st: &State, cursor: u64, filter: &Filter) -> (Vec<Bytes>, u64) 
     if cursor < st.oldest_watchable() || st.forgettings != filter.epoch {
         return (vec![gone(st, cursor)], ENDED);
     }
+    // The history is in resource-version order: skip what the watch has sent.
+    let first = st.history.partition_point(|c| c.resource_version <= cursor);
     let lines = st
         .history
-        .iter()
-        .filter(|c| c.resource_version > cursor && filter.matches(&c.key, &c.object))
+        .range(first..)
+        .filter(|c| filter.matches(&c.key, &c.object))
         .map(|c| line(c.kind, &c.object))
         .collect();
     (lines, st.resource_version)
