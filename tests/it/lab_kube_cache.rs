@@ -1,6 +1,6 @@
-//! The Kubernetes runtime reads the cluster from its watches: listings, name and quota checks
-//! cost no request once the watches follow, every write shows at once, and without the
-//! `watch` permission the runtime lists from the API server instead.
+//! The Kubernetes runtime reads the cluster from its watches: listings, a service's page, name
+//! and quota checks cost no request once the watches follow, every write shows at once, and
+//! without the `watch` permission the runtime lists from the API server instead.
 
 use std::time::Duration;
 
@@ -96,10 +96,27 @@ async fn listings_come_from_the_watches_and_show_every_write_at_once() {
         assert_eq!(status, 200);
         assert_eq!(listed["apps"].as_array().unwrap().len(), 3);
     }
-    let listings = direct_listings(&fake.requests());
+    let requests = fake.requests();
+    let listings = direct_listings(&requests);
     assert!(
         listings.is_empty(),
         "listings went to the API server while the watches followed: {listings:?}"
+    );
+    // Reading one service (polled above) comes from the cache too: the only reads of single
+    // objects are the checks before the suspend and the delete (the events the watcher reads
+    // are not a service's objects).
+    let single_reads: Vec<&str> = requests
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.contains("/namespaces/user-alice/"))
+        .filter(|r| !r.path.ends_with("/events"))
+        .map(|r| r.path.as_str())
+        .collect();
+    assert_eq!(
+        single_reads,
+        [
+            "/apis/apps/v1/namespaces/user-alice/statefulsets/cached-1",
+            "/apis/apps/v1/namespaces/user-alice/statefulsets/cached-2",
+        ],
     );
     tp.stop().await;
 }

@@ -411,14 +411,7 @@ impl Runtime for KubeRuntime {
 
     async fn list(&self, project: Option<&str>) -> RuntimeResult<Vec<RuntimeService>> {
         let (statefulsets, found) = match self.cache.snapshot(project) {
-            Some(cached) => (
-                cached.statefulsets,
-                Found {
-                    pods: by_name(cached.pods),
-                    meta_secrets: by_name(cached.meta_secrets),
-                    cluster_ips: cluster_ips(cached.services.iter().map(Arc::as_ref)),
-                },
-            ),
+            Some(cached) => found_in(cached),
             None => self.list_from_cluster(project).await?,
         };
         let mut live = HashSet::new();
@@ -438,6 +431,15 @@ impl Runtime for KubeRuntime {
     }
 
     async fn get(&self, project: &str, release: &str) -> RuntimeResult<RuntimeService> {
+        if let Some(cached) = self.cache.snapshot(Some(project)) {
+            let (statefulsets, found) = found_in(cached);
+            return statefulsets
+                .iter()
+                .filter(|s| s.metadata.name.as_deref() == Some(base_name(release).as_str()))
+                .filter_map(|s| self.with_address(s, &found))
+                .find(|s| s.meta.release == release)
+                .ok_or(RuntimeError::NotFound);
+        }
         let statefulset = self.statefulset(project, release).await?;
         let base = base_name(release);
         let (pod, meta_secret) = tokio::try_join!(
@@ -505,6 +507,16 @@ impl Runtime for KubeRuntime {
     async fn answers(&self, service: &RuntimeService) -> bool {
         service.ready == Some(true)
     }
+}
+
+/// A listing from the watches' cache.
+fn found_in(cached: cache::Snapshot) -> (Vec<Arc<StatefulSet>>, Found) {
+    let found = Found {
+        pods: by_name(cached.pods),
+        meta_secrets: by_name(cached.meta_secrets),
+        cluster_ips: cluster_ips(cached.services.iter().map(Arc::as_ref)),
+    };
+    (cached.statefulsets, found)
 }
 
 /// Cluster addresses of Services by (namespace, name).
