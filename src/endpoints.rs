@@ -23,11 +23,11 @@ pub struct Endpoints {
     pub s3_region: String,
     /// Root S3 keys (printed like `vault server -dev` prints its root token).
     pub s3_access_key: String,
-    #[serde(skip)]
+    #[serde(default)]
     pub s3_secret_key: String,
     /// Vault listener URL, root token and first KV mount.
     pub vault_url: String,
-    #[serde(skip)]
+    #[serde(default)]
     pub vault_token: String,
     pub vault_mount: String,
     pub data_dir: PathBuf,
@@ -109,7 +109,7 @@ impl Endpoints {
         out
     }
 
-    /// Records the endpoints (root keys included, so 0600) for the `token` command.
+    /// Records the endpoints (root keys included, so 0600) for the `token` and `env` commands.
     pub fn write_running_file(&self, data_dir: &Path) -> std::io::Result<()> {
         crate::durable::write(
             &data_dir.join(RUNNING_FILE),

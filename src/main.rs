@@ -29,6 +29,9 @@ enum Command {
     Serve(ServeArgs),
     /// Print a valid access token for a seeded user (for scripts and tests).
     Token(TokenArgs),
+    /// Print the running platform's variables, as `serve --print-env` wrote them (for a
+    /// platform in a container: `docker exec NAME onyxia-lite env`).
+    Env(EnvArgs),
     /// List the services launched on the container engine.
     Services(ServicesArgs),
     /// Report which container engine was found, and why the others were not used.
@@ -81,6 +84,15 @@ struct HealthcheckArgs {
 }
 
 #[derive(Args)]
+struct EnvArgs {
+    /// Print one JSON object instead of KEY=value lines.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Args)]
 struct ServeArgs {
     #[command(flatten)]
     common: Common,
@@ -99,6 +111,16 @@ struct ServeArgs {
     /// Vault listener port (0 = any free port).
     #[arg(long, value_name = "N")]
     vault_port: Option<u16>,
+    /// URL clients reach the main listener at (public_url), e.g. where a container's port is
+    /// published; the OIDC issuer follows it.
+    #[arg(long, value_name = "URL")]
+    public_url: Option<String>,
+    /// URL clients reach the S3 listener at (s3_public_url).
+    #[arg(long, value_name = "URL")]
+    s3_public_url: Option<String>,
+    /// URL clients reach the Vault listener at (vault_public_url).
+    #[arg(long, value_name = "URL")]
+    vault_public_url: Option<String>,
     /// Once ready, write KEY=value lines (URLs, client ids) to FILE, or stdout with `-`.
     #[arg(long, value_name = "FILE|-")]
     print_env: Option<String>,
@@ -161,6 +183,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve(args),
         Command::Token(args) => token(args),
+        Command::Env(args) => print_running_env(args),
         Command::Services(args) => services(args),
         Command::Doctor { common } => doctor(common),
         Command::Healthcheck(args) => healthcheck(args),
@@ -218,8 +241,12 @@ fn init_logging(filter: &str) {
     // The S3 library logs refusals at ERROR with request contents (a whole malformed body);
     // onyxia-lite logs S3 outcomes itself, so its events never reach the log at any level.
     let filter = filter.add_directive("s3s=off".parse().expect("a valid directive"));
+    // Colours only on a terminal: container logs and CI logs get plain text.
+    use std::io::IsTerminal;
+    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr)
         .init();
 }
@@ -234,6 +261,9 @@ fn serve(args: ServeArgs) -> ExitCode {
         ("port", args.port.map(|p| p.to_string())),
         ("s3_port", args.s3_port.map(|p| p.to_string())),
         ("vault_port", args.vault_port.map(|p| p.to_string())),
+        ("public_url", args.public_url.clone()),
+        ("s3_public_url", args.s3_public_url.clone()),
+        ("vault_public_url", args.vault_public_url.clone()),
         (
             "onyxia.catalog",
             args.catalog.as_ref().map(|d| d.display().to_string()),
@@ -349,6 +379,36 @@ async fn shutdown_signal() {
         _ = terminate => {},
     }
     tracing::info!("shutting down");
+}
+
+/// The variables of the platform serving from the configured data directory, read from the
+/// file it keeps there while it runs (the database itself stays locked by the server).
+fn print_running_env(args: EnvArgs) -> ExitCode {
+    let loaded = match load(&args.common, Vec::new()) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    if loaded.config.ephemeral {
+        eprintln!(
+            "onyxia-lite: an ephemeral platform keeps no data directory to read; use serve --print-env"
+        );
+        return ExitCode::from(EXIT_USAGE);
+    }
+    let data_dir = loaded.config.persistent_data_dir();
+    let Some(endpoints) = Endpoints::read_running_file(&data_dir) else {
+        eprintln!(
+            "onyxia-lite: no platform is serving from {} (it writes {} once ready)",
+            data_dir.display(),
+            onyxia_lite::endpoints::RUNNING_FILE
+        );
+        return ExitCode::from(EXIT_RUNTIME);
+    };
+    if args.json {
+        println!("{}", endpoints.json());
+    } else {
+        print!("{}", endpoints.env_lines());
+    }
+    ExitCode::SUCCESS
 }
 
 fn token(args: TokenArgs) -> ExitCode {

@@ -338,19 +338,23 @@ fn endpoints(
         issuer: identity.issuer.clone(),
         realm: identity.realm.settings.name.clone(),
         client_id: "onyxia".into(),
-        s3_url: format!(
-            "http://{}:{}",
-            endpoint_host(config, addrs.s3),
-            addrs.s3.port()
-        ),
+        s3_url: config.s3_public_url.clone().unwrap_or_else(|| {
+            format!(
+                "http://{}:{}",
+                endpoint_host(config, addrs.s3),
+                addrs.s3.port()
+            )
+        }),
         s3_region: config.s3.region.clone(),
         s3_access_key: config.s3.root_access_key.clone(),
         s3_secret_key: config.s3.root_secret_key.expose().to_owned(),
-        vault_url: format!(
-            "http://{}:{}",
-            endpoint_host(config, addrs.vault),
-            addrs.vault.port()
-        ),
+        vault_url: config.vault_public_url.clone().unwrap_or_else(|| {
+            format!(
+                "http://{}:{}",
+                endpoint_host(config, addrs.vault),
+                addrs.vault.port()
+            )
+        }),
         vault_token: config.vault.root_token.expose().to_owned(),
         vault_mount: fixtures.vault.mounts.first().cloned().unwrap_or_default(),
         data_dir: data_dir.path().to_owned(),

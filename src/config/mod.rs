@@ -25,6 +25,10 @@ config_section! {
         vault_port: u16 = "8200",
         /// URL browsers and clients use to reach the main listener, without trailing slash. Empty: http://localhost:<port> when bound to loopback or all addresses, else http://<bind>:<port>. The OIDC issuer is <public_url>/realms/<realm>.
         public_url: Option<String> = "",
+        /// URL clients use to reach the S3 and STS listener (printed, and given to the web UI), e.g. where a container's port is published. Empty: http://<host>:<s3_port> as for public_url.
+        s3_public_url: Option<String> = "",
+        /// URL clients use to reach the Vault listener (printed, and given to the web UI). Empty: http://<host>:<vault_port> as for public_url.
+        vault_public_url: Option<String> = "",
         /// Directory for the database, object files and keys. Empty: $XDG_DATA_HOME/onyxia-lite (~/.local/share/onyxia-lite).
         data_dir: Option<PathBuf> = "",
         /// Use a temporary data directory that is deleted at exit (overrides data_dir).
@@ -212,8 +216,6 @@ pub enum ConfigError {
         #[source]
         source: ValueError,
     },
-    #[error("option public_url: {0}")]
-    PublicUrl(#[source] url::ParseError),
     /// A value out of its range or shape; the message says which.
     #[error("option {key}: {message}")]
     Invalid { key: String, message: String },
@@ -310,9 +312,6 @@ impl Config {
 
     fn validate(&mut self) -> Result<(), ConfigError> {
         // An empty value in the file means "unset", as it does in the environment.
-        if self.public_url.as_deref() == Some("") {
-            self.public_url = None;
-        }
         for dir in [
             &mut self.data_dir,
             &mut self.fixtures,
@@ -365,25 +364,12 @@ impl Config {
                 });
             }
         }
-        if let Some(url) = &self.public_url {
-            let trimmed = url.trim_end_matches('/').to_owned();
-            let parsed = url::Url::parse(&trimmed).map_err(ConfigError::PublicUrl)?;
-            if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
-                return Err(ConfigError::Invalid {
-                    key: "public_url".into(),
-                    message: "must be an http:// or https:// URL with a host".into(),
-                });
-            }
-            // Cookie paths and form actions assume the issuer sits at the root of the host.
-            if parsed.path() != "/" || parsed.query().is_some() {
-                return Err(ConfigError::Invalid {
-                    key: "public_url".into(),
-                    message:
-                        "must not have a path or query (serve onyxia-lite at the root of its host)"
-                            .into(),
-                });
-            }
-            self.public_url = Some(trimmed);
+        for (key, url) in [
+            ("public_url", &mut self.public_url),
+            ("s3_public_url", &mut self.s3_public_url),
+            ("vault_public_url", &mut self.vault_public_url),
+        ] {
+            *url = root_url(key, url.take())?;
         }
         if self.passwords.argon2_memory_kib < 8 * self.passwords.argon2_parallelism.max(1) {
             return Err(ConfigError::Invalid {
@@ -469,6 +455,29 @@ impl Config {
     }
 }
 
+/// A public URL option: unset when empty, else an http(s) URL of a host's root, without its
+/// trailing slash (cookie paths, form actions and path-style S3 assume the root of the host).
+fn root_url(key: &str, url: Option<String>) -> Result<Option<String>, ConfigError> {
+    let Some(url) = url.filter(|u| !u.is_empty()) else {
+        return Ok(None);
+    };
+    let trimmed = url.trim_end_matches('/').to_owned();
+    let invalid = |message: &str| ConfigError::Invalid {
+        key: key.into(),
+        message: message.into(),
+    };
+    let parsed = url::Url::parse(&trimmed)
+        .map_err(|e| invalid(&format!("`{trimmed}` is not a URL ({e})")))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+        return Err(invalid("must be an http:// or https:// URL with a host"));
+    }
+    if parsed.path() != "/" || parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(invalid(
+            "must not have a path or query (serve onyxia-lite at the root of its host)",
+        ));
+    }
+    Ok(Some(trimmed))
+}
 /// Markdown table of every option, as in docs/CONFIG.md.
 pub fn options_markdown() -> String {
     let mut out = String::from("| key | env | default | description |\n|---|---|---|---|\n");
@@ -579,6 +588,32 @@ mod tests {
         assert!(err.err().unwrap().to_string().contains("between 1 and"));
         let err = Config::load(None, vec![], &[("public_url", "http://h/sub".into())]);
         assert!(err.err().unwrap().to_string().contains("path"));
+    }
+
+    #[test]
+    fn listener_public_urls_are_roots_of_http_hosts() {
+        let env = vec![
+            (
+                "ONYXIA_LITE_S3_PUBLIC_URL".to_owned(),
+                "http://localhost:19000/".to_owned(),
+            ),
+            ("ONYXIA_LITE_VAULT_PUBLIC_URL".to_owned(), String::new()),
+        ];
+        let c = Config::load(None, env, &[]).unwrap().config;
+        assert_eq!(c.s3_public_url.as_deref(), Some("http://localhost:19000"));
+        assert!(c.vault_public_url.is_none());
+        for (key, value, says) in [
+            ("s3_public_url", "localhost:9000", "http"),
+            ("vault_public_url", "ftp://h", "http"),
+            ("vault_public_url", "http://h/v1", "path"),
+            ("s3_public_url", "not a url", "not a URL"),
+        ] {
+            let err = Config::load(None, vec![], &[(key, value.into())])
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(err.contains(key) && err.contains(says), "{err}");
+        }
     }
 
     #[test]

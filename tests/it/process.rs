@@ -399,3 +399,84 @@ fn doctor_says_why_no_engine_was_used() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[tokio::test]
+async fn env_command_repeats_print_env_with_the_published_urls() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap().to_owned();
+    // As behind a container's published ports: each listener is announced elsewhere.
+    let public = "http://onyxia.example.test:18080".to_owned();
+    let args: Vec<String> = [
+        "--data-dir",
+        &data,
+        "--public-url",
+        &public,
+        "--s3-public-url",
+        "http://s3.example.test:19000/",
+        "--vault-public-url",
+        "https://vault.example.test",
+    ]
+    .map(str::to_owned)
+    .into();
+    let (mut child, vars) = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        spawn_serve(&args)
+    })
+    .await
+    .unwrap();
+    assert_eq!(vars["ONYXIA_URL"], public);
+    assert_eq!(vars["OIDC_ISSUER_URL"], format!("{public}/realms/datalab"));
+    assert_eq!(vars["AWS_ENDPOINT_URL"], "http://s3.example.test:19000");
+    assert_eq!(vars["VAULT_ADDR"], "https://vault.example.test");
+
+    // The web UI is given the same addresses (asked at the real port, which running.json has).
+    let running: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("running.json")).unwrap()).unwrap();
+    let main = running["main_addr"].as_str().unwrap();
+    let regions: serde_json::Value = reqwest::get(format!("http://{main}/api/public/regions"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let region = &regions[0];
+    assert_eq!(
+        region["data"]["S3"][0]["URL"],
+        "http://s3.example.test:19000"
+    );
+    assert_eq!(region["vault"]["URL"], "https://vault.example.test");
+
+    let env = Command::new(BIN)
+        .args(["env", "--data-dir", &data])
+        .output()
+        .unwrap();
+    assert!(
+        env.status.success(),
+        "{}",
+        String::from_utf8_lossy(&env.stderr)
+    );
+    let printed: std::collections::HashMap<String, String> = String::from_utf8(env.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.trim_matches('\'').to_owned()))
+        .collect();
+    assert_eq!(
+        printed, vars,
+        "env prints what --print-env printed, secrets included"
+    );
+    let json = Command::new(BIN)
+        .args(["env", "--json", "--data-dir", &data])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(json["AWS_SECRET_ACCESS_KEY"], "onyxia-admin-secret");
+
+    assert!(terminate(&mut child).success());
+    let after = Command::new(BIN)
+        .args(["env", "--data-dir", &data])
+        .output()
+        .unwrap();
+    assert_eq!(after.status.code(), Some(1), "nothing serves any more");
+    assert!(String::from_utf8_lossy(&after.stderr).contains("no platform is serving"));
+}
