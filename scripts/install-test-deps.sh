@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond the Rust toolchain. Idempotent.
-# The suite drives real clients: Python ones (authlib, boto3, hvac) need python3 and pip; the web
-# UI's end-to-end tests need Node.js, playwright-core (tests/browser) and Debian's Chromium.
+# The suite drives real clients: Python ones (authlib, boto3, hvac, Testcontainers) need python3
+# and pip; the web UI's end-to-end tests need Node.js, playwright-core (tests/browser) and
+# Debian's Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
@@ -17,7 +18,7 @@ if [ "${#need[@]}" -gt 0 ]; then
   apt-get install -y -qq "${need[@]}"
 fi
 if ! python3 - <<'PY' 2>/dev/null
-import authlib, boto3, hvac, requests
+import authlib, boto3, hvac, pytest, requests, testcontainers
 PY
 then
   pip=(python3 -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt)

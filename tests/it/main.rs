@@ -2,6 +2,7 @@
 
 mod config_and_store;
 mod connections;
+mod container_image;
 mod deploy_manifests;
 mod kube_fake;
 mod kube_fake_selftest;

@@ -7,12 +7,20 @@ use crate::support::*;
 /// Runs a script of tests/python with the platform's variables; fails the test on any error.
 /// Without Python or its packages the test fails too: `scripts/install-test-deps.sh` installs them.
 pub async fn run_python(tp: &TestPlatform, script: &str) {
+    let variables = tp.running.endpoints.variables();
+    run_python_with(
+        script,
+        variables.into_iter().map(|(k, v)| (k.to_owned(), v)),
+    )
+    .await;
+}
+
+/// [`run_python`] with the variables of a platform that is not in-process (a container).
+pub async fn run_python_with(script: &str, variables: impl IntoIterator<Item = (String, String)>) {
     let path = format!("{}/tests/python/{script}", env!("CARGO_MANIFEST_DIR"));
     let mut command = Command::new("python3");
     command.arg(&path);
-    for (key, value) in tp.running.endpoints.variables() {
-        command.env(key, value);
-    }
+    command.envs(variables);
     let output = tokio::task::spawn_blocking(move || command.output())
         .await
         .unwrap()
