@@ -8,7 +8,7 @@
 # `scripts/build-image.sh --local` makes from a binary built on the host, with no base image).
 ARG ROOTFS_FROM=build
 
-FROM docker.io/library/rust:1.95-slim-bookworm AS build
+FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 # The dependencies compile in their own layer, rebuilt only when Cargo.toml or Cargo.lock change.
 COPY Cargo.toml Cargo.lock ./

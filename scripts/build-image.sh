@@ -40,7 +40,11 @@ format=()
 if [ "$engine" = podman ]; then format=(--format docker); fi
 
 if [ "$local" = false ]; then
-  "$engine" build "${format[@]}" --tag "$tag" . >&2
+  # Podman 4 decides which stages are used before it expands ARGs, and would skip the build
+  # stage that ROOTFS_FROM names by default.
+  skip=()
+  if [ "$engine" = podman ]; then skip=(--skip-unused-stages=false); fi
+  "$engine" build "${format[@]}" "${skip[@]}" --tag "$tag" . >&2
   echo "$tag"
   exit 0
 fi
@@ -67,6 +71,8 @@ rootfs_image=localhost/onyxia-lite-rootfs:$digest
 tar -C "$work" -cf "$work/rootfs.tar" rootfs
 "$engine" import "$work/rootfs.tar" "$rootfs_image" >/dev/null
 mkdir "$work/context"
+# Podman keeps an image per instruction unless told not to; only the result is wanted here.
+if [ "$engine" = podman ]; then format+=(--layers=false); fi
 "$engine" build "${format[@]}" --file "$PWD/Dockerfile" --build-arg "ROOTFS_FROM=$rootfs_image" \
   --label "onyxia-lite.image-content=$digest" --tag "$tag" "$work/context" >&2
 "$engine" rmi "$rootfs_image" >/dev/null 2>&1 || true
