@@ -82,9 +82,24 @@ pub fn action_of(op: &str) -> String {
         "GetBucketCors" => "GetBucketCORS",
         "PutBucketCors" | "DeleteBucketCors" => "PutBucketCORS",
         "DeleteBucketTagging" => "PutBucketTagging",
+        "ListObjectVersions" => "ListBucketVersions",
         other => other,
     };
     format!("s3:{action}")
+}
+
+/// The IAM action of an operation on one version of an object (`?versionId=`), which AWS
+/// and MinIO grant apart from the same operation on the object's current version.
+fn version_action_of(op: &str) -> Option<&'static str> {
+    Some(match op {
+        "GetObject" | "HeadObject" => "s3:GetObjectVersion",
+        "DeleteObject" => "s3:DeleteObjectVersion",
+        "GetObjectTagging" => "s3:GetObjectVersionTagging",
+        "PutObjectTagging" => "s3:PutObjectVersionTagging",
+        "DeleteObjectTagging" => "s3:DeleteObjectVersionTagging",
+        "GetObjectAttributes" => "s3:GetObjectVersionAttributes",
+        _ => return None,
+    })
 }
 
 /// The session token of a request: the header, or the query of a presigned URL.
@@ -182,12 +197,16 @@ impl Access {
         if let CopySource::Bucket {
             bucket: from,
             key: from_key,
-            ..
+            version_id,
         } = source
         {
+            let action = match version_id {
+                Some(_) => "s3:GetObjectVersion",
+                None => "s3:GetObject",
+            };
             self.require(
                 principal,
-                "s3:GetObject",
+                action,
                 &format!("{from}/{from_key}"),
                 BTreeMap::new(),
             )?;
@@ -324,11 +343,16 @@ impl S3Access for Access {
             }
             // Decided in the per-operation hooks below, which see the typed input.
             (
-                "ListObjects" | "ListObjectsV2" | "CopyObject" | "UploadPartCopy" | "DeleteObjects",
+                "ListObjects" | "ListObjectsV2" | "ListObjectVersions" | "CopyObject"
+                | "UploadPartCopy" | "DeleteObjects",
                 _,
             ) => {}
             (_, Some(resource)) => {
-                self.require(&principal, &action_of(&op), &resource, BTreeMap::new())?
+                let versioned = query.iter().any(|(k, _)| k == "versionId");
+                let action = version_action_of(&op)
+                    .filter(|_| versioned)
+                    .map_or_else(|| action_of(&op), str::to_owned);
+                self.require(&principal, &action, &resource, BTreeMap::new())?
             }
             (_, None) => {
                 if !matches!(principal, Principal::Root) {
@@ -355,6 +379,19 @@ impl S3Access for Access {
         self.require(
             &principal_of(req),
             "s3:ListBucket",
+            &req.input.bucket,
+            context,
+        )
+    }
+
+    async fn list_object_versions(
+        &self,
+        req: &mut S3Request<ListObjectVersionsInput>,
+    ) -> S3Result<()> {
+        let context = list_context(req.input.prefix.as_deref(), req.input.delimiter.as_deref());
+        self.require(
+            &principal_of(req),
+            "s3:ListBucketVersions",
             &req.input.bucket,
             context,
         )
@@ -391,8 +428,11 @@ impl S3Access for Access {
             .iter()
             .filter(|o| {
                 let resource = format!("{}/{}", req.input.bucket, o.key);
-                self.decide(&principal, "s3:DeleteObject", &resource, BTreeMap::new())
-                    != Decision::Allow
+                let action = match o.version_id {
+                    Some(_) => "s3:DeleteObjectVersion",
+                    None => "s3:DeleteObject",
+                };
+                self.decide(&principal, action, &resource, BTreeMap::new()) != Decision::Allow
             })
             .map(|o| o.key.clone())
             .collect();

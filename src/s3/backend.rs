@@ -89,11 +89,13 @@ forward! {
     put_object / op_put_object: PutObjectInput => PutObjectOutput;
     get_object / op_get_object: GetObjectInput => GetObjectOutput;
     head_object / op_head_object: HeadObjectInput => HeadObjectOutput;
+    get_object_attributes / op_get_object_attributes: GetObjectAttributesInput => GetObjectAttributesOutput;
     delete_object / op_delete_object: DeleteObjectInput => DeleteObjectOutput;
     delete_objects / op_delete_objects: DeleteObjectsInput => DeleteObjectsOutput;
     copy_object / op_copy_object: CopyObjectInput => CopyObjectOutput;
     list_objects / op_list_objects: ListObjectsInput => ListObjectsOutput;
     list_objects_v2 / op_list_objects_v2: ListObjectsV2Input => ListObjectsV2Output;
+    list_object_versions / op_list_object_versions: ListObjectVersionsInput => ListObjectVersionsOutput;
     get_object_tagging / op_get_object_tagging: GetObjectTaggingInput => GetObjectTaggingOutput;
     put_object_tagging / op_put_object_tagging: PutObjectTaggingInput => PutObjectTaggingOutput;
     delete_object_tagging / op_delete_object_tagging: DeleteObjectTaggingInput => DeleteObjectTaggingOutput;

@@ -85,7 +85,7 @@ impl S3Backend {
         let CopySource::Bucket {
             bucket: src_bucket,
             key: src_key,
-            ..
+            version_id,
         } = &input.copy_source
         else {
             return Err(s3_error!(
@@ -93,6 +93,7 @@ impl S3Backend {
                 "Only bucket copy sources are supported"
             ));
         };
+        super::ops_versions::check_version(version_id.as_deref())?;
         let source = self.objects.head(src_bucket, src_key)?;
         Conditions {
             if_match: input.copy_source_if_match.as_ref(),

@@ -6,6 +6,7 @@ use s3s::{S3Error, S3Request, S3Response, S3Result, s3_error};
 use super::backend::{S3Backend, etag, timestamp};
 use super::conditions::Conditions;
 use super::ops_bucket::{parse_tags, tag_set};
+use super::ops_versions::{check_version, deletes_object};
 use super::spec::{
     body_stream, expected_of, header_tags, object_headers, set_checksums, stored_headers_of,
     user_metadata, write_precondition,
@@ -13,8 +14,12 @@ use super::spec::{
 use crate::objects::list::ListQuery;
 use crate::objects::{ObjectRecord, PutSpec, ReadError, Source, Target};
 
+/// A key of a DeleteObjects request: key, version id, whether the object itself goes (or why
+/// the version is refused), and whether policies refused it.
+type BatchEntry = (String, Option<String>, Result<bool, S3Error>, bool);
+
 /// Encodes for `encoding-type=url` (everything but unreserved characters and `/`).
-fn url_encode(text: &str) -> String {
+pub(super) fn url_encode(text: &str) -> String {
     const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
         .remove(b'-')
         .remove(b'_')
@@ -57,6 +62,7 @@ impl S3Backend {
         req: S3Request<GetObjectInput>,
     ) -> S3Result<S3Response<GetObjectOutput>> {
         let input = req.input;
+        check_version(input.version_id.as_deref())?;
         // A concurrent overwrite or delete can remove the blobs just read about: read again.
         let mut attempts = 0;
         let (object, stream, content_range, start, end) = loop {
@@ -122,6 +128,7 @@ impl S3Backend {
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
         let input = req.input;
+        check_version(input.version_id.as_deref())?;
         let object = self.objects.head(&input.bucket, &input.key)?;
         Conditions {
             if_match: input.if_match.as_ref(),
@@ -144,6 +151,13 @@ impl S3Backend {
         req: S3Request<DeleteObjectInput>,
     ) -> S3Result<S3Response<DeleteObjectOutput>> {
         let input = req.input;
+        if !deletes_object(input.version_id.as_deref())? {
+            self.objects.bucket(&input.bucket)?;
+            return Ok(S3Response::with_status(
+                DeleteObjectOutput::default(),
+                axum::http::StatusCode::NO_CONTENT,
+            ));
+        }
         if let Some(ETagCondition::ETag(expected)) = &input.if_match {
             let current = self.objects.head(&input.bucket, &input.key)?;
             if current.etag != expected.value().trim_matches('"') {
@@ -182,49 +196,57 @@ impl S3Backend {
             .cloned()
             .unwrap_or_default();
         let bucket = input.bucket;
-        let keys: Vec<(String, bool)> = input
+        // Per key: refused by policy, a version that names nothing (deleted already), a
+        // malformed version id, or the object to delete.
+        let entries: Vec<BatchEntry> = input
             .delete
             .objects
             .into_iter()
             .map(|id| {
                 let refused = denied.0.contains(&id.key);
-                (id.key, refused)
+                let deletes = deletes_object(id.version_id.as_deref());
+                (id.key, id.version_id, deletes, refused)
             })
             .collect();
         // One trip to the blocking pool for the whole list, each key in its own transaction.
         let outcomes = self
             .write(move |o| {
-                Ok(keys
+                Ok(entries
                     .into_iter()
-                    .map(|(key, refused)| {
-                        let outcome = (!refused).then(|| o.delete(&bucket, &key));
-                        (key, outcome)
+                    .map(|(key, version, deletes, refused)| {
+                        let outcome = match (refused, deletes) {
+                            (true, _) => None,
+                            (false, Ok(true)) => {
+                                Some(o.delete(&bucket, &key).map(|_| ()).map_err(S3Error::from))
+                            }
+                            (false, Ok(false)) => Some(Ok(())),
+                            (false, Err(e)) => Some(Err(e)),
+                        };
+                        (key, version, outcome)
                     })
                     .collect::<Vec<_>>())
             })
             .await?;
-        for (key, outcome) in outcomes {
+        for (key, version_id, outcome) in outcomes {
             match outcome {
                 None => errors.push(Error {
                     code: Some("AccessDenied".into()),
                     key: Some(key),
                     message: Some("Access Denied.".into()),
-                    version_id: None,
+                    version_id,
                 }),
-                Some(Ok(_)) if quiet => {}
-                Some(Ok(_)) => deleted.push(DeletedObject {
+                Some(Ok(())) if quiet => {}
+                Some(Ok(())) => deleted.push(DeletedObject {
                     key: Some(key),
+                    version_id,
                     ..Default::default()
                 }),
-                Some(Err(e)) => {
-                    let e = S3Error::from(e);
-                    errors.push(Error {
-                        code: Some(e.code().as_str().to_owned()),
-                        key: Some(key),
-                        message: e.message().map(str::to_owned),
-                        version_id: None,
-                    });
-                }
+                Some(Err(e)) => errors.push(Error {
+                    code: Some(e.code().as_str().to_owned()),
+                    key: Some(key),
+                    message: e.message().map(str::to_owned),
+                    version_id,
+                }),
             }
         }
         Ok(S3Response::new(DeleteObjectsOutput {
@@ -242,7 +264,7 @@ impl S3Backend {
         let CopySource::Bucket {
             bucket: src_bucket,
             key: src_key,
-            ..
+            version_id,
         } = &input.copy_source
         else {
             return Err(s3_error!(
@@ -250,6 +272,7 @@ impl S3Backend {
                 "Only bucket copy sources are supported"
             ));
         };
+        check_version(version_id.as_deref())?;
         crate::objects::names::check_key(&input.key)?;
         let source = self.objects.head(src_bucket, src_key)?;
         self.objects.bucket(&input.bucket)?;
@@ -310,7 +333,7 @@ impl S3Backend {
         }))
     }
 
-    fn list_page(
+    pub(super) fn list_page(
         &self,
         bucket: &str,
         prefix: Option<String>,
@@ -462,6 +485,7 @@ impl S3Backend {
         &self,
         req: S3Request<GetObjectTaggingInput>,
     ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
+        check_version(req.input.version_id.as_deref())?;
         let object = self.objects.head(&req.input.bucket, &req.input.key)?;
         Ok(S3Response::new(GetObjectTaggingOutput {
             tag_set: tag_set(&object.tags),
@@ -473,6 +497,7 @@ impl S3Backend {
         &self,
         req: S3Request<PutObjectTaggingInput>,
     ) -> S3Result<S3Response<PutObjectTaggingOutput>> {
+        check_version(req.input.version_id.as_deref())?;
         let tags = parse_tags(req.input.tagging, 10)?;
         let (bucket, key) = (req.input.bucket, req.input.key);
         self.write(move |o| o.update_object(&bucket, &key, |obj| obj.tags = tags))
@@ -484,6 +509,7 @@ impl S3Backend {
         &self,
         req: S3Request<DeleteObjectTaggingInput>,
     ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
+        check_version(req.input.version_id.as_deref())?;
         let (bucket, key) = (req.input.bucket, req.input.key);
         self.write(move |o| o.update_object(&bucket, &key, |obj| obj.tags.clear()))
             .await?;
