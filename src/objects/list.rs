@@ -119,6 +119,7 @@ mod tests {
             tags: vec![],
             checksums: Default::default(),
             parts: None,
+            acl: None,
         }
     }
 

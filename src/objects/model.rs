@@ -24,6 +24,9 @@ pub struct BucketRecord {
     pub cors: Option<Vec<CorsRule>>,
     #[serde(default)]
     pub tags: Vec<(String, String)>,
+    /// Canned ACL (`public-read`, …); none is `private`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acl: Option<String>,
 }
 
 /// One CORS rule of a bucket, as S3's `CORSRule`.
@@ -78,6 +81,9 @@ pub struct ObjectRecord {
     pub checksums: Checksums,
     /// Number of parts, for multipart objects.
     pub parts: Option<u32>,
+    /// Canned ACL (`public-read`, …); none is `private`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acl: Option<String>,
 }
 
 /// A multipart upload in progress.
@@ -90,6 +96,9 @@ pub struct UploadRecord {
     pub metadata: BTreeMap<String, String>,
     pub tags: Vec<(String, String)>,
     pub owner: Option<String>,
+    /// Canned ACL the completed object gets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acl: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

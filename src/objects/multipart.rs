@@ -130,6 +130,7 @@ impl ObjectStore {
                 // Per-part checksums are not the object's; composite ones are not computed.
                 checksums: Checksums::new(),
                 parts: Some(requested.len() as u32),
+                acl: upload.acl,
             };
             let oid = object_key(bucket, key);
             let old = w.get(&OBJECTS, &oid)?;

@@ -60,6 +60,8 @@ pub struct PutSpec {
     pub metadata: BTreeMap<String, String>,
     pub tags: Vec<(String, String)>,
     pub precondition: Precondition,
+    /// Canned ACL of the new object; none is `private`.
+    pub acl: Option<String>,
 }
 
 /// What was stored.
@@ -115,7 +117,7 @@ impl ObjectStore {
                 self.commit_grouped(Change::Object {
                     bucket: bucket.to_owned(),
                     key: key.to_owned(),
-                    record,
+                    record: Box::new(record),
                     precondition,
                 })
                 .await?;
@@ -161,7 +163,7 @@ impl ObjectStore {
         self.commit(Change::Object {
             bucket: bucket.to_owned(),
             key: key.to_owned(),
-            record: object_record(received, &outcome, spec),
+            record: Box::new(object_record(received, &outcome, spec)),
             precondition,
         })?;
         Ok(outcome)
@@ -271,5 +273,6 @@ fn object_record(received: Received, outcome: &PutOutcome, spec: PutSpec) -> Obj
         tags: spec.tags,
         checksums: received.checksums,
         parts: None,
+        acl: spec.acl,
     }
 }

@@ -221,6 +221,7 @@ async fn copies_and_parts_go_through_the_same_put() {
             metadata: Default::default(),
             tags: Vec::new(),
             owner: None,
+            acl: None,
         })
         .unwrap();
     let target = |number| Target::Part {

@@ -55,7 +55,7 @@ pub enum Change {
     Object {
         bucket: String,
         key: String,
-        record: ObjectRecord,
+        record: Box<ObjectRecord>,
         precondition: Precondition,
     },
     Part {

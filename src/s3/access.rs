@@ -10,6 +10,7 @@ use s3s::dto::*;
 use s3s::path::S3Path;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Result, s3_error};
 
+use super::acl::Canned;
 use super::keys::{KeyProblem, KeyRing, TokenProblem};
 use super::principal::Principal;
 use super::visible::VisibleBuckets;
@@ -233,9 +234,64 @@ impl Access {
         resource: &str,
         context: BTreeMap<&str, String>,
     ) -> S3Result<()> {
+        if self.permits(principal, action, resource, context) {
+            Ok(())
+        } else {
+            Err(denied())
+        }
+    }
+
+    /// Policies first; what they leave undecided, a canned ACL may grant (an explicit Deny
+    /// stands).
+    fn permits(
+        &self,
+        principal: &Principal,
+        action: &str,
+        resource: &str,
+        context: BTreeMap<&str, String>,
+    ) -> bool {
         match self.decide(principal, action, resource, context) {
-            Decision::Allow => Ok(()),
-            _ => Err(denied()),
+            Decision::Allow => true,
+            Decision::Deny => false,
+            Decision::NotApplicable => self.acl_allows(principal, action, resource),
+        }
+    }
+
+    /// Whether the bucket's ACL (listing, and writing for public-read-write) or the object's
+    /// (reading) grants the action.
+    fn acl_allows(&self, principal: &Principal, action: &str, resource: &str) -> bool {
+        let anonymous = matches!(principal, Principal::Anonymous);
+        let (bucket, key) = match resource.split_once('/') {
+            Some((bucket, key)) => (bucket, Some(key)),
+            None => (resource, None),
+        };
+        let Ok(record) = self.objects.bucket(bucket) else {
+            return false;
+        };
+        if Canned::of(record.acl.as_deref()).bucket_allows(anonymous, action) {
+            return true;
+        }
+        key.is_some_and(|key| {
+            self.objects.head(bucket, key).is_ok_and(|object| {
+                Canned::of(object.acl.as_deref()).object_allows(anonymous, action)
+            })
+        })
+    }
+
+    /// Setting an ACL with a write (`x-amz-acl` other than private) also needs the ACL's
+    /// permission, as on AWS.
+    fn require_acl_change(
+        &self,
+        principal: &Principal,
+        headers: &axum::http::HeaderMap,
+        action: &str,
+        resource: &str,
+    ) -> S3Result<()> {
+        match headers.get("x-amz-acl").and_then(|v| v.to_str().ok()) {
+            Some(acl) if acl != "private" => {
+                self.require(principal, action, resource, BTreeMap::new())
+            }
+            _ => Ok(()),
         }
     }
 
@@ -352,7 +408,15 @@ impl S3Access for Access {
                 let action = version_action_of(&op)
                     .filter(|_| versioned)
                     .map_or_else(|| action_of(&op), str::to_owned);
-                self.require(&principal, &action, &resource, BTreeMap::new())?
+                self.require(&principal, &action, &resource, BTreeMap::new())?;
+                let acl_action = match op.as_str() {
+                    "PutObject" | "CreateMultipartUpload" => "s3:PutObjectAcl",
+                    "CreateBucket" => "s3:PutBucketAcl",
+                    _ => "",
+                };
+                if !acl_action.is_empty() {
+                    self.require_acl_change(&principal, cx.headers(), acl_action, &resource)?;
+                }
             }
             (_, None) => {
                 if !matches!(principal, Principal::Root) {
@@ -399,12 +463,10 @@ impl S3Access for Access {
 
     async fn copy_object(&self, req: &mut S3Request<CopyObjectInput>) -> S3Result<()> {
         let input = &req.input;
-        self.require_copy(
-            &principal_of(req),
-            &input.copy_source,
-            &input.bucket,
-            &input.key,
-        )
+        let principal = principal_of(req);
+        self.require_copy(&principal, &input.copy_source, &input.bucket, &input.key)?;
+        let resource = format!("{}/{}", input.bucket, input.key);
+        self.require_acl_change(&principal, &req.headers, "s3:PutObjectAcl", &resource)
     }
 
     async fn upload_part_copy(&self, req: &mut S3Request<UploadPartCopyInput>) -> S3Result<()> {
@@ -432,7 +494,7 @@ impl S3Access for Access {
                     Some(_) => "s3:DeleteObjectVersion",
                     None => "s3:DeleteObject",
                 };
-                self.decide(&principal, action, &resource, BTreeMap::new()) != Decision::Allow
+                !self.permits(&principal, action, &resource, BTreeMap::new())
             })
             .map(|o| o.key.clone())
             .collect();

@@ -86,6 +86,10 @@ forward! {
     put_bucket_policy / op_put_bucket_policy: PutBucketPolicyInput => PutBucketPolicyOutput;
     delete_bucket_policy / op_delete_bucket_policy: DeleteBucketPolicyInput => DeleteBucketPolicyOutput;
     get_bucket_versioning / op_get_bucket_versioning: GetBucketVersioningInput => GetBucketVersioningOutput;
+    get_bucket_acl / op_get_bucket_acl: GetBucketAclInput => GetBucketAclOutput;
+    put_bucket_acl / op_put_bucket_acl: PutBucketAclInput => PutBucketAclOutput;
+    get_object_acl / op_get_object_acl: GetObjectAclInput => GetObjectAclOutput;
+    put_object_acl / op_put_object_acl: PutObjectAclInput => PutObjectAclOutput;
     put_object / op_put_object: PutObjectInput => PutObjectOutput;
     get_object / op_get_object: GetObjectInput => GetObjectOutput;
     head_object / op_head_object: HeadObjectInput => HeadObjectOutput;

@@ -2,11 +2,13 @@
 //! MinIO-style canned policies, bucket CORS, and seeding from fixtures.
 
 pub mod access;
+mod acl;
 mod backend;
 mod conditions;
 mod cors;
 mod errors;
 pub mod keys;
+mod ops_acl;
 mod ops_attributes;
 mod ops_bucket;
 mod ops_multipart;

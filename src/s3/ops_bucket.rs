@@ -102,10 +102,17 @@ impl S3Backend {
                 self.region
             ));
         }
+        let acl = super::ops_acl::acl_of_write(req.input.acl.as_ref().map(|a| a.as_str()))?;
         let bucket = req.input.bucket;
         let location = Some(format!("/{bucket}"));
-        self.write(move |o| o.create_bucket(&bucket, owner.as_deref()))
-            .await?;
+        self.write(move |o| {
+            o.create_bucket(&bucket, owner.as_deref())?;
+            match acl {
+                Some(acl) => o.update_bucket(&bucket, |b| b.acl = Some(acl)),
+                None => Ok(()),
+            }
+        })
+        .await?;
         Ok(S3Response::new(CreateBucketOutput { location }))
     }
 

@@ -38,6 +38,7 @@ impl S3Backend {
             metadata: user_metadata(input.metadata),
             tags: header_tags(input.tagging.as_deref())?,
             owner,
+            acl: super::ops_acl::acl_of_write(input.acl.as_ref().map(|a| a.as_str()))?,
         };
         let id = self.write(move |o| o.create_upload(record)).await?;
         Ok(S3Response::new(CreateMultipartUploadOutput {

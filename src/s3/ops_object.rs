@@ -41,6 +41,7 @@ impl S3Backend {
             metadata: user_metadata(input.metadata),
             tags: header_tags(input.tagging.as_deref())?,
             precondition: write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref()),
+            acl: super::ops_acl::acl_of_write(input.acl.as_ref().map(|a| a.as_str()))?,
         };
         let target = Target::Object {
             bucket: &input.bucket,
@@ -311,6 +312,7 @@ impl S3Backend {
             headers,
             metadata,
             tags,
+            acl: super::ops_acl::acl_of_write(input.acl.as_ref().map(|a| a.as_str()))?,
             ..Default::default()
         };
         let target = Target::Object {
@@ -330,6 +332,19 @@ impl S3Backend {
                 ..Default::default()
             }),
             ..Default::default()
+        }))
+    }
+
+    /// The owner of a bucket's objects (its creator), as listings name it.
+    pub(super) fn bucket_owner(&self, bucket: &str) -> S3Result<Option<Owner>> {
+        let name = self
+            .objects
+            .bucket(bucket)?
+            .owner
+            .unwrap_or_else(|| "root".to_owned());
+        Ok(Some(Owner {
+            display_name: Some(name.clone()),
+            id: Some(name),
         }))
     }
 
@@ -374,10 +389,16 @@ impl S3Backend {
             input.marker.clone().filter(|m| !m.is_empty()),
             input.max_keys,
         )?;
+        // Version 1 names every object's owner.
+        let owner = self.bucket_owner(&input.bucket)?;
         let contents = page
             .objects
             .iter()
-            .map(|(k, o)| object_entry(&enc(k), o))
+            .map(|(k, o)| {
+                let mut entry = object_entry(&enc(k), o);
+                entry.owner = owner.clone();
+                entry
+            })
             .collect();
         let common_prefixes = page
             .common_prefixes
@@ -442,15 +463,17 @@ impl S3Backend {
             input.max_keys,
         )?;
         let key_count = (page.objects.len() + page.common_prefixes.len()) as i32;
-        let fetch_owner = input.fetch_owner.unwrap_or(false);
+        // Version 2 names owners when asked to (`fetch-owner`).
+        let owner = match input.fetch_owner {
+            Some(true) => self.bucket_owner(&input.bucket)?,
+            _ => None,
+        };
         let contents = page
             .objects
             .iter()
             .map(|(k, o)| {
                 let mut entry = object_entry(&enc(k), o);
-                if !fetch_owner {
-                    entry.owner = None;
-                }
+                entry.owner = owner.clone();
                 entry
             })
             .collect();

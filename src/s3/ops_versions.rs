@@ -66,10 +66,7 @@ impl S3Backend {
             .as_ref()
             .is_some_and(|e| e.as_str() == EncodingType::URL);
         let enc = |s: &str| if url { url_encode(s) } else { s.to_owned() };
-        let owner = self.objects.bucket(&input.bucket)?.owner.map(|name| Owner {
-            display_name: Some(name.clone()),
-            id: Some(name),
-        });
+        let owner = self.bucket_owner(&input.bucket)?;
         let versions = page
             .objects
             .iter()

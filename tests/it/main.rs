@@ -24,6 +24,7 @@ mod onyxia_hardening;
 mod process;
 mod process_hardening;
 mod python_clients;
+mod s3_acl;
 mod s3_attributes;
 mod s3_durability;
 mod s3_objects;

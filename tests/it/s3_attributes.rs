@@ -1,5 +1,5 @@
-//! GetObjectAttributes with aws-sdk-s3: what it reports of simple and multipart objects, and
-//! its errors.
+//! What S3 says about objects without reading them, with aws-sdk-s3: GetObjectAttributes of
+//! simple and multipart objects and its errors, and the owners listings name.
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
@@ -135,5 +135,33 @@ async fn attributes_of_simple_and_multipart_objects() {
         .await
         .unwrap_err();
     assert_eq!(code(&missing), "NoSuchKey");
+    tp.stop().await;
+}
+
+#[tokio::test]
+async fn listings_name_the_owner_as_asked() {
+    let tp = TestPlatform::start().await;
+    let s3 = root_client(&tp);
+    s3.create_bucket().bucket("owned").send().await.unwrap();
+    s3.put_object()
+        .bucket("owned")
+        .key("k")
+        .body(ByteStream::from_static(b"k"))
+        .send()
+        .await
+        .unwrap();
+    let v2 = s3.list_objects_v2().bucket("owned").send().await.unwrap();
+    assert!(v2.contents()[0].owner().is_none(), "v2 without fetch-owner");
+    let fetched = s3
+        .list_objects_v2()
+        .bucket("owned")
+        .fetch_owner(true)
+        .send()
+        .await
+        .unwrap();
+    let owner = fetched.contents()[0].owner().expect("fetch-owner");
+    assert_eq!(owner.id(), Some("root"), "the bucket's creator");
+    let v1 = s3.list_objects().bucket("owned").send().await.unwrap();
+    assert_eq!(v1.contents()[0].owner().and_then(|o| o.id()), Some("root"));
     tp.stop().await;
 }

@@ -1,0 +1,228 @@
+//! Canned ACLs with aws-sdk-s3 (and anonymous plain HTTP): what Get*Acl shows, what each ACL
+//! really grants, who may set one, and the grants that are refused.
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{
+    AccessControlPolicy, BucketCannedAcl, Grant, Grantee, ObjectCannedAcl, Permission, Type,
+};
+
+use crate::python_clients::run_python;
+use crate::s3_support::*;
+use crate::support::*;
+
+const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
+
+async fn anonymous(tp: &TestPlatform, method: reqwest::Method, path: &str) -> u16 {
+    reqwest::Client::new()
+        .request(method, format!("{}/{path}", s3_url(tp)))
+        .body(if path.contains("upload") { "x" } else { "" })
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn put(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, acl: Option<ObjectCannedAcl>) {
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .set_acl(acl)
+        .body(ByteStream::from_static(b"data"))
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn canned_acls_grant_what_they_say() {
+    let tp = TestPlatform::start().await;
+    let s3 = root_client(&tp);
+    let get = reqwest::Method::GET;
+    s3.create_bucket()
+        .bucket("open")
+        .acl(BucketCannedAcl::PublicRead)
+        .send()
+        .await
+        .unwrap();
+    put(&s3, "open", "public.txt", Some(ObjectCannedAcl::PublicRead)).await;
+    put(&s3, "open", "private.txt", None).await;
+
+    let acl = s3.get_bucket_acl().bucket("open").send().await.unwrap();
+    assert_eq!(acl.owner().and_then(|o| o.id()), Some("root"));
+    let grants: Vec<(Option<&str>, Option<&str>)> = acl
+        .grants()
+        .iter()
+        .map(|g| {
+            let grantee = g.grantee().unwrap();
+            (
+                grantee.uri().or(grantee.id()),
+                g.permission().map(|p| p.as_str()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        grants,
+        [
+            (Some("root"), Some("FULL_CONTROL")),
+            (Some(ALL_USERS), Some("READ"))
+        ]
+    );
+
+    // A public-read bucket lists for anyone; each object reads by its own ACL.
+    assert_eq!(anonymous(&tp, get.clone(), "open?list-type=2").await, 200);
+    assert_eq!(anonymous(&tp, get.clone(), "open/public.txt").await, 200);
+    assert_eq!(anonymous(&tp, get.clone(), "open/private.txt").await, 403);
+    assert_eq!(
+        anonymous(&tp, reqwest::Method::PUT, "open/upload.txt").await,
+        403
+    );
+    let object_acl = s3
+        .get_object_acl()
+        .bucket("open")
+        .key("private.txt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(object_acl.grants().len(), 1, "private: the owner alone");
+
+    // public-read-write lets anyone write; back to private, nobody but the owner.
+    s3.put_bucket_acl()
+        .bucket("open")
+        .acl(BucketCannedAcl::PublicReadWrite)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        anonymous(&tp, reqwest::Method::PUT, "open/upload.txt").await,
+        200
+    );
+    s3.put_bucket_acl()
+        .bucket("open")
+        .acl(BucketCannedAcl::Private)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous(&tp, get.clone(), "open?list-type=2").await, 403);
+    s3.put_object_acl()
+        .bucket("open")
+        .key("public.txt")
+        .acl(ObjectCannedAcl::Private)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous(&tp, get.clone(), "open/public.txt").await, 403);
+
+    // authenticated-read: any signed-in caller, whatever their policies say, and not anonymous.
+    put(
+        &s3,
+        "open",
+        "members.txt",
+        Some(ObjectCannedAcl::AuthenticatedRead),
+    )
+    .await;
+    let bob = session_client(&tp, &sts_credentials(&tp, "bob", "bob").await);
+    bob.get_object()
+        .bucket("open")
+        .key("members.txt")
+        .send()
+        .await
+        .expect("signed in");
+    let private = bob
+        .get_object()
+        .bucket("open")
+        .key("private.txt")
+        .send()
+        .await;
+    assert_eq!(code(&private.unwrap_err()), "AccessDenied");
+    assert_eq!(anonymous(&tp, get, "open/members.txt").await, 403);
+    tp.stop().await;
+}
+
+#[tokio::test]
+async fn setting_acls_needs_their_permission_and_other_grantees_are_refused() {
+    let tp = TestPlatform::start().await;
+    let s3 = root_client(&tp);
+    s3.create_bucket().bucket("docs").send().await.unwrap();
+    // A document that spells out public-read is public-read.
+    let owner = s3.get_bucket_acl().bucket("docs").send().await.unwrap();
+    let mut grants = owner.grants().to_vec();
+    grants.push(
+        Grant::builder()
+            .grantee(
+                Grantee::builder()
+                    .r#type(Type::Group)
+                    .uri(ALL_USERS)
+                    .build()
+                    .unwrap(),
+            )
+            .permission(Permission::Read)
+            .build(),
+    );
+    let document = AccessControlPolicy::builder()
+        .set_owner(owner.owner().cloned())
+        .set_grants(Some(grants))
+        .build();
+    s3.put_bucket_acl()
+        .bucket("docs")
+        .access_control_policy(document)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        anonymous(&tp, reqwest::Method::GET, "docs?list-type=2").await,
+        200
+    );
+    // Grants to someone else cannot be kept.
+    let to_bob = s3
+        .put_bucket_acl()
+        .bucket("docs")
+        .grant_read("id=bob")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&to_bob), "NotImplemented");
+    let unknown = s3
+        .put_object()
+        .bucket("docs")
+        .key("x")
+        .acl(ObjectCannedAcl::from("world-readable"))
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&unknown), "InvalidArgument");
+
+    // In the shared bucket alice may put objects under her prefix, but not make them public.
+    let alice = session_client(&tp, &sts_credentials(&tp, "alice", "alice").await);
+    let public = alice
+        .put_object()
+        .bucket("onyxia")
+        .key("user-alice/page.html")
+        .acl(ObjectCannedAcl::PublicRead)
+        .body(ByteStream::from_static(b"<p>hi</p>"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&public), "AccessDenied");
+    // In her own bucket she may.
+    put(
+        &alice,
+        "user-alice",
+        "page.html",
+        Some(ObjectCannedAcl::PublicRead),
+    )
+    .await;
+    assert_eq!(
+        anonymous(&tp, reqwest::Method::GET, "user-alice/page.html").await,
+        200
+    );
+    tp.stop().await;
+}
+
+#[tokio::test]
+async fn boto3_publishes_an_object_with_a_canned_acl() {
+    let tp = TestPlatform::start().await;
+    run_python(&tp, "s3_acl_boto3.py").await;
+    tp.stop().await;
+}
