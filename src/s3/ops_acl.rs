@@ -36,6 +36,24 @@ fn requested(
     }
 }
 
+/// [`requested`] from a Put*Acl input (both kinds name their fields alike).
+macro_rules! requested {
+    ($input:expr, $owner:expr) => {
+        requested(
+            $input.acl.as_ref().map(|a| a.as_str()),
+            $input.access_control_policy.as_ref(),
+            [
+                &$input.grant_full_control,
+                &$input.grant_read,
+                &$input.grant_read_acp,
+                &$input.grant_write,
+                &$input.grant_write_acp,
+            ],
+            $owner,
+        )
+    };
+}
+
 /// The canned ACL of a write that names one (`x-amz-acl` on CreateBucket, PutObject, …).
 pub fn acl_of_write(name: Option<&str>) -> S3Result<Option<String>> {
     Ok(match name {
@@ -63,18 +81,7 @@ impl S3Backend {
     ) -> S3Result<S3Response<PutBucketAclOutput>> {
         let input = req.input;
         let bucket = self.objects.bucket(&input.bucket)?;
-        let canned = requested(
-            input.acl.as_ref().map(|a| a.as_str()),
-            input.access_control_policy.as_ref(),
-            [
-                &input.grant_full_control,
-                &input.grant_read,
-                &input.grant_read_acp,
-                &input.grant_write,
-                &input.grant_write_acp,
-            ],
-            bucket.owner.as_deref().or(Some("root")),
-        )?;
+        let canned = requested!(input, bucket.owner.as_deref().or(Some("root")))?;
         let name = input.bucket;
         self.write(move |o| o.update_bucket(&name, |b| b.acl = canned.stored()))
             .await?;
@@ -103,18 +110,7 @@ impl S3Backend {
         let input = req.input;
         check_version(input.version_id.as_deref())?;
         let owner = self.objects.bucket(&input.bucket)?.owner;
-        let canned = requested(
-            input.acl.as_ref().map(|a| a.as_str()),
-            input.access_control_policy.as_ref(),
-            [
-                &input.grant_full_control,
-                &input.grant_read,
-                &input.grant_read_acp,
-                &input.grant_write,
-                &input.grant_write_acp,
-            ],
-            owner.as_deref().or(Some("root")),
-        )?;
+        let canned = requested!(input, owner.as_deref().or(Some("root")))?;
         let (bucket, key) = (input.bucket, input.key);
         self.write(move |o| o.update_object(&bucket, &key, |obj| obj.acl = canned.stored()))
             .await?;
