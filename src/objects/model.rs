@@ -27,6 +27,21 @@ pub struct BucketRecord {
     /// Canned ACL (`public-read`, …); none is `private`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acl: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_access_block: Option<PublicAccessBlock>,
+}
+
+/// What a bucket refuses to make public (S3's PublicAccessBlockConfiguration).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicAccessBlock {
+    /// Refuse writes that set a public ACL.
+    pub block_public_acls: bool,
+    /// Let no public ACL grant anything.
+    pub ignore_public_acls: bool,
+    /// Refuse a public bucket policy.
+    pub block_public_policy: bool,
+    /// Let a public bucket policy grant nothing to anonymous callers.
+    pub restrict_public_buckets: bool,
 }
 
 /// One CORS rule of a bucket, as S3's `CORSRule`.

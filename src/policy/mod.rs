@@ -209,6 +209,29 @@ impl Policy {
         }
     }
 
+    /// Whether the policy is public as S3 judges it: some statement allows anyone, with no
+    /// condition that pins callers to fixed addresses, networks or accounts.
+    pub fn is_public(&self) -> bool {
+        const FIXED: [&str; 8] = [
+            "aws:sourceip",
+            "aws:sourcevpc",
+            "aws:sourcevpce",
+            "aws:sourceaccount",
+            "aws:sourcearn",
+            "aws:principalaccount",
+            "aws:principalorgid",
+            "aws:userid",
+        ];
+        self.statement.iter().any(|st| {
+            st.effect == Effect::Allow
+                && Self::statement_for_anyone(st)
+                && !st.condition.values().any(|keys| {
+                    keys.keys()
+                        .any(|k| FIXED.contains(&k.to_ascii_lowercase().as_str()))
+                })
+        })
+    }
+
     /// Evaluates an identity policy (statements without Principal).
     pub fn evaluate(&self, req: &Request<'_>) -> Decision {
         self.evaluate_where(req, |_| true)
@@ -402,5 +425,31 @@ mod tests {
             Decision::NotApplicable
         );
         assert_eq!(combine([Decision::Allow, Decision::Deny]), Decision::Deny);
+    }
+
+    #[test]
+    fn public_means_open_to_anyone_without_pinning_conditions() {
+        let policy = |statement: &str| {
+            Policy::parse(&format!(
+                r#"{{"Version":"2012-10-17","Statement":[{statement}]}}"#
+            ))
+            .unwrap()
+        };
+        let read = r#""Action":["s3:GetObject"],"Resource":["arn:aws:s3:::b/*"]"#;
+        assert!(policy(&format!(r#"{{"Effect":"Allow","Principal":"*",{read}}}"#)).is_public());
+        assert!(
+            policy(&format!(
+                r#"{{"Effect":"Allow","Principal":{{"AWS":["*"]}},{read},"Condition":{{"StringLike":{{"s3:prefix":["p/*"]}}}}}}"#
+            ))
+            .is_public()
+        );
+        assert!(
+            !policy(&format!(
+                r#"{{"Effect":"Allow","Principal":"*",{read},"Condition":{{"StringEquals":{{"aws:SourceVpce":["vpce-1a2b3c4d"]}}}}}}"#
+            ))
+            .is_public()
+        );
+        assert!(!policy(&format!(r#"{{"Effect":"Deny","Principal":"*",{read}}}"#)).is_public());
+        assert!(!policy(&format!(r#"{{"Effect":"Allow",{read}}}"#)).is_public());
     }
 }

@@ -148,7 +148,11 @@ impl Access {
         let (policies, claims, username) = match principal {
             Principal::Root => return Decision::Allow,
             Principal::Anonymous => {
-                let Some(policy) = self.bucket_policy(resource) else {
+                let Some(record) = self.bucket_of(resource) else {
+                    return Decision::NotApplicable;
+                };
+                let Some(policy) = record.policy.as_deref().and_then(|t| Policy::parse(t).ok())
+                else {
                     return Decision::NotApplicable;
                 };
                 let req = policy::Request {
@@ -158,7 +162,15 @@ impl Access {
                     username: None,
                     context,
                 };
-                return policy.evaluate_anonymous(&req);
+                let decision = policy.evaluate_anonymous(&req);
+                // RestrictPublicBuckets: a public policy grants anonymous callers nothing.
+                let restricted = record
+                    .public_access_block
+                    .is_some_and(|b| b.restrict_public_buckets);
+                if decision == Decision::Allow && restricted && policy.is_public() {
+                    return Decision::NotApplicable;
+                }
+                return decision;
             }
             Principal::User { name, policies } => (policies, None, Some(name.as_str())),
             Principal::Session {
@@ -222,9 +234,13 @@ impl Access {
 
     /// The policy of the bucket a resource lives in, if it has one.
     fn bucket_policy(&self, resource: &str) -> Option<Policy> {
+        Policy::parse(self.bucket_of(resource)?.policy.as_deref()?).ok()
+    }
+
+    /// The bucket a resource (`bucket` or `bucket/key`) is in, if it exists.
+    fn bucket_of(&self, resource: &str) -> Option<crate::objects::BucketRecord> {
         let bucket = resource.split('/').next().unwrap_or_default();
-        let record = self.objects.bucket(bucket).ok()?;
-        Policy::parse(record.policy.as_deref()?).ok()
+        self.objects.bucket(bucket).ok()
     }
 
     fn require(
@@ -268,6 +284,12 @@ impl Access {
         let Ok(record) = self.objects.bucket(bucket) else {
             return false;
         };
+        if record
+            .public_access_block
+            .is_some_and(|b| b.ignore_public_acls)
+        {
+            return false;
+        }
         if Canned::of(record.acl.as_deref()).bucket_allows(anonymous, action) {
             return true;
         }
@@ -287,12 +309,20 @@ impl Access {
         action: &str,
         resource: &str,
     ) -> S3Result<()> {
-        match headers.get("x-amz-acl").and_then(|v| v.to_str().ok()) {
-            Some(acl) if acl != "private" => {
-                self.require(principal, action, resource, BTreeMap::new())
-            }
-            _ => Ok(()),
+        let Some(acl) = headers.get("x-amz-acl").and_then(|v| v.to_str().ok()) else {
+            return Ok(());
+        };
+        if Canned::parse(acl).is_ok_and(|c| c == Canned::Private) {
+            return Ok(());
         }
+        if self
+            .bucket_of(resource)
+            .and_then(|b| b.public_access_block)
+            .is_some_and(|b| b.block_public_acls)
+        {
+            return Err(super::ops_public::blocked("public ACLs"));
+        }
+        self.require(principal, action, resource, BTreeMap::new())
     }
 
     fn visible_buckets(&self, principal: &Principal) -> VisibleBuckets {

@@ -90,6 +90,10 @@ forward! {
     put_bucket_acl / op_put_bucket_acl: PutBucketAclInput => PutBucketAclOutput;
     get_object_acl / op_get_object_acl: GetObjectAclInput => GetObjectAclOutput;
     put_object_acl / op_put_object_acl: PutObjectAclInput => PutObjectAclOutput;
+    put_public_access_block / op_put_public_access_block: PutPublicAccessBlockInput => PutPublicAccessBlockOutput;
+    get_public_access_block / op_get_public_access_block: GetPublicAccessBlockInput => GetPublicAccessBlockOutput;
+    delete_public_access_block / op_delete_public_access_block: DeletePublicAccessBlockInput => DeletePublicAccessBlockOutput;
+    get_bucket_policy_status / op_get_bucket_policy_status: GetBucketPolicyStatusInput => GetBucketPolicyStatusOutput;
     put_object / op_put_object: PutObjectInput => PutObjectOutput;
     get_object / op_get_object: GetObjectInput => GetObjectOutput;
     head_object / op_head_object: HeadObjectInput => HeadObjectOutput;

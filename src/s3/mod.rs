@@ -13,6 +13,7 @@ mod ops_attributes;
 mod ops_bucket;
 mod ops_multipart;
 mod ops_object;
+mod ops_public;
 mod ops_versions;
 mod payload;
 pub mod principal;

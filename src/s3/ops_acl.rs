@@ -54,6 +54,17 @@ macro_rules! requested {
     };
 }
 
+/// A public ACL where the bucket blocks them (`BlockPublicAcls`) is refused.
+pub fn refuse_if_blocked(bucket: &crate::objects::BucketRecord, canned: Canned) -> S3Result<()> {
+    let blocks = bucket
+        .public_access_block
+        .is_some_and(|b| b.block_public_acls);
+    if blocks && canned != Canned::Private {
+        return Err(super::ops_public::blocked("public ACLs"));
+    }
+    Ok(())
+}
+
 /// The canned ACL of a write that names one (`x-amz-acl` on CreateBucket, PutObject, …).
 pub fn acl_of_write(name: Option<&str>) -> S3Result<Option<String>> {
     Ok(match name {
@@ -82,6 +93,7 @@ impl S3Backend {
         let input = req.input;
         let bucket = self.objects.bucket(&input.bucket)?;
         let canned = requested!(input, bucket.owner.as_deref().or(Some("root")))?;
+        refuse_if_blocked(&bucket, canned)?;
         let name = input.bucket;
         self.write(move |o| o.update_bucket(&name, |b| b.acl = canned.stored()))
             .await?;
@@ -109,8 +121,9 @@ impl S3Backend {
     ) -> S3Result<S3Response<PutObjectAclOutput>> {
         let input = req.input;
         check_version(input.version_id.as_deref())?;
-        let owner = self.objects.bucket(&input.bucket)?.owner;
-        let canned = requested!(input, owner.as_deref().or(Some("root")))?;
+        let bucket = self.objects.bucket(&input.bucket)?;
+        let canned = requested!(input, bucket.owner.as_deref().or(Some("root")))?;
+        refuse_if_blocked(&bucket, canned)?;
         let (bucket, key) = (input.bucket, input.key);
         self.write(move |o| o.update_object(&bucket, &key, |obj| obj.acl = canned.stored()))
             .await?;

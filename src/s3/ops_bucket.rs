@@ -310,6 +310,14 @@ impl S3Backend {
                 "Policy has invalid resource: bucket {foreign} is not this bucket"
             ));
         }
+        let blocks = self
+            .objects
+            .bucket(&req.input.bucket)?
+            .public_access_block
+            .is_some_and(|b| b.block_public_policy);
+        if blocks && policy.is_public() {
+            return Err(super::ops_public::blocked("a public bucket policy"));
+        }
         let bucket = req.input.bucket;
         self.write(move |o| o.update_bucket(&bucket, |b| b.policy = Some(text)))
             .await?;

@@ -226,3 +226,145 @@ async fn boto3_publishes_an_object_with_a_canned_acl() {
     run_python(&tp, "s3_acl_boto3.py").await;
     tp.stop().await;
 }
+
+#[tokio::test]
+async fn a_public_access_block_overrides_acls_and_policies() {
+    use aws_sdk_s3::types::PublicAccessBlockConfiguration as Block;
+    let tp = TestPlatform::start().await;
+    let s3 = root_client(&tp);
+    let get = reqwest::Method::GET;
+    s3.create_bucket().bucket("guarded").send().await.unwrap();
+    put(&s3, "guarded", "acl.txt", Some(ObjectCannedAcl::PublicRead)).await;
+    put(&s3, "guarded", "shared/policy.txt", None).await;
+    let public_policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":["s3:GetObject"],"Resource":["arn:aws:s3:::guarded/shared/*"]}]}"#;
+    s3.put_bucket_policy()
+        .bucket("guarded")
+        .policy(public_policy)
+        .send()
+        .await
+        .unwrap();
+    let status = s3
+        .get_bucket_policy_status()
+        .bucket("guarded")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        status.policy_status().and_then(|s| s.is_public()),
+        Some(true)
+    );
+    let none = s3
+        .get_public_access_block()
+        .bucket("guarded")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&none), "NoSuchPublicAccessBlockConfiguration");
+    assert_eq!(anonymous(&tp, get.clone(), "guarded/acl.txt").await, 200);
+    assert_eq!(
+        anonymous(&tp, get.clone(), "guarded/shared/policy.txt").await,
+        200
+    );
+
+    let set = |config: Block| {
+        s3.put_public_access_block()
+            .bucket("guarded")
+            .public_access_block_configuration(config)
+            .send()
+    };
+    set(Block::builder().ignore_public_acls(true).build())
+        .await
+        .unwrap();
+    assert_eq!(anonymous(&tp, get.clone(), "guarded/acl.txt").await, 403);
+    assert_eq!(
+        anonymous(&tp, get.clone(), "guarded/shared/policy.txt").await,
+        200
+    );
+    set(Block::builder().restrict_public_buckets(true).build())
+        .await
+        .unwrap();
+    assert_eq!(anonymous(&tp, get.clone(), "guarded/acl.txt").await, 200);
+    assert_eq!(
+        anonymous(&tp, get.clone(), "guarded/shared/policy.txt").await,
+        403
+    );
+
+    set(Block::builder()
+        .block_public_acls(true)
+        .block_public_policy(true)
+        .build())
+    .await
+    .unwrap();
+    let stored = s3
+        .get_public_access_block()
+        .bucket("guarded")
+        .send()
+        .await
+        .unwrap();
+    let config = stored.public_access_block_configuration().unwrap();
+    assert_eq!(config.block_public_acls(), Some(true));
+    assert_eq!(config.ignore_public_acls(), Some(false));
+    let acl_write = s3
+        .put_object()
+        .bucket("guarded")
+        .key("new.txt")
+        .acl(ObjectCannedAcl::PublicRead)
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&acl_write), "AccessDenied");
+    let acl_change = s3
+        .put_object_acl()
+        .bucket("guarded")
+        .key("shared/policy.txt")
+        .acl(ObjectCannedAcl::PublicRead)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&acl_change), "AccessDenied");
+    put(
+        &s3,
+        "guarded",
+        "private.txt",
+        Some(ObjectCannedAcl::Private),
+    )
+    .await;
+    let policy_change = s3
+        .put_bucket_policy()
+        .bucket("guarded")
+        .policy(public_policy)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&policy_change), "AccessDenied");
+    let pinned = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":["s3:GetObject"],"Resource":["arn:aws:s3:::guarded/*"],"Condition":{"StringEquals":{"aws:SourceVpce":["vpce-1a2b3c4d"]}}}]}"#;
+    s3.put_bucket_policy()
+        .bucket("guarded")
+        .policy(pinned)
+        .send()
+        .await
+        .expect("a policy pinned to an endpoint is not public");
+    let status = s3
+        .get_bucket_policy_status()
+        .bucket("guarded")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        status.policy_status().and_then(|s| s.is_public()),
+        Some(false)
+    );
+
+    s3.delete_public_access_block()
+        .bucket("guarded")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        anonymous(&tp, get, "guarded/acl.txt").await,
+        200,
+        "the ACL was kept"
+    );
+    tp.stop().await;
+}

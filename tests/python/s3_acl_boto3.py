@@ -42,3 +42,19 @@ try:
     sys.exit("a grant to a named grantee was accepted")
 except ClientError as e:
     assert e.response["Error"]["Code"] == "NotImplemented", e.response
+
+# A public access block makes the bucket ignore its public ACLs, and says so.
+s3.put_public_access_block(Bucket="site", PublicAccessBlockConfiguration={
+    "BlockPublicAcls": True, "IgnorePublicAcls": True,
+    "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
+block = s3.get_public_access_block(Bucket="site")["PublicAccessBlockConfiguration"]
+assert all(block.values()), block
+assert requests.get(f"{endpoint}/site/index.html", timeout=5).status_code == 403
+try:
+    s3.put_bucket_policy(Bucket="site", Policy='{"Version":"2012-10-17","Statement":[{"Effect":"Allow",'
+                         '"Principal":"*","Action":["s3:GetObject"],"Resource":["arn:aws:s3:::site/*"]}]}')
+    sys.exit("a public policy got past the block")
+except ClientError as e:
+    assert e.response["Error"]["Code"] == "AccessDenied", e.response
+s3.delete_public_access_block(Bucket="site")
+assert requests.get(f"{endpoint}/site/index.html", timeout=5).status_code == 200
