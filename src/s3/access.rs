@@ -430,7 +430,7 @@ impl S3Access for Access {
             // Decided in the per-operation hooks below, which see the typed input.
             (
                 "ListObjects" | "ListObjectsV2" | "ListObjectVersions" | "CopyObject"
-                | "UploadPartCopy" | "DeleteObjects",
+                | "UploadPartCopy" | "DeleteObjects" | "PostObject",
                 _,
             ) => {}
             (_, Some(resource)) => {
@@ -476,6 +476,22 @@ impl S3Access for Access {
             &req.input.bucket,
             context,
         )
+    }
+
+    /// A browser POST upload names its key in the form, which s3s reads after `check`: it is
+    /// judged here, as the PUT it becomes. (A PUT was judged in `check`.)
+    async fn put_object(&self, req: &mut S3Request<PutObjectInput>) -> S3Result<()> {
+        if req.method != axum::http::Method::POST {
+            return Ok(());
+        }
+        let principal = principal_of(req);
+        let resource = format!("{}/{}", req.input.bucket, req.input.key);
+        self.require(&principal, "s3:PutObject", &resource, BTreeMap::new())?;
+        let mut headers = axum::http::HeaderMap::new();
+        if let Some(acl) = req.input.acl.as_ref().and_then(|a| a.as_str().parse().ok()) {
+            headers.insert("x-amz-acl", acl);
+        }
+        self.require_acl_change(&principal, &headers, "s3:PutObjectAcl", &resource)
     }
 
     async fn list_object_versions(

@@ -16,6 +16,7 @@ mod ops_object;
 mod ops_public;
 mod ops_versions;
 mod payload;
+mod post_form;
 pub mod principal;
 mod seed;
 mod spec;
@@ -124,6 +125,15 @@ pub fn build(
         region: config.s3.region.clone(),
     };
     let mut builder = S3ServiceBuilder::new(backend);
+    // s3s reads a POST upload's file into memory before checking its policy: bound it.
+    let mut s3s_config = s3s::config::S3Config::default();
+    s3s_config.post_object_max_file_size = config
+        .s3
+        .max_post_object_size
+        .min(config.s3.max_object_size);
+    builder.set_config(Arc::new(s3s::config::StaticConfigProvider::new(Arc::new(
+        s3s_config,
+    ))));
     builder.set_auth(access::Auth { keys: keys.clone() });
     builder.set_access(access::Access {
         keys: keys.clone(),
@@ -152,6 +162,13 @@ pub fn build(
     let router = Router::new()
         .fallback_service(handled)
         .layer(axum::middleware::from_fn(payload::verify_documents))
+        .layer(axum::middleware::from_fn({
+            let limit = config
+                .s3
+                .max_post_object_size
+                .min(config.s3.max_object_size);
+            move |request, next| post_form::complete_key(limit, request, next)
+        }))
         .layer(axum::middleware::from_fn_with_state(
             cors::CorsState {
                 objects: objects.clone(),

@@ -118,7 +118,7 @@ fn hex_sha256(value: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
-fn error_response(e: S3Error) -> Response {
+pub(super) fn error_response(e: S3Error) -> Response {
     let status = e
         .status_code()
         .unwrap_or(axum::http::StatusCode::BAD_REQUEST);

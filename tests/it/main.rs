@@ -30,6 +30,7 @@ mod s3_durability;
 mod s3_objects;
 mod s3_payloads;
 mod s3_policy_bounds;
+mod s3_post;
 mod s3_sts;
 mod s3_support;
 mod s3_versions;
