@@ -4,21 +4,14 @@ check with a plain HTTP client that exactly that object is public.
 Run by tests/it/s3_acl.rs with the platform's --print-env variables (root keys); exits
 non-zero on the first failed check.
 """
-import os
 import sys
 
-import boto3
 import requests
-from botocore.client import Config
 from botocore.exceptions import ClientError
 
-endpoint = os.environ["AWS_ENDPOINT_URL"]
-s3 = boto3.client(
-    "s3", endpoint_url=endpoint, region_name=os.environ["AWS_DEFAULT_REGION"],
-    aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
-    aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"],
-    config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
-)
+from platform_clients import endpoint, root_s3
+
+s3 = root_s3()
 s3.create_bucket(Bucket="site")
 s3.put_object(Bucket="site", Key="index.html", Body=b"<h1>hello</h1>", ACL="public-read",
               ContentType="text/html")

@@ -13,13 +13,9 @@ import boto3
 import requests
 from botocore.client import Config
 
-endpoint = os.environ["AWS_ENDPOINT_URL"]
-s3 = boto3.client(
-    "s3", endpoint_url=endpoint, region_name=os.environ["AWS_DEFAULT_REGION"],
-    aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
-    aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"],
-    config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
-)
+from platform_clients import endpoint, root_s3
+
+s3 = root_s3()
 s3.create_bucket(Bucket="uploads")
 
 

@@ -5,21 +5,15 @@
 Run by tests/it/s3_versions.rs with the platform's --print-env variables (root keys); exits
 non-zero on the first failed check.
 """
-import os
 import sys
 
 import boto3
-from botocore.client import Config
 from botocore.exceptions import ClientError
 
-options = dict(
-    endpoint_url=os.environ["AWS_ENDPOINT_URL"],
-    region_name=os.environ["AWS_DEFAULT_REGION"],
-    aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
-    aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"],
-    config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
-)
-s3 = boto3.client("s3", **options)
+from platform_clients import root_options, root_s3
+
+options = root_options
+s3 = root_s3()
 keys = ["a.txt", "dir/b.txt", "dir/c d.txt", "dir/sub/e.txt", "é+&.txt"]
 s3.create_bucket(Bucket="cleanup")
 for key in keys:
