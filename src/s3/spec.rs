@@ -178,12 +178,23 @@ pub fn stored_headers(
 ) -> ObjectHeaders {
     ObjectHeaders {
         content_type: Some(content_type.unwrap_or_else(|| "application/octet-stream".into())),
-        content_encoding,
+        content_encoding: content_encoding.and_then(|e| stored_encoding(&e)),
         content_disposition,
         content_language,
         cache_control,
         expires: expires.and_then(http_date),
     }
+}
+
+/// The object's own `Content-Encoding`: without `aws-chunked`, which only framed the request
+/// (`aws-chunked, gzip` keeps `gzip`, `aws-chunked` alone keeps nothing), as S3 stores it.
+fn stored_encoding(sent: &str) -> Option<String> {
+    let kept: Vec<&str> = sent
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty() && !e.eq_ignore_ascii_case("aws-chunked"))
+        .collect();
+    (!kept.is_empty()).then(|| kept.join(","))
 }
 
 /// `x-amz-meta-*` names are case-insensitive: keep them in lower case.

@@ -311,14 +311,98 @@ async fn bucket_tagging_and_cors_check_their_content_md5() {
     tp.stop().await;
 }
 
+/// A PUT signed with aws-sigv4 (the SDK's signer) as a streaming upload with a CRC32 trailer:
+/// `payload` names the streaming kind, `body` is sent as it is.
+async fn streaming_put(
+    tp: &TestPlatform,
+    path: &str,
+    payload: &str,
+    content_encoding: &str,
+    body: &str,
+) -> reqwest::Response {
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+    use aws_sigv4::sign::v4;
+
+    let e = &tp.running.endpoints;
+    let identity = aws_sdk_s3::config::Credentials::new(
+        e.s3_access_key.clone(),
+        e.s3_secret_key.clone(),
+        None,
+        None,
+        "test",
+    )
+    .into();
+    let url = format!("{}/{path}", s3_url(tp));
+    let headers = [
+        ("host", e.s3_addr.to_string()),
+        ("x-amz-content-sha256", payload.to_owned()),
+        ("content-encoding", content_encoding.to_owned()),
+        ("x-amz-decoded-content-length", "5".to_owned()),
+        ("x-amz-trailer", "x-amz-checksum-crc32".to_owned()),
+    ];
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name("s3")
+        .time(std::time::SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .unwrap()
+        .into();
+    let signable = SignableRequest::new(
+        "PUT",
+        &url,
+        headers.iter().map(|(k, v)| (*k, v.as_str())),
+        SignableBody::Precomputed(payload.to_owned()),
+    )
+    .unwrap();
+    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    let mut request = reqwest::Client::new().put(&url).body(body.to_owned());
+    for (k, v) in &headers {
+        if *k != "host" {
+            request = request.header(*k, v);
+        }
+    }
+    for (k, v) in instructions.headers() {
+        request = request.header(k, v);
+    }
+    request.send().await.unwrap()
+}
+
+/// The `aws-chunked` of a streaming upload framed the request, not the object: S3 keeps the
+/// other encodings only.
+#[tokio::test]
+async fn aws_chunked_is_not_the_objects_content_encoding() {
+    let tp = TestPlatform::start().await;
+    let s3 = root_client(&tp);
+    s3.create_bucket().bucket("chunks").send().await.unwrap();
+    let body = "5\r\nhello\r\n0\r\nx-amz-checksum-crc32:NhCmhg==\r\n\r\n";
+    for (key, sent, kept) in [
+        ("plain", "aws-chunked", None),
+        ("zipped", "aws-chunked, gzip", Some("gzip")),
+    ] {
+        let path = format!("chunks/{key}");
+        let response =
+            streaming_put(&tp, &path, "STREAMING-UNSIGNED-PAYLOAD-TRAILER", sent, body).await;
+        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+        let head = s3
+            .head_object()
+            .bucket("chunks")
+            .key(key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(head.content_encoding(), kept, "{sent}");
+        assert_eq!(head.content_length(), Some(5));
+    }
+    tp.stop().await;
+}
+
 /// `aws-chunked` bodies are decoded or refused, never stored as they came: a body declared
 /// aws-chunked whose signature is not a streaming one, and streaming PUTs (signed with
 /// aws-sigv4, the SDK's signer) whose bodies are not in that encoding.
 #[tokio::test]
 async fn an_unparseable_aws_chunked_body_is_refused() {
-    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-    use aws_sigv4::sign::v4;
-
     let tp = TestPlatform::start().await;
     let s3 = root_client(&tp);
     s3.create_bucket().bucket("chunks").send().await.unwrap();
@@ -333,17 +417,6 @@ async fn an_unparseable_aws_chunked_body_is_refused() {
         .unwrap_err();
     assert_eq!(code(&err), "IncompleteBody", "{err:?}");
     assert!(!object_exists(&s3, "chunks", "garbage.bin").await);
-    let e = &tp.running.endpoints;
-    let identity = aws_sdk_s3::config::Credentials::new(
-        e.s3_access_key.clone(),
-        e.s3_secret_key.clone(),
-        None,
-        None,
-        "test",
-    )
-    .into();
-    let url = format!("{}/chunks/garbage.bin", s3_url(&tp));
-    let host = e.s3_addr.to_string();
     for (payload, body) in [
         (
             "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
@@ -358,41 +431,7 @@ async fn an_unparseable_aws_chunked_body_is_refused() {
             "5\r\nhello\r\n0\r\n\r\n",
         ),
     ] {
-        let body = body.to_owned();
-        let headers = [
-            ("host", host.clone()),
-            ("x-amz-content-sha256", payload.to_owned()),
-            ("content-encoding", "aws-chunked".to_owned()),
-            ("x-amz-decoded-content-length", "5".to_owned()),
-            ("x-amz-trailer", "x-amz-checksum-crc32".to_owned()),
-        ];
-        let params = v4::SigningParams::builder()
-            .identity(&identity)
-            .region("us-east-1")
-            .name("s3")
-            .time(std::time::SystemTime::now())
-            .settings(SigningSettings::default())
-            .build()
-            .unwrap()
-            .into();
-        let signable = SignableRequest::new(
-            "PUT",
-            &url,
-            headers.iter().map(|(k, v)| (*k, v.as_str())),
-            SignableBody::Precomputed(payload.to_owned()),
-        )
-        .unwrap();
-        let (instructions, _) = sign(signable, &params).unwrap().into_parts();
-        let mut request = reqwest::Client::new().put(&url).body(body.clone());
-        for (k, v) in &headers {
-            if *k != "host" {
-                request = request.header(*k, v);
-            }
-        }
-        for (k, v) in instructions.headers() {
-            request = request.header(k, v);
-        }
-        let response = request.send().await.unwrap();
+        let response = streaming_put(&tp, "chunks/garbage.bin", payload, "aws-chunked", body).await;
         let status = response.status().as_u16();
         let text = response.text().await.unwrap();
         assert!(
