@@ -153,7 +153,7 @@ impl Platform {
             core.verifier.clone(),
             core.store.clone(),
             &lab_addresses(&endpoints),
-            clock,
+            clock.clone(),
         )
         .await?;
 
@@ -182,6 +182,12 @@ impl Platform {
                 stopped.clone(),
             ));
         }
+        tasks.spawn(crate::s3::lifecycle_sweeps(
+            core.s3.objects.clone(),
+            clock,
+            Duration::from_secs(config.s3.lifecycle_sweep_seconds),
+            stopped.clone(),
+        ));
         tasks.spawn(background(
             core.identity.clone(),
             core.oidc,

@@ -148,6 +148,8 @@ config_section! {
         max_object_size: u64 = "5497558138880",
         /// Largest file a browser POST upload (a form with a signed policy) may carry, in bytes. The file is held in memory while its policy is checked; larger files take a multipart upload.
         max_post_object_size: u64 = "134217728",
+        /// Seconds between two applications of the buckets' lifecycle rules (expirations, aborts of unfinished multipart uploads).
+        lifecycle_sweep_seconds: u64 = "3600",
         /// Client whose tokens STS accepts: the token's `aud` must contain it or its `azp` must equal it.
         sts_client_id: String = "onyxia-minio",
         /// Longest lifetime of STS credentials, in seconds (DurationSeconds above it is refused).

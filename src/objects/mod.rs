@@ -3,6 +3,7 @@
 
 mod blob;
 pub mod checksum;
+pub mod lifecycle;
 pub mod list;
 mod model;
 mod multipart;
@@ -333,6 +334,26 @@ impl ObjectStore {
             let existed = old.is_some();
             let unreferenced = txn::discard(w, old.into_iter().flat_map(|o| o.segments))?;
             Ok((existed, unreferenced))
+        })
+    }
+
+    /// Deletes an object if it is still the one `judged` accepts (a sweep's decision must not
+    /// reach an object written since); returns whether it did.
+    pub fn delete_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        judged: impl FnOnce(&ObjectRecord) -> bool,
+    ) -> Result<bool> {
+        self.write_then_reap(Vec::new(), |w| {
+            let id = object_key(bucket, key);
+            match w.get(&OBJECTS, &id)? {
+                Some(object) if judged(&object) => {
+                    w.remove(&OBJECTS, &id)?;
+                    Ok((true, txn::discard(w, object.segments)?))
+                }
+                _ => Ok((false, Vec::new())),
+            }
         })
     }
 

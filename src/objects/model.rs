@@ -29,6 +29,8 @@ pub struct BucketRecord {
     pub acl: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_access_block: Option<PublicAccessBlock>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle: Option<Vec<super::lifecycle::LifecycleRule>>,
 }
 
 /// What a bucket refuses to make public (S3's PublicAccessBlockConfiguration).

@@ -84,6 +84,8 @@ pub fn action_of(op: &str) -> String {
         "PutBucketCors" | "DeleteBucketCors" => "PutBucketCORS",
         "DeleteBucketTagging" => "PutBucketTagging",
         "ListObjectVersions" => "ListBucketVersions",
+        "PutBucketLifecycleConfiguration" | "DeleteBucketLifecycle" => "PutLifecycleConfiguration",
+        "GetBucketLifecycleConfiguration" => "GetLifecycleConfiguration",
         other => other,
     };
     format!("s3:{action}")

@@ -93,6 +93,9 @@ forward! {
     put_public_access_block / op_put_public_access_block: PutPublicAccessBlockInput => PutPublicAccessBlockOutput;
     get_public_access_block / op_get_public_access_block: GetPublicAccessBlockInput => GetPublicAccessBlockOutput;
     delete_public_access_block / op_delete_public_access_block: DeletePublicAccessBlockInput => DeletePublicAccessBlockOutput;
+    put_bucket_lifecycle_configuration / op_put_bucket_lifecycle_configuration: PutBucketLifecycleConfigurationInput => PutBucketLifecycleConfigurationOutput;
+    get_bucket_lifecycle_configuration / op_get_bucket_lifecycle_configuration: GetBucketLifecycleConfigurationInput => GetBucketLifecycleConfigurationOutput;
+    delete_bucket_lifecycle / op_delete_bucket_lifecycle: DeleteBucketLifecycleInput => DeleteBucketLifecycleOutput;
     get_bucket_policy_status / op_get_bucket_policy_status: GetBucketPolicyStatusInput => GetBucketPolicyStatusOutput;
     put_object / op_put_object: PutObjectInput => PutObjectOutput;
     get_object / op_get_object: GetObjectInput => GetObjectOutput;

@@ -11,6 +11,7 @@ pub mod keys;
 mod ops_acl;
 mod ops_attributes;
 mod ops_bucket;
+mod ops_lifecycle;
 mod ops_multipart;
 mod ops_object;
 mod ops_public;
@@ -80,6 +81,43 @@ async fn log_outcome(
         tracing::debug!(%method, path, status, "S3 request refused");
     }
     response
+}
+
+/// Applies the buckets' lifecycle rules every `period` (and once at start) until the platform
+/// stops; the store's work runs on the blocking pool.
+pub async fn lifecycle_sweeps(
+    objects: Arc<ObjectStore>,
+    clock: Clock,
+    period: std::time::Duration,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let mut tick = tokio::time::interval(period.max(std::time::Duration::from_secs(1)));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                let (objects, now) = (objects.clone(), clock.millis());
+                match crate::blocking::run(move || objects.apply_lifecycle(now)).await {
+                    Ok(Ok(swept)) if swept.expired + swept.aborted > 0 => tracing::info!(
+                        expired = swept.expired,
+                        aborted = swept.aborted,
+                        "lifecycle rules applied"
+                    ),
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => {
+                        tracing::warn!(error = %crate::markup::chain(&e), "cannot apply lifecycle rules");
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %crate::markup::chain(&e), "cannot apply lifecycle rules");
+                    }
+                }
+            }
+            changed = stopped.changed() => {
+                if changed.is_err() || *stopped.borrow() {
+                    return Ok(());
+                }
+            }
+        }
+    }
 }
 
 /// What the rest of the platform keeps of the S3 part.
