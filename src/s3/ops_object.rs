@@ -18,8 +18,41 @@ use crate::objects::{ObjectRecord, PutSpec, ReadError, Source, Target};
 /// the version is refused), and whether policies refused it.
 type BatchEntry = (String, Option<String>, Result<bool, S3Error>, bool);
 
+/// How a listing writes keys and prefixes: as they are, or url-encoded when the client asked
+/// (`encoding-type=url`).
+#[derive(Clone, Copy)]
+pub(super) struct KeyEncoding {
+    url: bool,
+}
+
+impl KeyEncoding {
+    pub(super) fn of(requested: Option<&EncodingType>) -> Self {
+        KeyEncoding {
+            url: requested.is_some_and(|e| e.as_str() == EncodingType::URL),
+        }
+    }
+
+    pub(super) fn apply(self, text: &str) -> String {
+        if self.url {
+            url_encode(text)
+        } else {
+            text.to_owned()
+        }
+    }
+
+    /// A page's common prefixes, encoded.
+    pub(super) fn prefixes(self, page: &crate::objects::list::ListPage) -> Vec<CommonPrefix> {
+        page.common_prefixes
+            .iter()
+            .map(|p| CommonPrefix {
+                prefix: Some(self.apply(p)),
+            })
+            .collect()
+    }
+}
+
 /// Encodes for `encoding-type=url` (everything but unreserved characters and `/`).
-pub(super) fn url_encode(text: &str) -> String {
+fn url_encode(text: &str) -> String {
     const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
         .remove(b'-')
         .remove(b'_')
@@ -377,11 +410,8 @@ impl S3Backend {
         req: S3Request<ListObjectsInput>,
     ) -> S3Result<S3Response<ListObjectsOutput>> {
         let input = req.input;
-        let url = input
-            .encoding_type
-            .as_ref()
-            .is_some_and(|e| e.as_str() == EncodingType::URL);
-        let enc = |s: &str| if url { url_encode(s) } else { s.to_owned() };
+        let encoding = KeyEncoding::of(input.encoding_type.as_ref());
+        let enc = |s: &str| encoding.apply(s);
         let (page, max) = self.list_page(
             &input.bucket,
             input.prefix.clone(),
@@ -400,13 +430,7 @@ impl S3Backend {
                 entry
             })
             .collect();
-        let common_prefixes = page
-            .common_prefixes
-            .iter()
-            .map(|p| CommonPrefix {
-                prefix: Some(enc(p)),
-            })
-            .collect();
+        let common_prefixes = encoding.prefixes(&page);
         Ok(S3Response::new(ListObjectsOutput {
             name: Some(input.bucket),
             prefix: Some(enc(input.prefix.as_deref().unwrap_or_default())),
@@ -432,11 +456,8 @@ impl S3Backend {
         use base64::Engine;
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let input = req.input;
-        let url = input
-            .encoding_type
-            .as_ref()
-            .is_some_and(|e| e.as_str() == EncodingType::URL);
-        let enc = |s: &str| if url { url_encode(s) } else { s.to_owned() };
+        let encoding = KeyEncoding::of(input.encoding_type.as_ref());
+        let enc = |s: &str| encoding.apply(s);
         let after = match input
             .continuation_token
             .as_deref()
@@ -477,13 +498,7 @@ impl S3Backend {
                 entry
             })
             .collect();
-        let common_prefixes = page
-            .common_prefixes
-            .iter()
-            .map(|p| CommonPrefix {
-                prefix: Some(enc(p)),
-            })
-            .collect();
+        let common_prefixes = encoding.prefixes(&page);
         Ok(S3Response::new(ListObjectsV2Output {
             name: Some(input.bucket),
             prefix: Some(enc(input.prefix.as_deref().unwrap_or_default())),

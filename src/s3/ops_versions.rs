@@ -7,7 +7,7 @@ use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::backend::{S3Backend, etag, timestamp};
-use super::ops_object::url_encode;
+use super::ops_object::KeyEncoding;
 
 /// The one version id a never-versioned bucket has.
 pub const NULL_VERSION: &str = "null";
@@ -61,11 +61,8 @@ impl S3Backend {
             key_marker,
             input.max_keys,
         )?;
-        let url = input
-            .encoding_type
-            .as_ref()
-            .is_some_and(|e| e.as_str() == EncodingType::URL);
-        let enc = |s: &str| if url { url_encode(s) } else { s.to_owned() };
+        let encoding = KeyEncoding::of(input.encoding_type.as_ref());
+        let enc = |s: &str| encoding.apply(s);
         let owner = self.bucket_owner(&input.bucket)?;
         let versions = page
             .objects
@@ -84,13 +81,7 @@ impl S3Backend {
                 ..Default::default()
             })
             .collect();
-        let common_prefixes = page
-            .common_prefixes
-            .iter()
-            .map(|p| CommonPrefix {
-                prefix: Some(enc(p)),
-            })
-            .collect();
+        let common_prefixes = encoding.prefixes(&page);
         let next_key_marker = page
             .truncated
             .then(|| page.last.as_deref().map(enc))
