@@ -105,6 +105,11 @@ fn version_action_of(op: &str) -> Option<&'static str> {
     })
 }
 
+/// The canned ACL a write names in its `x-amz-acl` header.
+fn acl_header(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers.get("x-amz-acl").and_then(|v| v.to_str().ok())
+}
+
 /// The session token of a request: the header, or the query of a presigned URL.
 fn session_token(headers: &axum::http::HeaderMap, query: &[(String, String)]) -> Option<String> {
     if let Some(v) = headers
@@ -279,11 +284,7 @@ impl Access {
     /// (reading) grants the action.
     fn acl_allows(&self, principal: &Principal, action: &str, resource: &str) -> bool {
         let anonymous = matches!(principal, Principal::Anonymous);
-        let (bucket, key) = match resource.split_once('/') {
-            Some((bucket, key)) => (bucket, Some(key)),
-            None => (resource, None),
-        };
-        let Ok(record) = self.objects.bucket(bucket) else {
+        let Some(record) = self.bucket_of(resource) else {
             return false;
         };
         if record
@@ -295,34 +296,30 @@ impl Access {
         if Canned::of(record.acl.as_deref()).bucket_allows(anonymous, action) {
             return true;
         }
-        key.is_some_and(|key| {
+        resource.split_once('/').is_some_and(|(bucket, key)| {
             self.objects.head(bucket, key).is_ok_and(|object| {
                 Canned::of(object.acl.as_deref()).object_allows(anonymous, action)
             })
         })
     }
 
-    /// Setting an ACL with a write (`x-amz-acl` other than private) also needs the ACL's
-    /// permission, as on AWS.
+    /// Setting an ACL with a write (an `x-amz-acl` other than private, as a header or a POST
+    /// form's field) also needs the ACL's permission, as on AWS.
     fn require_acl_change(
         &self,
         principal: &Principal,
-        headers: &axum::http::HeaderMap,
+        acl: Option<&str>,
         action: &str,
         resource: &str,
     ) -> S3Result<()> {
-        let Some(acl) = headers.get("x-amz-acl").and_then(|v| v.to_str().ok()) else {
+        let Some(acl) = acl else {
             return Ok(());
         };
         if Canned::parse(acl).is_ok_and(|c| c == Canned::Private) {
             return Ok(());
         }
-        if self
-            .bucket_of(resource)
-            .and_then(|b| b.public_access_block)
-            .is_some_and(|b| b.block_public_acls)
-        {
-            return Err(super::ops_public::blocked("public ACLs"));
+        if let Some(bucket) = self.bucket_of(resource) {
+            super::ops_public::refuse_public_acl(&bucket)?;
         }
         self.require(principal, action, resource, BTreeMap::new())
     }
@@ -447,7 +444,8 @@ impl S3Access for Access {
                     _ => "",
                 };
                 if !acl_action.is_empty() {
-                    self.require_acl_change(&principal, cx.headers(), acl_action, &resource)?;
+                    let acl = acl_header(cx.headers());
+                    self.require_acl_change(&principal, acl, acl_action, &resource)?;
                 }
             }
             (_, None) => {
@@ -489,11 +487,8 @@ impl S3Access for Access {
         let principal = principal_of(req);
         let resource = format!("{}/{}", req.input.bucket, req.input.key);
         self.require(&principal, "s3:PutObject", &resource, BTreeMap::new())?;
-        let mut headers = axum::http::HeaderMap::new();
-        if let Some(acl) = req.input.acl.as_ref().and_then(|a| a.as_str().parse().ok()) {
-            headers.insert("x-amz-acl", acl);
-        }
-        self.require_acl_change(&principal, &headers, "s3:PutObjectAcl", &resource)
+        let acl = req.input.acl.as_ref().map(|a| a.as_str());
+        self.require_acl_change(&principal, acl, "s3:PutObjectAcl", &resource)
     }
 
     async fn list_object_versions(
@@ -514,7 +509,8 @@ impl S3Access for Access {
         let principal = principal_of(req);
         self.require_copy(&principal, &input.copy_source, &input.bucket, &input.key)?;
         let resource = format!("{}/{}", input.bucket, input.key);
-        self.require_acl_change(&principal, &req.headers, "s3:PutObjectAcl", &resource)
+        let acl = acl_header(&req.headers);
+        self.require_acl_change(&principal, acl, "s3:PutObjectAcl", &resource)
     }
 
     async fn upload_part_copy(&self, req: &mut S3Request<UploadPartCopyInput>) -> S3Result<()> {

@@ -56,13 +56,10 @@ macro_rules! requested {
 
 /// A public ACL where the bucket blocks them (`BlockPublicAcls`) is refused.
 pub fn refuse_if_blocked(bucket: &crate::objects::BucketRecord, canned: Canned) -> S3Result<()> {
-    let blocks = bucket
-        .public_access_block
-        .is_some_and(|b| b.block_public_acls);
-    if blocks && canned != Canned::Private {
-        return Err(super::ops_public::blocked("public ACLs"));
+    match canned {
+        Canned::Private => Ok(()),
+        _ => super::ops_public::refuse_public_acl(bucket),
     }
-    Ok(())
 }
 
 /// The canned ACL of a write that names one (`x-amz-acl` on CreateBucket, PutObject, …).

@@ -19,6 +19,18 @@ pub fn blocked(what: &str) -> S3Error {
     )
 }
 
+/// Refuses setting a public ACL on a bucket, or on an object in it, when the bucket blocks
+/// them (`BlockPublicAcls`).
+pub fn refuse_public_acl(bucket: &crate::objects::BucketRecord) -> S3Result<()> {
+    if bucket
+        .public_access_block
+        .is_some_and(|b| b.block_public_acls)
+    {
+        return Err(blocked("public ACLs"));
+    }
+    Ok(())
+}
+
 impl S3Backend {
     pub(super) async fn op_put_public_access_block(
         &self,
