@@ -96,19 +96,18 @@ pub async fn lifecycle_sweeps(
         tokio::select! {
             _ = tick.tick() => {
                 let (objects, now) = (objects.clone(), clock.millis());
-                match crate::blocking::run(move || objects.apply_lifecycle(now)).await {
-                    Ok(Ok(swept)) if swept.expired + swept.aborted > 0 => tracing::info!(
+                let swept = crate::blocking::run(move || objects.apply_lifecycle(now))
+                    .await
+                    .map_err(|e| crate::markup::chain(&e))
+                    .and_then(|outcome| outcome.map_err(|e| crate::markup::chain(&e)));
+                match swept {
+                    Ok(swept) if swept.expired + swept.aborted > 0 => tracing::info!(
                         expired = swept.expired,
                         aborted = swept.aborted,
                         "lifecycle rules applied"
                     ),
-                    Ok(Ok(_)) => {}
-                    Ok(Err(e)) => {
-                        tracing::warn!(error = %crate::markup::chain(&e), "cannot apply lifecycle rules");
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %crate::markup::chain(&e), "cannot apply lifecycle rules");
-                    }
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(%error, "cannot apply lifecycle rules"),
                 }
             }
             changed = stopped.changed() => {
@@ -163,12 +162,14 @@ pub fn build(
         region: config.s3.region.clone(),
     };
     let mut builder = S3ServiceBuilder::new(backend);
-    // s3s reads a POST upload's file into memory before checking its policy: bound it.
-    let mut s3s_config = s3s::config::S3Config::default();
-    s3s_config.post_object_max_file_size = config
+    // s3s reads a POST upload's file into memory before checking its policy: bound it (and
+    // the layer that completes the form's key reads the same form).
+    let post_limit = config
         .s3
         .max_post_object_size
         .min(config.s3.max_object_size);
+    let mut s3s_config = s3s::config::S3Config::default();
+    s3s_config.post_object_max_file_size = post_limit;
     builder.set_config(Arc::new(s3s::config::StaticConfigProvider::new(Arc::new(
         s3s_config,
     ))));
@@ -200,12 +201,8 @@ pub fn build(
     let router = Router::new()
         .fallback_service(handled)
         .layer(axum::middleware::from_fn(payload::verify_documents))
-        .layer(axum::middleware::from_fn({
-            let limit = config
-                .s3
-                .max_post_object_size
-                .min(config.s3.max_object_size);
-            move |request, next| post_form::complete_key(limit, request, next)
+        .layer(axum::middleware::from_fn(move |request, next| {
+            post_form::complete_key(post_limit, request, next)
         }))
         .layer(axum::middleware::from_fn_with_state(
             cors::CorsState {
