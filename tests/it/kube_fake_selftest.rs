@@ -53,14 +53,8 @@ fn api_error(e: kube::Error) -> (u16, String, String) {
 }
 
 /// Polls until `check` holds, for at most five seconds.
-async fn eventually<F: AsyncFnMut() -> bool>(what: &str, mut check: F) {
-    for _ in 0..100 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for {what}");
+async fn eventually<F: AsyncFnMut() -> bool>(what: &str, check: F) {
+    crate::support::eventually(what, Duration::from_secs(5), check).await;
 }
 
 fn is_ready(pod: &Pod) -> bool {

@@ -251,24 +251,19 @@ async fn the_sweep_expires_objects_and_aborts_forgotten_uploads() {
     };
     // Two days on: the temporary object is past its day, the upload not past its three.
     tp.advance(2 * 86_400);
-    let mut waited = Duration::ZERO;
-    while keys().await.contains(&"tmp/a".to_owned()) {
-        assert!(waited < Duration::from_secs(10), "tmp/a did not expire");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        waited += Duration::from_millis(100);
-    }
+    eventually("tmp/a to expire", Duration::from_secs(10), async || {
+        !keys().await.contains(&"tmp/a".to_owned())
+    })
+    .await;
     assert_eq!(keys().await, ["keep/b"]);
     assert_eq!(uploads().await, 1);
     tp.advance(2 * 86_400);
-    let mut waited = Duration::ZERO;
-    while uploads().await > 0 {
-        assert!(
-            waited < Duration::from_secs(10),
-            "the upload was not aborted"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        waited += Duration::from_millis(100);
-    }
+    eventually(
+        "the upload to be aborted",
+        Duration::from_secs(10),
+        async || uploads().await == 0,
+    )
+    .await;
     let gone = s3
         .upload_part()
         .bucket("swept")

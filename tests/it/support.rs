@@ -205,3 +205,16 @@ pub fn missing(what: &str, reason: &str) -> ! {
          (they are ignored by a plain `cargo test`)"
     );
 }
+
+/// Polls every 50 ms until `check` holds; fails the test after `within`.
+pub async fn eventually<F: AsyncFnMut() -> bool>(
+    what: &str,
+    within: std::time::Duration,
+    mut check: F,
+) {
+    let started = std::time::Instant::now();
+    while !check().await {
+        assert!(started.elapsed() < within, "timed out waiting for {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
