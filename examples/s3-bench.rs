@@ -1,5 +1,5 @@
 //! S3 load generator for scripts/bench-s3.sh: small-object PUT/GET rates and large-object
-//! throughput with aws-sdk-s3, against the server named by AWS_ENDPOINT_URL and the root keys
+//! throughput with aws-sdk-s3, then small-object rates on a versioned bucket, against the server named by AWS_ENDPOINT_URL and the root keys
 //! in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY. Every loop is bounded in time or count.
 
 use std::sync::Arc;
@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use bytes::Bytes;
 
 const CONCURRENCY: usize = 16;
@@ -75,41 +76,7 @@ async fn main() {
         println!("PUT {path}: {:.1} s", started.elapsed().as_secs_f64());
         return;
     }
-    let small = Bytes::from(vec![7u8; 4096]);
-
-    let c = s3.clone();
-    let put_rate = rate(10, move |w, i| {
-        let (c, body) = (c.clone(), small.clone());
-        async move {
-            c.put_object()
-                .bucket("bench")
-                .key(format!("small/{w}/{}", i % 500))
-                .body(ByteStream::from(body))
-                .send()
-                .await
-                .expect("PUT");
-        }
-    })
-    .await;
-    println!("PUT 4 KiB, {CONCURRENCY} clients: {put_rate:.0} /s");
-
-    let c = s3.clone();
-    let get_rate = rate(10, move |w, i| {
-        let c = c.clone();
-        async move {
-            let out = c
-                .get_object()
-                .bucket("bench")
-                .key(format!("small/{w}/{}", i % 100))
-                .send()
-                .await
-                .expect("GET");
-            let body = out.body.collect().await.expect("GET body");
-            assert_eq!(body.into_bytes().len(), 4096);
-        }
-    })
-    .await;
-    println!("GET 4 KiB, {CONCURRENCY} clients: {get_rate:.0} /s");
+    small_rates(&s3, "bench", "").await;
 
     let large = Bytes::from(
         (0..64 * 1024 * 1024)
@@ -172,4 +139,96 @@ async fn main() {
         "GET 64 MiB, {CONCURRENCY} clients: {:.0} MB/s",
         total as f64 / started.elapsed().as_secs_f64() / 1e6
     );
+
+    // The same small-object rates on a versioned bucket, where every PUT keeps the version it
+    // replaces (about five versions a key by the end), then reads of noncurrent versions.
+    let _ = s3.create_bucket().bucket("bench-versioned").send().await;
+    let enabled = VersioningConfiguration::builder()
+        .status(BucketVersioningStatus::Enabled)
+        .build();
+    s3.put_bucket_versioning()
+        .bucket("bench-versioned")
+        .versioning_configuration(enabled)
+        .send()
+        .await
+        .expect("enable versioning");
+    small_rates(&s3, "bench-versioned", ", versioned bucket").await;
+    let listed = s3
+        .list_object_versions()
+        .bucket("bench-versioned")
+        .prefix("small/0/")
+        .send()
+        .await
+        .expect("ListObjectVersions");
+    let old: Arc<Vec<(String, String)>> = Arc::new(
+        listed
+            .versions()
+            .iter()
+            .filter(|v| v.is_latest() == Some(false))
+            .map(|v| {
+                (
+                    v.key().unwrap().to_owned(),
+                    v.version_id().unwrap().to_owned(),
+                )
+            })
+            .collect(),
+    );
+    assert!(!old.is_empty(), "noncurrent versions to read");
+    let c = s3.clone();
+    let version_rate = rate(10, move |w, i| {
+        let (c, old) = (c.clone(), old.clone());
+        async move {
+            let (key, version) = &old[(w * 7919 + i as usize) % old.len()];
+            let out = c
+                .get_object()
+                .bucket("bench-versioned")
+                .key(key)
+                .version_id(version)
+                .send()
+                .await
+                .expect("GET version");
+            let body = out.body.collect().await.expect("GET body");
+            assert_eq!(body.into_bytes().len(), 4096);
+        }
+    })
+    .await;
+    println!("GET 4 KiB noncurrent version, {CONCURRENCY} clients: {version_rate:.0} /s");
+}
+
+/// 4 KiB PUT then GET rates on `bucket` (PUTs cycle over 500 keys a worker).
+async fn small_rates(s3: &aws_sdk_s3::Client, bucket: &'static str, label: &str) {
+    let small = Bytes::from(vec![7u8; 4096]);
+    let c = s3.clone();
+    let put_rate = rate(10, move |w, i| {
+        let (c, body) = (c.clone(), small.clone());
+        async move {
+            c.put_object()
+                .bucket(bucket)
+                .key(format!("small/{w}/{}", i % 500))
+                .body(ByteStream::from(body))
+                .send()
+                .await
+                .expect("PUT");
+        }
+    })
+    .await;
+    println!("PUT 4 KiB{label}, {CONCURRENCY} clients: {put_rate:.0} /s");
+
+    let c = s3.clone();
+    let get_rate = rate(10, move |w, i| {
+        let c = c.clone();
+        async move {
+            let out = c
+                .get_object()
+                .bucket(bucket)
+                .key(format!("small/{w}/{}", i % 100))
+                .send()
+                .await
+                .expect("GET");
+            let body = out.body.collect().await.expect("GET body");
+            assert_eq!(body.into_bytes().len(), 4096);
+        }
+    })
+    .await;
+    println!("GET 4 KiB{label}, {CONCURRENCY} clients: {get_rate:.0} /s");
 }

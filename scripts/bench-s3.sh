@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# S3 benchmarks: 4 KiB PUT/GET rates and 64 MiB throughput with 16 clients; then, on a fresh
+# S3 benchmarks: 4 KiB PUT/GET rates and 64 MiB throughput with 16 clients, 4 KiB rates on a
+# versioned bucket (and GETs of noncurrent versions); then, on a fresh
 # server, its peak resident memory while one 2 GiB object streams in. All on 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,10 +1,13 @@
 //! Lifecycle rules of a bucket and the sweep that applies them: current objects expire a
 //! number of days after their creation (counted to the next midnight UTC, as S3 counts) or on
-//! a date, and multipart uploads left unfinished are aborted some days after they began.
+//! a date (in a versioned bucket: a delete marker hides them), noncurrent versions some days
+//! after a newer one replaced them, delete markers left without any version go, and multipart
+//! uploads left unfinished are aborted some days after they began.
 
 use serde::{Deserialize, Serialize};
 
-use super::model::{BUCKETS, OBJECTS, ObjectRecord};
+use super::model::{BUCKETS, OBJECTS, ObjectRecord, VERSIONS};
+use super::versions::{key_rows, remove_row_if, split_row};
 use super::{ObjectStore, Result, bucket_range};
 
 const DAY_MS: u64 = 86_400_000;
@@ -27,17 +30,20 @@ pub struct LifecycleRule {
     pub expiration_date: Option<u64>,
     /// Unfinished multipart uploads are aborted this many days after they began.
     pub abort_incomplete_days: Option<u32>,
-    /// Kept and shown; without versions there are no delete markers to remove.
+    /// Delete markers that are a key's only version are removed.
     #[serde(default)]
     pub expired_object_delete_marker: bool,
-    /// Kept and shown; there are no noncurrent versions to expire yet.
+    /// Noncurrent versions are removed this many days after they became noncurrent.
     pub noncurrent_days: Option<u32>,
 }
 
 /// What one sweep did.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Swept {
+    /// Current objects deleted (or hidden behind a delete marker).
     pub expired: usize,
+    /// Noncurrent versions and lone delete markers removed for good.
+    pub removed_versions: usize,
     pub aborted: usize,
 }
 
@@ -77,6 +83,7 @@ impl ObjectStore {
                 continue;
             }
             swept.expired += self.expire_objects(&name, &rules, now)?;
+            swept.removed_versions += self.expire_versions(&name, &rules, now)?;
             swept.aborted += self.abort_stale_uploads(&name, &rules, now)?;
         }
         Ok(swept)
@@ -109,6 +116,62 @@ impl ObjectStore {
             }
         }
         Ok(count)
+    }
+
+    /// Removes noncurrent versions past their rules' days, and delete markers that hide
+    /// nothing any more.
+    fn expire_versions(&self, bucket: &str, rules: &[LifecycleRule], now: u64) -> Result<usize> {
+        let (mut start, end) = bucket_range(bucket);
+        let mut doomed = Vec::new();
+        loop {
+            let batch = self.store.range(&VERSIONS, &start, Some(&end), 512)?;
+            let Some((last, _)) = batch.last() else {
+                break;
+            };
+            start = format!("{last}\0");
+            for (row, version) in &batch {
+                let Some((key, _)) = split_row(row) else {
+                    continue;
+                };
+                let old_enough = |r: &LifecycleRule| {
+                    r.noncurrent_days.is_some_and(|days| {
+                        version
+                            .noncurrent_since
+                            .is_some_and(|since| now >= after_days(since, days))
+                    })
+                };
+                let expires = rules
+                    .iter()
+                    .any(|r| r.selects(key, version) && old_enough(r));
+                let lone_marker = version.delete_marker
+                    && rules
+                        .iter()
+                        .any(|r| r.expired_object_delete_marker && key.starts_with(&r.prefix))
+                    && self.only_version(bucket, key)?;
+                if expires || lone_marker {
+                    doomed.push((row.clone(), version.version().to_owned()));
+                }
+            }
+        }
+        let mut count = 0;
+        for (row, version) in doomed {
+            if self.write_then_reap(Vec::new(), |w| {
+                remove_row_if(w, &row, |v| v.version() == version)
+            })? {
+                count += 1;
+            }
+        }
+        Ok(count)
+    }
+
+    /// Whether a key has exactly one version, noncurrent (a delete marker alone).
+    fn only_version(&self, bucket: &str, key: &str) -> Result<bool> {
+        let (start, end) = key_rows(bucket, key);
+        Ok(self
+            .store
+            .get(&OBJECTS, &super::object_key(bucket, key))?
+            .is_none()
+            && self.store.range(&VERSIONS, &start, Some(&end), 2)?.len() == 1)
     }
 
     fn abort_stale_uploads(

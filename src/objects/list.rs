@@ -27,7 +27,7 @@ pub struct ListPage {
 }
 
 /// The common prefix `key` rolls up into, if the delimiter appears after the prefix.
-fn roll_up<'a>(key: &'a str, prefix: &str, delimiter: Option<&str>) -> Option<&'a str> {
+pub(super) fn roll_up<'a>(key: &'a str, prefix: &str, delimiter: Option<&str>) -> Option<&'a str> {
     let delimiter = delimiter.filter(|d| !d.is_empty())?;
     let rest = &key[prefix.len()..];
     rest.find(delimiter)
@@ -120,6 +120,9 @@ mod tests {
             checksums: Default::default(),
             parts: None,
             acl: None,
+            version_id: None,
+            delete_marker: false,
+            noncurrent_since: None,
         }
     }
 

@@ -13,6 +13,8 @@ mod put;
 mod put_tests;
 mod read;
 mod txn;
+pub mod version_list;
+pub mod versions;
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -26,6 +28,7 @@ pub use model::*;
 pub use multipart::MAX_PARTS;
 pub use put::{BodyError, BodyStream, PutOutcome, PutSpec, Source, Target};
 pub use read::{ByteStream, ReadError};
+pub use versions::Deleted;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ObjectError {
@@ -41,6 +44,10 @@ pub enum ObjectError {
     InvalidBucketName(String),
     #[error("The specified key does not exist")]
     NoSuchKey,
+    #[error("The specified version does not exist")]
+    NoSuchVersion,
+    #[error("The specified method is not allowed against a delete marker")]
+    DeleteMarker,
     #[error("Object name is not valid: {0}")]
     InvalidObjectName(String),
     #[error("Your key is too long")]
@@ -164,8 +171,10 @@ impl ObjectStore {
 
     fn referenced_blobs(&self) -> Result<HashSet<BlobId>> {
         let mut set = HashSet::new();
-        for (_, o) in self.store.scan(&OBJECTS)? {
-            set.extend(o.segments.into_iter().map(|s| s.blob));
+        for table in [&OBJECTS, &VERSIONS] {
+            for (_, o) in self.store.scan(table)? {
+                set.extend(o.segments.into_iter().map(|s| s.blob));
+            }
         }
         for (_, p) in self.store.scan(&PARTS)? {
             set.insert(p.segment.blob);
@@ -245,12 +254,19 @@ impl ObjectStore {
         })
     }
 
-    /// Deletes an empty bucket; its unfinished multipart uploads are aborted with it.
+    /// Sets a bucket's versioning state (it never returns to "never enabled").
+    pub fn set_versioning(&self, name: &str, state: Versioning) -> Result<()> {
+        self.update_bucket(name, |b| b.versioning = Some(state))
+    }
+
+    /// Deletes an empty bucket (no object, no version, no delete marker); its unfinished
+    /// multipart uploads are aborted with it.
     pub fn delete_bucket(&self, name: &str) -> Result<()> {
         let (start, end) = bucket_range(name);
         self.write_then_reap(Vec::new(), |w| {
             w.get(&BUCKETS, name)?.ok_or(ObjectError::NoSuchBucket)?;
-            if !w.range(&OBJECTS, &start, &end, 1)?.is_empty() {
+            if !w.range(&OBJECTS, &start, &end, 1)?.is_empty() || versions::any_in_bucket(w, name)?
+            {
                 return Err(ObjectError::BucketNotEmpty);
             }
             // No other write commits meanwhile, so this list is complete.
@@ -272,6 +288,26 @@ impl ObjectStore {
                 self.bucket(bucket)?;
                 Err(ObjectError::NoSuchKey)
             }
+        }
+    }
+
+    /// A version of an object: the current one (`None`), or the one with this id, which may
+    /// be a delete marker.
+    pub fn head_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<ObjectRecord> {
+        match version {
+            None => self.head(bucket, key),
+            Some(v) => match versions::find(&self.store, bucket, key, v) {
+                Err(ObjectError::NoSuchVersion) => {
+                    self.bucket(bucket)?;
+                    Err(ObjectError::NoSuchVersion)
+                }
+                found => found,
+            },
         }
     }
 
@@ -301,14 +337,14 @@ impl ObjectStore {
 
     /// Commits new bytes (an object or a part) in a transaction of its own. File blobs must
     /// already be durable; inline bytes are written in the same transaction.
-    fn commit(&self, change: txn::Change) -> Result<()> {
-        self.write_then_reap(change.fresh(), |w| Ok(((), change.commit(w)?)))
+    fn commit(&self, mut change: txn::Change) -> Result<Option<String>> {
+        self.write_then_reap(change.fresh(), |w| change.commit(w))
     }
 
     /// Like [`ObjectStore::commit`], but on the commit thread, where concurrent callers share
     /// one database transaction (group commit): many small writes cost one fsync, and no async
     /// worker waits for the disk.
-    async fn commit_grouped(&self, change: txn::Change) -> Result<()> {
+    async fn commit_grouped(&self, change: txn::Change) -> Result<Option<String>> {
         let fresh = change.fresh();
         let (reply, answer) = tokio::sync::oneshot::channel();
         let job = txn::CommitJob { change, reply };
@@ -318,7 +354,7 @@ impl ObjectStore {
         } else {
             Err(ObjectError::CommitterStopped)
         };
-        self.reap(outcome.map(|replaced| ((), replaced)), fresh)
+        self.reap(outcome, fresh)
     }
 
     /// Bytes of an inline blob; `None` once its object was replaced or deleted.
@@ -326,56 +362,107 @@ impl ObjectStore {
         Ok(self.store.get_raw(&INLINE, id.as_str())?)
     }
 
-    /// Deletes an object; deleting a missing key is not an error (S3 answers 204 either way).
-    pub fn delete(&self, bucket: &str, key: &str) -> Result<bool> {
+    /// Deletes an object as the bucket's versioning wants (see [`versions::delete_current`]),
+    /// or one version when `version` names it. Deleting a missing key or version is not an
+    /// error (S3 answers 204 either way): the answer is then `None`.
+    pub fn delete(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<Option<Deleted>> {
+        let now = self.clock.millis();
         self.write_then_reap(Vec::new(), |w| {
-            w.get(&BUCKETS, bucket)?.ok_or(ObjectError::NoSuchBucket)?;
-            let old = w.remove(&OBJECTS, &object_key(bucket, key))?;
-            let existed = old.is_some();
-            let unreferenced = txn::discard(w, old.into_iter().flat_map(|o| o.segments))?;
-            Ok((existed, unreferenced))
+            let versioning = w
+                .get(&BUCKETS, bucket)?
+                .ok_or(ObjectError::NoSuchBucket)?
+                .versioning;
+            match version {
+                None => versions::delete_current(w, versioning, bucket, key, now),
+                Some(v) => versions::delete_version(w, bucket, key, v),
+            }
         })
     }
 
-    /// Deletes an object if it is still the one `judged` accepts (a sweep's decision must not
-    /// reach an object written since); returns whether it did.
+    /// Deletes the current object if it is still the one `judged` accepts (a sweep's decision
+    /// must not reach an object written since), as a client's delete would (a delete marker in
+    /// a versioned bucket); returns whether it did.
     pub fn delete_if(
         &self,
         bucket: &str,
         key: &str,
         judged: impl FnOnce(&ObjectRecord) -> bool,
     ) -> Result<bool> {
+        let now = self.clock.millis();
         self.write_then_reap(Vec::new(), |w| {
-            let id = object_key(bucket, key);
-            match w.get(&OBJECTS, &id)? {
+            let Some(record) = w.get(&BUCKETS, bucket)? else {
+                return Ok((false, Vec::new()));
+            };
+            match w.get(&OBJECTS, &object_key(bucket, key))? {
                 Some(object) if judged(&object) => {
-                    w.remove(&OBJECTS, &id)?;
-                    Ok((true, txn::discard(w, object.segments)?))
+                    let (_, unreferenced) =
+                        versions::delete_current(w, record.versioning, bucket, key, now)?;
+                    Ok((true, unreferenced))
                 }
                 _ => Ok((false, Vec::new())),
             }
         })
     }
 
-    /// Changes an object's metadata (tags) in one transaction.
+    /// Changes an object's metadata (tags, ACL) in one transaction: the current object, or
+    /// the version `version` names.
     pub fn update_object(
         &self,
         bucket: &str,
         key: &str,
+        version: Option<&str>,
         change: impl FnOnce(&mut ObjectRecord),
     ) -> Result<()> {
         self.store.write(|w| {
             w.get(&BUCKETS, bucket)?.ok_or(ObjectError::NoSuchBucket)?;
             let id = object_key(bucket, key);
-            let mut object = w.get(&OBJECTS, &id)?.ok_or(ObjectError::NoSuchKey)?;
-            change(&mut object);
-            w.put(&OBJECTS, &id, &object)?;
-            Ok(())
+            match version {
+                Some(v) => versions::update(w, bucket, key, v, change),
+                None => {
+                    let mut object = w.get(&OBJECTS, &id)?.ok_or(ObjectError::NoSuchKey)?;
+                    change(&mut object);
+                    w.put(&OBJECTS, &id, &object)?;
+                    Ok(())
+                }
+            }
         })
     }
 
     pub fn list(&self, bucket: &str, query: &list::ListQuery) -> Result<list::ListPage> {
         self.bucket(bucket)?;
         list::list(&self.store, bucket, query)
+    }
+
+    pub fn list_versions(
+        &self,
+        bucket: &str,
+        query: &version_list::VersionQuery,
+    ) -> Result<version_list::VersionPage> {
+        self.bucket(bucket)?;
+        version_list::list_versions(&self.store, bucket, query)
+    }
+
+    /// The id of the delete marker that hides a key, if one does (asked after a read found no
+    /// current object).
+    pub fn latest_delete_marker(&self, bucket: &str, key: &str) -> Result<Option<String>> {
+        if self
+            .store
+            .get(&OBJECTS, &object_key(bucket, key))?
+            .is_some()
+        {
+            return Ok(None);
+        }
+        let (start, end) = versions::key_rows(bucket, key);
+        Ok(self
+            .store
+            .range(&VERSIONS, &start, Some(&end), 1)?
+            .pop()
+            .filter(|(_, v)| v.delete_marker)
+            .map(|(_, v)| v.version().to_owned()))
     }
 }

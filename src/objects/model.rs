@@ -31,6 +31,18 @@ pub struct BucketRecord {
     pub public_access_block: Option<PublicAccessBlock>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lifecycle: Option<Vec<super::lifecycle::LifecycleRule>>,
+    /// None while versioning was never enabled (a state a bucket cannot return to).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub versioning: Option<Versioning>,
+}
+
+/// A bucket's versioning state once it was first set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Versioning {
+    /// Each write makes a new version; a delete adds a delete marker.
+    Enabled,
+    /// Writes replace the `null` version; versions made while enabled are kept.
+    Suspended,
 }
 
 /// What a bucket refuses to make public (S3's PublicAccessBlockConfiguration).
@@ -101,7 +113,46 @@ pub struct ObjectRecord {
     /// Canned ACL (`public-read`, …); none is `private`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acl: Option<String>,
+    /// None is the `null` version (every object of a bucket never versioned, and writes to a
+    /// suspended one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    /// A delete marker: a version with no bytes that hides the ones before it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub delete_marker: bool,
+    /// When a newer version replaced this one (Unix milliseconds), for lifecycle rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noncurrent_since: Option<u64>,
 }
+
+impl ObjectRecord {
+    /// The version id clients see.
+    pub fn version(&self) -> &str {
+        self.version_id.as_deref().unwrap_or(NULL_VERSION)
+    }
+
+    /// A delete marker made at `now`.
+    pub fn delete_marker(version_id: Option<String>, now: u64) -> Self {
+        ObjectRecord {
+            segments: Vec::new(),
+            size: 0,
+            etag: String::new(),
+            last_modified: now,
+            headers: ObjectHeaders::default(),
+            metadata: BTreeMap::new(),
+            tags: Vec::new(),
+            checksums: Checksums::new(),
+            parts: None,
+            acl: None,
+            version_id,
+            delete_marker: true,
+            noncurrent_since: None,
+        }
+    }
+}
+
+/// The version id of objects written while versioning was off.
+pub const NULL_VERSION: &str = "null";
 
 /// A multipart upload in progress.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -130,6 +181,12 @@ pub struct PartRecord {
 pub const BUCKETS: Table<BucketRecord> = Table::new("s3_buckets");
 /// Keyed `bucket/key`: bucket names have no `/`, so one bucket's keys are one ordered range.
 pub const OBJECTS: Table<ObjectRecord> = Table::new("s3_objects");
+/// Every version of a key but the current object: noncurrent versions and delete markers,
+/// keyed `bucket/key\0<16 hex digits>` where the digits fall as versions get newer, so a key's
+/// versions are one range, newest first (keys hold no NUL). The current object, when the
+/// newest version is not a delete marker, is in [`OBJECTS`], so reads and listings of current
+/// objects never see this table.
+pub const VERSIONS: Table<ObjectRecord> = Table::new("s3_versions");
 /// Keyed by upload id.
 pub const UPLOADS: Table<UploadRecord> = Table::new("s3_uploads");
 /// Keyed `upload_id/00042` (part numbers zero-padded, so parts sort in order).

@@ -9,7 +9,7 @@ use super::blob::BlobId;
 use super::checksum::Checksums;
 use super::{BUCKETS, OBJECTS, PARTS, UPLOADS, object_key, part_key};
 use super::{ObjectError, ObjectRecord, ObjectStore, PartRecord, Precondition, Result};
-use super::{UploadRecord, names, txn};
+use super::{UploadRecord, names, txn, versions};
 
 /// Smallest size of every part but the last, as S3 enforces at completion.
 pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
@@ -89,12 +89,13 @@ impl ObjectStore {
             return Err(ObjectError::InvalidPartOrder);
         }
         self.write_then_reap(Vec::new(), |w| {
+            let versioning = w
+                .get(&BUCKETS, bucket)?
+                .ok_or(ObjectError::NoSuchBucket)?
+                .versioning;
             let upload = match w.get(&UPLOADS, id)? {
                 Some(u) if u.bucket == bucket && u.key == key => u,
-                _ => {
-                    w.get(&BUCKETS, bucket)?.ok_or(ObjectError::NoSuchBucket)?;
-                    return Err(ObjectError::NoSuchUpload);
-                }
+                _ => return Err(ObjectError::NoSuchUpload),
             };
             let mut segments = Vec::new();
             let mut md5s = Md5::new();
@@ -119,7 +120,7 @@ impl ObjectStore {
                     max: self.max_object_size,
                 });
             }
-            let record = ObjectRecord {
+            let mut record = ObjectRecord {
                 segments,
                 size,
                 etag: format!("{}-{}", hex::encode(md5s.finalize()), requested.len()),
@@ -131,15 +132,24 @@ impl ObjectStore {
                 checksums: Checksums::new(),
                 parts: Some(requested.len() as u32),
                 acl: upload.acl,
+                version_id: None,
+                delete_marker: false,
+                noncurrent_since: None,
             };
-            let oid = object_key(bucket, key);
-            let old = w.get(&OBJECTS, &oid)?;
-            precondition.check(old.as_ref())?;
+            let current = w.get(&OBJECTS, &object_key(bucket, key))?;
+            precondition.check(current.as_ref())?;
             // Parts not named in the request are dropped with the upload.
             let used: HashSet<BlobId> = record.segments.iter().map(|s| s.blob.clone()).collect();
             let mut unreferenced = txn::remove_upload(w, id, &used)?;
-            unreferenced.extend(txn::discard(w, old.into_iter().flat_map(|o| o.segments))?);
-            w.put(&OBJECTS, &oid, &record)?;
+            let now = record.last_modified;
+            unreferenced.extend(versions::install(
+                w,
+                versioning,
+                bucket,
+                key,
+                &mut record,
+                now,
+            )?);
             Ok((record, unreferenced))
         })
     }

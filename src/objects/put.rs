@@ -73,6 +73,8 @@ pub struct PutOutcome {
     pub checksums: Checksums,
     /// Unix milliseconds.
     pub last_modified: u64,
+    /// The new version's id, when the bucket is versioned (none for parts and `null`).
+    pub version_id: Option<String>,
 }
 
 /// Bytes made durable (or ready to commit inline) after every check passed.
@@ -89,6 +91,7 @@ impl Received {
             size: self.blob.size,
             checksums: self.checksums.clone(),
             last_modified,
+            version_id: None,
         }
     }
 }
@@ -109,18 +112,19 @@ impl ObjectStore {
             Source::Body(body) => self.receive(body, expected).await?,
             Source::Copy { object, range } => self.copy(&object, range, is_object).await?,
         };
-        let outcome = received.outcome(self.clock.millis());
+        let mut outcome = received.outcome(self.clock.millis());
         match target {
             Target::Object { bucket, key } => {
                 let precondition = std::mem::take(&mut spec.precondition);
                 let record = object_record(received, &outcome, spec);
-                self.commit_grouped(Change::Object {
-                    bucket: bucket.to_owned(),
-                    key: key.to_owned(),
-                    record: Box::new(record),
-                    precondition,
-                })
-                .await?;
+                outcome.version_id = self
+                    .commit_grouped(Change::Object {
+                        bucket: bucket.to_owned(),
+                        key: key.to_owned(),
+                        record: Box::new(record),
+                        precondition,
+                    })
+                    .await?;
             }
             Target::Part {
                 upload_id,
@@ -158,9 +162,9 @@ impl ObjectStore {
     ) -> Result<PutOutcome> {
         self.check_target(&Target::Object { bucket, key })?;
         let received = self.receive_bytes(bytes, std::mem::take(&mut spec.expected))?;
-        let outcome = received.outcome(self.clock.millis());
+        let mut outcome = received.outcome(self.clock.millis());
         let precondition = std::mem::take(&mut spec.precondition);
-        self.commit(Change::Object {
+        outcome.version_id = self.commit(Change::Object {
             bucket: bucket.to_owned(),
             key: key.to_owned(),
             record: Box::new(object_record(received, &outcome, spec)),
@@ -274,5 +278,8 @@ fn object_record(received: Received, outcome: &PutOutcome, spec: PutSpec) -> Obj
         checksums: received.checksums,
         parts: None,
         acl: spec.acl,
+        version_id: None,
+        delete_marker: false,
+        noncurrent_since: None,
     }
 }

@@ -9,6 +9,24 @@ use md5::Digest as _;
 
 use super::*;
 
+/// Every file under `dir`, recursively.
+pub(crate) fn count_files(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| {
+                    if e.path().is_dir() {
+                        count_files(&e.path())
+                    } else {
+                        1
+                    }
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
 struct Fixture {
     dir: tempfile::TempDir,
     objects: ObjectStore,
@@ -26,23 +44,7 @@ fn fixture(max: u64) -> Fixture {
 impl Fixture {
     /// Every file under the object directories (blobs and temp files).
     fn files(&self) -> usize {
-        fn count(dir: &std::path::Path) -> usize {
-            std::fs::read_dir(dir)
-                .map(|entries| {
-                    entries
-                        .flatten()
-                        .map(|e| {
-                            if e.path().is_dir() {
-                                count(&e.path())
-                            } else {
-                                1
-                            }
-                        })
-                        .sum()
-                })
-                .unwrap_or(0)
-        }
-        count(&self.dir.path().join("objects"))
+        count_files(&self.dir.path().join("objects"))
     }
 
     async fn bytes(&self, key: &str) -> Vec<u8> {
@@ -174,7 +176,7 @@ async fn replaced_and_deleted_objects_leave_no_file() {
             .unwrap();
     }
     assert_eq!(f.files(), 1);
-    f.objects.delete("bkt", "k").unwrap();
+    f.objects.delete("bkt", "k", None).unwrap();
     assert_eq!(f.files(), 0);
 }
 

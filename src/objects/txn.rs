@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use super::blob::BlobId;
+use super::versions::install;
 use super::{BUCKETS, INLINE, OBJECTS, PARTS, UPLOADS, object_key, part_key};
 use super::{ObjectError, ObjectRecord, PartRecord, Precondition, Result, Segment};
 use crate::store::{Store, Writer};
@@ -103,8 +104,9 @@ impl Change {
         }
     }
 
-    /// Applies a checked change; returns the file blobs it left unreferenced.
-    fn apply(&self, w: &mut Writer<'_>) -> Result<Vec<BlobId>> {
+    /// Applies a checked change; returns the version id it made (objects in a versioned
+    /// bucket) and the file blobs it left unreferenced.
+    fn apply(&mut self, w: &mut Writer<'_>) -> Result<Committed> {
         match self {
             Change::Object {
                 bucket,
@@ -112,11 +114,13 @@ impl Change {
                 record,
                 ..
             } => {
-                let id = object_key(bucket, key);
-                let old = w.get(&OBJECTS, &id)?;
-                store_segments(w, &record.segments)?;
-                w.put(&OBJECTS, &id, record)?;
-                discard(w, old.into_iter().flat_map(|o| o.segments))
+                let versioning = w
+                    .get(&BUCKETS, bucket)?
+                    .ok_or(ObjectError::NoSuchBucket)?
+                    .versioning;
+                let now = record.last_modified;
+                let unreferenced = install(w, versioning, bucket, key, record, now)?;
+                Ok((record.version_id.clone(), unreferenced))
             }
             Change::Part {
                 upload_id,
@@ -128,21 +132,24 @@ impl Change {
                 let old = w.get(&PARTS, &id)?;
                 store_segments(w, std::slice::from_ref(&part.segment))?;
                 w.put(&PARTS, &id, part)?;
-                discard(w, old.map(|p| p.segment))
+                Ok((None, discard(w, old.map(|p| p.segment))?))
             }
         }
     }
 
     /// Checks and applies in one transaction.
-    pub fn commit(&self, w: &mut Writer<'_>) -> Result<Vec<BlobId>> {
+    pub fn commit(&mut self, w: &mut Writer<'_>) -> Result<Committed> {
         self.check(w)?;
         self.apply(w)
     }
 }
 
+/// What a committed change made: its version id, if any, and the blobs it left unreferenced.
+pub type Committed = (Option<String>, Vec<BlobId>);
+
 pub struct CommitJob {
     pub change: Change,
-    pub reply: tokio::sync::oneshot::Sender<Result<Vec<BlobId>>>,
+    pub reply: tokio::sync::oneshot::Sender<Result<Committed>>,
 }
 
 /// Applies queued commits, as many as are waiting, in one transaction per round. A job that
@@ -158,7 +165,7 @@ pub fn run_committer(store: Arc<Store>, jobs: std::sync::mpsc::Receiver<CommitJo
         }
         let outcome = store.write(|w| {
             let mut results = Vec::with_capacity(batch.len());
-            for job in &batch {
+            for job in &mut batch {
                 // A refused job changed nothing; a failure to apply fails the whole round.
                 results.push(match job.change.check(w) {
                     Ok(()) => Ok(job.change.apply(w)?),

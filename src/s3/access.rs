@@ -101,6 +101,8 @@ fn version_action_of(op: &str) -> Option<&'static str> {
         "PutObjectTagging" => "s3:PutObjectVersionTagging",
         "DeleteObjectTagging" => "s3:DeleteObjectVersionTagging",
         "GetObjectAttributes" => "s3:GetObjectVersionAttributes",
+        "GetObjectAcl" => "s3:GetObjectVersionAcl",
+        "PutObjectAcl" => "s3:PutObjectVersionAcl",
         _ => return None,
     })
 }

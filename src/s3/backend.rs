@@ -86,6 +86,7 @@ forward! {
     put_bucket_policy / op_put_bucket_policy: PutBucketPolicyInput => PutBucketPolicyOutput;
     delete_bucket_policy / op_delete_bucket_policy: DeleteBucketPolicyInput => DeleteBucketPolicyOutput;
     get_bucket_versioning / op_get_bucket_versioning: GetBucketVersioningInput => GetBucketVersioningOutput;
+    put_bucket_versioning / op_put_bucket_versioning: PutBucketVersioningInput => PutBucketVersioningOutput;
     get_bucket_acl / op_get_bucket_acl: GetBucketAclInput => GetBucketAclOutput;
     put_bucket_acl / op_put_bucket_acl: PutBucketAclInput => PutBucketAclOutput;
     get_object_acl / op_get_object_acl: GetObjectAclInput => GetObjectAclOutput;

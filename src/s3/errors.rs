@@ -13,6 +13,8 @@ impl From<ObjectError> for S3Error {
             ObjectError::BucketNotEmpty => S3ErrorCode::BucketNotEmpty,
             ObjectError::InvalidBucketName(_) => S3ErrorCode::InvalidBucketName,
             ObjectError::NoSuchKey => S3ErrorCode::NoSuchKey,
+            ObjectError::NoSuchVersion => S3ErrorCode::NoSuchVersion,
+            ObjectError::DeleteMarker => S3ErrorCode::MethodNotAllowed,
             ObjectError::InvalidObjectName(_) => {
                 S3ErrorCode::Custom("XMinioInvalidObjectName".into())
             }

@@ -101,8 +101,9 @@ pub async fn lifecycle_sweeps(
                     .map_err(|e| crate::markup::chain(&e))
                     .and_then(|outcome| outcome.map_err(|e| crate::markup::chain(&e)));
                 match swept {
-                    Ok(swept) if swept.expired + swept.aborted > 0 => tracing::info!(
+                    Ok(swept) if swept.expired + swept.removed_versions + swept.aborted > 0 => tracing::info!(
                         expired = swept.expired,
+                        removed_versions = swept.removed_versions,
                         aborted = swept.aborted,
                         "lifecycle rules applied"
                     ),

@@ -6,7 +6,7 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::acl::Canned;
 use super::backend::S3Backend;
-use super::ops_versions::check_version;
+use super::ops_versions::parse_version;
 
 /// The ACL a Put*Acl request sets: a canned name or a document, not both, and no
 /// `x-amz-grant-*` headers (they name grantees, which ACLs here cannot).
@@ -102,8 +102,7 @@ impl S3Backend {
         req: S3Request<GetObjectAclInput>,
     ) -> S3Result<S3Response<GetObjectAclOutput>> {
         let input = req.input;
-        check_version(input.version_id.as_deref())?;
-        let object = self.objects.head(&input.bucket, &input.key)?;
+        let object = self.object_at(&input.bucket, &input.key, input.version_id.as_deref())?;
         let owner = self.bucket_owner(&input.bucket)?.unwrap_or_default();
         Ok(S3Response::new(GetObjectAclOutput {
             grants: Some(Canned::of(object.acl.as_deref()).grants(&owner)),
@@ -117,13 +116,17 @@ impl S3Backend {
         req: S3Request<PutObjectAclInput>,
     ) -> S3Result<S3Response<PutObjectAclOutput>> {
         let input = req.input;
-        check_version(input.version_id.as_deref())?;
+        let version = parse_version(input.version_id.as_deref())?.map(str::to_owned);
         let bucket = self.objects.bucket(&input.bucket)?;
         let canned = requested!(input, bucket.owner.as_deref().or(Some("root")))?;
         refuse_if_blocked(&bucket, canned)?;
         let (bucket, key) = (input.bucket, input.key);
-        self.write(move |o| o.update_object(&bucket, &key, |obj| obj.acl = canned.stored()))
-            .await?;
+        self.write(move |o| {
+            o.update_object(&bucket, &key, version.as_deref(), |obj| {
+                obj.acl = canned.stored()
+            })
+        })
+        .await?;
         Ok(S3Response::new(PutObjectAclOutput::default()))
     }
 }

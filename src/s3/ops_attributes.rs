@@ -5,7 +5,6 @@ use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::backend::{S3Backend, etag, timestamp};
-use super::ops_versions::check_version;
 use crate::objects::checksum::in_order;
 
 const KNOWN: [&str; 5] = [
@@ -42,11 +41,11 @@ impl S3Backend {
                 "Invalid attribute name specified: {unknown}"
             ));
         }
-        check_version(input.version_id.as_deref())?;
-        let object = self.objects.head(&input.bucket, &input.key)?;
+        let object = self.object_at(&input.bucket, &input.key, input.version_id.as_deref())?;
         let wants = |name: &str| asked.contains(&name);
         let mut out = GetObjectAttributesOutput {
             last_modified: Some(timestamp(object.last_modified)),
+            version_id: object.version_id.clone(),
             ..Default::default()
         };
         if wants(ObjectAttributes::ETAG) {

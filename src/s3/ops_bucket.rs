@@ -149,14 +149,6 @@ impl S3Backend {
         }))
     }
 
-    pub(super) async fn op_get_bucket_versioning(
-        &self,
-        req: S3Request<GetBucketVersioningInput>,
-    ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
-        self.objects.bucket(&req.input.bucket)?;
-        Ok(S3Response::new(GetBucketVersioningOutput::default()))
-    }
-
     pub(super) async fn op_get_bucket_tagging(
         &self,
         req: S3Request<GetBucketTaggingInput>,

@@ -94,8 +94,7 @@ impl S3Backend {
                 "Only bucket copy sources are supported"
             ));
         };
-        super::ops_versions::check_version(version_id.as_deref())?;
-        let source = self.objects.head(src_bucket, src_key)?;
+        let source = self.object_at(src_bucket, src_key, version_id.as_deref())?;
         Conditions {
             if_match: input.copy_source_if_match.as_ref(),
             if_none_match: input.copy_source_if_none_match.as_ref(),
@@ -188,6 +187,7 @@ impl S3Backend {
             key: Some(input.key.clone()),
             e_tag: Some(etag(&record.etag)),
             location: Some(format!("/{}/{}", input.bucket, input.key)),
+            version_id: record.version_id,
             ..Default::default()
         }))
     }

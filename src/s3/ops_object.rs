@@ -6,7 +6,7 @@ use s3s::{S3Error, S3Request, S3Response, S3Result, s3_error};
 use super::backend::{S3Backend, etag, timestamp};
 use super::conditions::Conditions;
 use super::ops_bucket::{parse_tags, tag_set};
-use super::ops_versions::{check_version, deletes_object};
+use super::ops_versions::parse_version;
 use super::spec::{
     body_stream, expected_of, header_tags, object_headers, set_checksums, stored_headers_of,
     user_metadata, write_precondition,
@@ -14,9 +14,9 @@ use super::spec::{
 use crate::objects::list::ListQuery;
 use crate::objects::{ObjectRecord, PutSpec, ReadError, Source, Target};
 
-/// A key of a DeleteObjects request: key, version id, whether the object itself goes (or why
-/// the version is refused), and whether policies refused it.
-type BatchEntry = (String, Option<String>, Result<bool, S3Error>, bool);
+/// A key of a DeleteObjects request: key, version id (or why it is refused), and whether
+/// policies refused it.
+type BatchEntry = (String, Option<String>, Result<(), S3Error>, bool);
 
 /// How a listing writes keys and prefixes: as they are, or url-encoded when the client asked
 /// (`encoding-type=url`).
@@ -85,6 +85,7 @@ impl S3Backend {
         let mut out = PutObjectOutput {
             e_tag: Some(etag(&stored.etag)),
             size: Some(stored.size as i64),
+            version_id: stored.version_id,
             ..Default::default()
         };
         set_checksums!(out, &stored.checksums);
@@ -96,11 +97,10 @@ impl S3Backend {
         req: S3Request<GetObjectInput>,
     ) -> S3Result<S3Response<GetObjectOutput>> {
         let input = req.input;
-        check_version(input.version_id.as_deref())?;
         // A concurrent overwrite or delete can remove the blobs just read about: read again.
         let mut attempts = 0;
         let (object, stream, content_range, start, end) = loop {
-            let object = self.objects.head(&input.bucket, &input.key)?;
+            let object = self.object_at(&input.bucket, &input.key, input.version_id.as_deref())?;
             Conditions {
                 if_match: input.if_match.as_ref(),
                 if_none_match: input.if_none_match.as_ref(),
@@ -143,6 +143,7 @@ impl S3Backend {
             content_length: Some((end - start) as i64),
             content_range,
             tag_count: (!object.tags.is_empty()).then_some(object.tags.len() as i32),
+            version_id: object.version_id.clone(),
             ..Default::default()
         };
         object_headers!(out, &object, input);
@@ -162,8 +163,7 @@ impl S3Backend {
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
         let input = req.input;
-        check_version(input.version_id.as_deref())?;
-        let object = self.objects.head(&input.bucket, &input.key)?;
+        let object = self.object_at(&input.bucket, &input.key, input.version_id.as_deref())?;
         Conditions {
             if_match: input.if_match.as_ref(),
             if_none_match: input.if_none_match.as_ref(),
@@ -173,6 +173,7 @@ impl S3Backend {
         .check(&object, false)?;
         let mut out = HeadObjectOutput {
             content_length: Some(object.size as i64),
+            version_id: object.version_id.clone(),
             ..Default::default()
         };
         object_headers!(out, &object, input);
@@ -185,13 +186,7 @@ impl S3Backend {
         req: S3Request<DeleteObjectInput>,
     ) -> S3Result<S3Response<DeleteObjectOutput>> {
         let input = req.input;
-        if !deletes_object(input.version_id.as_deref())? {
-            self.objects.bucket(&input.bucket)?;
-            return Ok(S3Response::with_status(
-                DeleteObjectOutput::default(),
-                axum::http::StatusCode::NO_CONTENT,
-            ));
-        }
+        let version = parse_version(input.version_id.as_deref())?.map(str::to_owned);
         if let Some(ETagCondition::ETag(expected)) = &input.if_match {
             let current = self.objects.head(&input.bucket, &input.key)?;
             if current.etag != expected.value().trim_matches('"') {
@@ -201,10 +196,16 @@ impl S3Backend {
                 ));
             }
         }
-        self.write(move |o| o.delete(&input.bucket, &input.key))
-            .await?;
+        let deleted = self
+            .write(move |o| o.delete(&input.bucket, &input.key, version.as_deref()))
+            .await?
+            .unwrap_or_default();
         Ok(S3Response::with_status(
-            DeleteObjectOutput::default(),
+            DeleteObjectOutput {
+                delete_marker: deleted.delete_marker.then_some(true),
+                version_id: deleted.version_id,
+                ..Default::default()
+            },
             axum::http::StatusCode::NO_CONTENT,
         ))
     }
@@ -230,16 +231,15 @@ impl S3Backend {
             .cloned()
             .unwrap_or_default();
         let bucket = input.bucket;
-        // Per key: refused by policy, a version that names nothing (deleted already), a
-        // malformed version id, or the object to delete.
+        // Per key: refused by policy, a malformed version id, or a delete to make.
         let entries: Vec<BatchEntry> = input
             .delete
             .objects
             .into_iter()
             .map(|id| {
                 let refused = denied.0.contains(&id.key);
-                let deletes = deletes_object(id.version_id.as_deref());
-                (id.key, id.version_id, deletes, refused)
+                let valid = parse_version(id.version_id.as_deref()).map(drop);
+                (id.key, id.version_id, valid, refused)
             })
             .collect();
         // One trip to the blocking pool for the whole list, each key in its own transaction.
@@ -247,13 +247,14 @@ impl S3Backend {
             .write(move |o| {
                 Ok(entries
                     .into_iter()
-                    .map(|(key, version, deletes, refused)| {
-                        let outcome = match (refused, deletes) {
+                    .map(|(key, version, valid, refused)| {
+                        let outcome = match (refused, valid) {
                             (true, _) => None,
-                            (false, Ok(true)) => {
-                                Some(o.delete(&bucket, &key).map(|_| ()).map_err(S3Error::from))
-                            }
-                            (false, Ok(false)) => Some(Ok(())),
+                            (false, Ok(())) => Some(
+                                o.delete(&bucket, &key, version.as_deref())
+                                    .map(Option::unwrap_or_default)
+                                    .map_err(S3Error::from),
+                            ),
                             (false, Err(e)) => Some(Err(e)),
                         };
                         (key, version, outcome)
@@ -269,11 +270,15 @@ impl S3Backend {
                     message: Some("Access Denied.".into()),
                     version_id,
                 }),
-                Some(Ok(())) if quiet => {}
-                Some(Ok(())) => deleted.push(DeletedObject {
+                Some(Ok(_)) if quiet => {}
+                Some(Ok(done)) => deleted.push(DeletedObject {
                     key: Some(key),
+                    delete_marker: done.delete_marker.then_some(true),
+                    // A delete that added a marker names it apart from the version asked for.
+                    delete_marker_version_id: done
+                        .version_id
+                        .filter(|_| done.delete_marker && version_id.is_none()),
                     version_id,
-                    ..Default::default()
                 }),
                 Some(Err(e)) => errors.push(Error {
                     code: Some(e.code().as_str().to_owned()),
@@ -306,9 +311,8 @@ impl S3Backend {
                 "Only bucket copy sources are supported"
             ));
         };
-        check_version(version_id.as_deref())?;
         crate::objects::names::check_key(&input.key)?;
-        let source = self.objects.head(src_bucket, src_key)?;
+        let source = self.object_at(src_bucket, src_key, version_id.as_deref())?;
         self.objects.bucket(&input.bucket)?;
         Conditions {
             if_match: input.copy_source_if_match.as_ref(),
@@ -353,6 +357,7 @@ impl S3Backend {
             key: &input.key,
         };
         let range = 0..source.size;
+        let copy_source_version_id = source.version_id.clone();
         let copy = Source::Copy {
             object: Box::new(source),
             range,
@@ -364,6 +369,8 @@ impl S3Backend {
                 last_modified: Some(timestamp(stored.last_modified)),
                 ..Default::default()
             }),
+            copy_source_version_id,
+            version_id: stored.version_id,
             ..Default::default()
         }))
     }
@@ -523,11 +530,11 @@ impl S3Backend {
         &self,
         req: S3Request<GetObjectTaggingInput>,
     ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
-        check_version(req.input.version_id.as_deref())?;
-        let object = self.objects.head(&req.input.bucket, &req.input.key)?;
+        let input = req.input;
+        let object = self.object_at(&input.bucket, &input.key, input.version_id.as_deref())?;
         Ok(S3Response::new(GetObjectTaggingOutput {
             tag_set: tag_set(&object.tags),
-            version_id: None,
+            version_id: object.version_id,
         }))
     }
 
@@ -535,24 +542,34 @@ impl S3Backend {
         &self,
         req: S3Request<PutObjectTaggingInput>,
     ) -> S3Result<S3Response<PutObjectTaggingOutput>> {
-        check_version(req.input.version_id.as_deref())?;
+        let version = parse_version(req.input.version_id.as_deref())?.map(str::to_owned);
         let tags = parse_tags(req.input.tagging, 10)?;
         let (bucket, key) = (req.input.bucket, req.input.key);
-        self.write(move |o| o.update_object(&bucket, &key, |obj| obj.tags = tags))
-            .await?;
-        Ok(S3Response::new(PutObjectTaggingOutput::default()))
+        let version_id = version
+            .clone()
+            .filter(|v| v != crate::objects::NULL_VERSION);
+        self.write(move |o| {
+            o.update_object(&bucket, &key, version.as_deref(), |obj| obj.tags = tags)
+        })
+        .await?;
+        Ok(S3Response::new(PutObjectTaggingOutput { version_id }))
     }
 
     pub(super) async fn op_delete_object_tagging(
         &self,
         req: S3Request<DeleteObjectTaggingInput>,
     ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
-        check_version(req.input.version_id.as_deref())?;
+        let version = parse_version(req.input.version_id.as_deref())?.map(str::to_owned);
         let (bucket, key) = (req.input.bucket, req.input.key);
-        self.write(move |o| o.update_object(&bucket, &key, |obj| obj.tags.clear()))
-            .await?;
+        let version_id = version
+            .clone()
+            .filter(|v| v != crate::objects::NULL_VERSION);
+        self.write(move |o| {
+            o.update_object(&bucket, &key, version.as_deref(), |obj| obj.tags.clear())
+        })
+        .await?;
         Ok(S3Response::with_status(
-            DeleteObjectTaggingOutput::default(),
+            DeleteObjectTaggingOutput { version_id },
             axum::http::StatusCode::NO_CONTENT,
         ))
     }

@@ -1,43 +1,119 @@
-//! Object versions, as S3 answers them for a bucket whose versioning was never enabled: each
-//! object is its key's only version, the `null` version. ListObjectVersions lists the objects
-//! so (the call every "empty this bucket" tool makes first), and a request naming version
-//! `null` names the object itself; any other version id names nothing.
+//! Versioning at the S3 edge: the bucket's state (Put/GetBucketVersioning), version ids in
+//! requests (`versionId`) and answers (`x-amz-version-id`, `x-amz-delete-marker`), and
+//! ListObjectVersions, which works on every bucket (a bucket never versioned lists each
+//! object as its key's `null` version).
 
 use s3s::dto::*;
-use s3s::{S3Request, S3Response, S3Result, s3_error};
+use s3s::{S3Error, S3Request, S3Response, S3Result, s3_error};
 
 use super::backend::{S3Backend, etag, timestamp};
 use super::ops_object::KeyEncoding;
+use crate::objects::version_list::VersionQuery;
+use crate::objects::{NULL_VERSION, ObjectError, ObjectRecord, Versioning};
 
-/// The one version id a never-versioned bucket has.
-pub const NULL_VERSION: &str = "null";
-
-/// Checks the version a request names (`versionId`) against the bucket's only version.
-/// A well-formed id of another version does not exist (404 NoSuchVersion, as for a version
-/// deleted since); anything else is not a version id at all (400 InvalidArgument).
-pub fn check_version(version_id: Option<&str>) -> S3Result<()> {
+/// A version id as a request names it: `null`, or one this store made (a UUID). Anything else
+/// is not a version id at all (400 InvalidArgument, as S3 answers).
+pub fn parse_version(version_id: Option<&str>) -> S3Result<Option<&str>> {
     match version_id {
-        None | Some(NULL_VERSION) => Ok(()),
-        Some(id) if uuid::Uuid::parse_str(id).is_ok() => Err(s3_error!(
-            NoSuchVersion,
-            "The specified version does not exist."
-        )),
+        None => Ok(None),
+        Some(id) if id == NULL_VERSION || uuid::Uuid::parse_str(id).is_ok() => Ok(Some(id)),
         Some(_) => Err(s3_error!(InvalidArgument, "Invalid version id specified")),
     }
 }
 
-/// [`check_version`] for a delete: deleting a version that does not exist succeeds and
-/// changes nothing (as deleting a missing key does), so only the `null` version deletes.
-/// Returns whether the object itself is to be deleted.
-pub fn deletes_object(version_id: Option<&str>) -> S3Result<bool> {
-    match check_version(version_id) {
-        Ok(()) => Ok(true),
-        Err(e) if *e.code() == s3s::S3ErrorCode::NoSuchVersion => Ok(false),
-        Err(e) => Err(e),
+/// The headers S3 adds to an answer about a delete marker.
+fn marker_headers(version: &str) -> axum::http::HeaderMap {
+    let mut headers = axum::http::HeaderMap::new();
+    headers.insert(
+        "x-amz-delete-marker",
+        axum::http::HeaderValue::from_static("true"),
+    );
+    if let Ok(value) = axum::http::HeaderValue::from_str(version) {
+        headers.insert("x-amz-version-id", value);
     }
+    headers
 }
 
 impl S3Backend {
+    /// The version a read names (the current object without `versionId`). A delete marker
+    /// cannot be read: 405 when named, 404 NoSuchKey when it hides the key, with the
+    /// delete-marker headers either way.
+    pub(super) fn object_at(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> S3Result<ObjectRecord> {
+        let version = parse_version(version_id)?;
+        match self.objects.head_version(bucket, key, version) {
+            Ok(object) if object.delete_marker => {
+                let mut e = s3_error!(
+                    MethodNotAllowed,
+                    "The specified method is not allowed against this resource."
+                );
+                e.set_headers(marker_headers(object.version()));
+                Err(e)
+            }
+            Ok(object) => Ok(object),
+            Err(ObjectError::NoSuchKey) => {
+                let mut e = S3Error::from(ObjectError::NoSuchKey);
+                if let Some(marker) = self.objects.latest_delete_marker(bucket, key)? {
+                    e.set_headers(marker_headers(&marker));
+                }
+                Err(e)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub(super) async fn op_put_bucket_versioning(
+        &self,
+        req: S3Request<PutBucketVersioningInput>,
+    ) -> S3Result<S3Response<PutBucketVersioningOutput>> {
+        let config = req.input.versioning_configuration;
+        if config
+            .mfa_delete
+            .as_ref()
+            .is_some_and(|m| m.as_str() == MFADelete::ENABLED)
+        {
+            return Err(s3_error!(
+                NotImplemented,
+                "MFA delete is not supported: there is no MFA device to check"
+            ));
+        }
+        let state = match config.status.as_ref().map(|s| s.as_str()) {
+            Some(BucketVersioningStatus::ENABLED) => Versioning::Enabled,
+            Some(BucketVersioningStatus::SUSPENDED) => Versioning::Suspended,
+            _ => {
+                return Err(s3_error!(
+                    MalformedXML,
+                    "The versioning Status must be Enabled or Suspended"
+                ));
+            }
+        };
+        let bucket = req.input.bucket;
+        self.write(move |o| o.set_versioning(&bucket, state))
+            .await?;
+        Ok(S3Response::new(PutBucketVersioningOutput::default()))
+    }
+
+    pub(super) async fn op_get_bucket_versioning(
+        &self,
+        req: S3Request<GetBucketVersioningInput>,
+    ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
+        let bucket = self.objects.bucket(&req.input.bucket)?;
+        let status = bucket.versioning.map(|v| {
+            BucketVersioningStatus::from_static(match v {
+                Versioning::Enabled => BucketVersioningStatus::ENABLED,
+                Versioning::Suspended => BucketVersioningStatus::SUSPENDED,
+            })
+        });
+        Ok(S3Response::new(GetBucketVersioningOutput {
+            status,
+            ..Default::default()
+        }))
+    }
+
     pub(super) async fn op_list_object_versions(
         &self,
         req: S3Request<ListObjectVersionsInput>,
@@ -51,41 +127,60 @@ impl S3Backend {
                 "A version-id marker cannot be specified without a key marker."
             ));
         }
-        check_version(version_marker.as_deref())?;
-        // One version per key: after a key's null version (or after the key itself) comes the
-        // next key.
-        let (page, max) = self.list_page(
-            &input.bucket,
-            input.prefix.clone(),
-            input.delimiter.clone(),
+        parse_version(version_marker.as_deref())?;
+        let max = match input.max_keys {
+            Some(m) if m < 0 => {
+                return Err(s3_error!(InvalidArgument, "max-keys cannot be negative"));
+            }
+            Some(m) => m.min(1000),
+            None => 1000,
+        };
+        let query = VersionQuery {
+            prefix: input.prefix.clone().unwrap_or_default(),
+            delimiter: input.delimiter.clone().filter(|d| !d.is_empty()),
             key_marker,
-            input.max_keys,
-        )?;
+            version_marker,
+            max_keys: max as usize,
+        };
+        let page = self.objects.list_versions(&input.bucket, &query)?;
         let encoding = KeyEncoding::of(input.encoding_type.as_ref());
         let enc = |s: &str| encoding.apply(s);
         let owner = self.bucket_owner(&input.bucket)?;
-        let versions = page
-            .objects
-            .iter()
-            .map(|(key, object)| ObjectVersion {
-                key: Some(enc(key)),
-                version_id: Some(NULL_VERSION.into()),
-                is_latest: Some(true),
-                e_tag: Some(etag(&object.etag)),
-                last_modified: Some(timestamp(object.last_modified)),
-                size: Some(object.size as i64),
+        let (mut versions, mut delete_markers) = (Vec::new(), Vec::new());
+        for entry in &page.entries {
+            let o = &entry.record;
+            if o.delete_marker {
+                delete_markers.push(DeleteMarkerEntry {
+                    key: Some(enc(&entry.key)),
+                    version_id: Some(o.version().to_owned()),
+                    is_latest: Some(entry.latest),
+                    last_modified: Some(timestamp(o.last_modified)),
+                    owner: owner.clone(),
+                });
+                continue;
+            }
+            versions.push(ObjectVersion {
+                key: Some(enc(&entry.key)),
+                version_id: Some(o.version().to_owned()),
+                is_latest: Some(entry.latest),
+                e_tag: Some(etag(&o.etag)),
+                last_modified: Some(timestamp(o.last_modified)),
+                size: Some(o.size as i64),
                 storage_class: Some(ObjectVersionStorageClass::from_static(
                     ObjectVersionStorageClass::STANDARD,
                 )),
                 owner: owner.clone(),
                 ..Default::default()
+            });
+        }
+        let common_prefixes = page
+            .common_prefixes
+            .iter()
+            .map(|p| CommonPrefix {
+                prefix: Some(enc(p)),
             })
             .collect();
-        let common_prefixes = encoding.prefixes(&page);
-        let next_key_marker = page
-            .truncated
-            .then(|| page.last.as_deref().map(enc))
-            .flatten();
+        let truncated = page.truncated;
         Ok(S3Response::new(ListObjectVersionsOutput {
             name: Some(input.bucket),
             prefix: Some(enc(input.prefix.as_deref().unwrap_or_default())),
@@ -93,19 +188,12 @@ impl S3Backend {
             version_id_marker: Some(input.version_id_marker.unwrap_or_default()),
             delimiter: input.delimiter.as_deref().map(enc),
             max_keys: Some(max),
-            is_truncated: Some(page.truncated),
+            is_truncated: Some(truncated),
+            next_key_marker: page.next_key_marker.filter(|_| truncated).map(|k| enc(&k)),
             // A common prefix can end a page too; it has no version.
-            next_version_id_marker: next_key_marker
-                .as_ref()
-                .filter(|_| {
-                    page.last
-                        .as_ref()
-                        .is_some_and(|last| page.objects.last().is_some_and(|(key, _)| key == last))
-                })
-                .map(|_| NULL_VERSION.to_owned()),
-            next_key_marker,
+            next_version_id_marker: page.next_version_marker.filter(|_| truncated),
             versions: Some(versions),
-            delete_markers: Some(Vec::new()),
+            delete_markers: Some(delete_markers),
             common_prefixes: Some(common_prefixes),
             encoding_type: input.encoding_type,
             ..Default::default()

@@ -34,6 +34,7 @@ mod s3_policy_bounds;
 mod s3_post;
 mod s3_sts;
 mod s3_support;
+mod s3_versioning;
 mod s3_versions;
 mod support;
 mod token_validity;

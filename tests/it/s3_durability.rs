@@ -69,6 +69,57 @@ fn client(endpoint: &str) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(config)
 }
 
+/// A versioned bucket `kept` with a small then a large version of `k` hidden behind a delete
+/// marker; returns the version ids (newest first) and the marker's.
+async fn versioned_history(
+    s3: &aws_sdk_s3::Client,
+    small: &[u8],
+    large: &[u8],
+) -> (Vec<String>, String) {
+    s3.create_bucket().bucket("kept").send().await.unwrap();
+    let enabled = aws_sdk_s3::types::BucketVersioningStatus::Enabled;
+    crate::s3_support::set_versioning(s3, "kept", enabled).await;
+    let mut ids = Vec::new();
+    for body in [small, large] {
+        let out = s3
+            .put_object()
+            .bucket("kept")
+            .key("k")
+            .body(ByteStream::from(body.to_vec()))
+            .send()
+            .await
+            .unwrap();
+        ids.insert(0, out.version_id().unwrap().to_owned());
+    }
+    let marker = s3
+        .delete_object()
+        .bucket("kept")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
+    (ids, marker.version_id().unwrap().to_owned())
+}
+
+async fn version_ids(s3: &aws_sdk_s3::Client) -> (Vec<String>, Vec<String>) {
+    let out = s3
+        .list_object_versions()
+        .bucket("kept")
+        .send()
+        .await
+        .unwrap();
+    (
+        out.versions()
+            .iter()
+            .map(|v| v.version_id().unwrap().to_owned())
+            .collect(),
+        out.delete_markers()
+            .iter()
+            .map(|m| m.version_id().unwrap().to_owned())
+            .collect(),
+    )
+}
+
 async fn read(s3: &aws_sdk_s3::Client, key: &str) -> Option<Vec<u8>> {
     let out = s3.get_object().bucket("safe").key(key).send().await.ok()?;
     Some(out.body.collect().await.unwrap().into_bytes().to_vec())
@@ -110,6 +161,7 @@ async fn sigkill_during_upload_loses_nothing_acknowledged() {
         .send()
         .await
         .unwrap();
+    let versions = versioned_history(&s3, &small, &large).await;
 
     // Overwrite `target` with a 64 MiB body that stops arriving half-way; kill the server then.
     let url = s3
@@ -155,6 +207,22 @@ async fn sigkill_during_upload_loses_nothing_acknowledged() {
         Some(&b"version 1"[..]),
         "previous complete version"
     );
+    // Every version, the delete marker on top of them included.
+    let (listed, markers) = version_ids(&s3).await;
+    assert_eq!(listed, versions.0);
+    assert_eq!(markers, std::slice::from_ref(&versions.1));
+    for (id, bytes) in versions.0.iter().zip([&large, &small]) {
+        let got = s3
+            .get_object()
+            .bucket("kept")
+            .key("k")
+            .version_id(id)
+            .send()
+            .await
+            .unwrap();
+        let got = got.body.collect().await.unwrap().into_bytes();
+        assert_eq!(got.as_ref(), bytes.as_slice(), "version {id}");
+    }
     let tmp = dir.path().join("data/objects/tmp");
     assert_eq!(
         std::fs::read_dir(&tmp).unwrap().count(),

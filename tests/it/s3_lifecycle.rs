@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use aws_sdk_s3::primitives::{ByteStream, DateTime};
 use aws_sdk_s3::types::{
-    AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, ExpirationStatus,
-    LifecycleExpiration, LifecycleRule, LifecycleRuleAndOperator, LifecycleRuleFilter, Tag,
-    Transition, TransitionStorageClass,
+    AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketVersioningStatus,
+    ExpirationStatus, LifecycleExpiration, LifecycleRule, LifecycleRuleAndOperator,
+    LifecycleRuleFilter, NoncurrentVersionExpiration, Tag, Transition, TransitionStorageClass,
 };
 
 use crate::s3_support::*;
@@ -276,5 +276,118 @@ async fn the_sweep_expires_objects_and_aborts_forgotten_uploads() {
         .unwrap_err();
     assert_eq!(code(&gone), "NoSuchUpload");
     assert_eq!(keys().await, ["keep/b"], "other objects stay");
+    tp.stop().await;
+}
+
+/// `(version id or "marker", is latest)` of each version of `key`, newest first.
+async fn versions_of(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Vec<(String, bool)> {
+    let out = s3
+        .list_object_versions()
+        .bucket(bucket)
+        .prefix(key)
+        .send()
+        .await
+        .unwrap();
+    let mut all: Vec<(String, bool, DateTime)> = out
+        .versions()
+        .iter()
+        .map(|v| {
+            let id = v.version_id().unwrap().to_owned();
+            (id, v.is_latest().unwrap(), *v.last_modified().unwrap())
+        })
+        .chain(out.delete_markers().iter().map(|m| {
+            (
+                "marker".to_owned(),
+                m.is_latest().unwrap(),
+                *m.last_modified().unwrap(),
+            )
+        }))
+        .collect();
+    all.sort_by(|a, b| b.2.cmp(&a.2).then(b.1.cmp(&a.1)));
+    all.into_iter()
+        .map(|(id, latest, _)| (id, latest))
+        .collect()
+}
+
+#[tokio::test]
+async fn in_a_versioned_bucket_the_sweep_hides_then_removes_versions() {
+    let mut config = test_config();
+    config.s3.lifecycle_sweep_seconds = 1;
+    let tp = TestPlatform::start_with(config).await;
+    let s3 = root_client(&tp);
+    s3.create_bucket().bucket("kept").send().await.unwrap();
+    set_versioning(&s3, "kept", BucketVersioningStatus::Enabled).await;
+    let mut ids = Vec::new();
+    for key in ["tmp/a", "tmp/a", "doc", "doc"] {
+        let out = s3
+            .put_object()
+            .bucket("kept")
+            .key(key)
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .unwrap();
+        ids.push(out.version_id().unwrap().to_owned());
+        tp.advance(1); // distinct times, so versions_of can order markers among versions
+    }
+    let noncurrent = NoncurrentVersionExpiration::builder()
+        .noncurrent_days(3)
+        .build();
+    let lone_markers = LifecycleExpiration::builder()
+        .expired_object_delete_marker(true)
+        .build();
+    let rules = vec![
+        rule("tmp", prefix("tmp/"))
+            .expiration(expire_after(1))
+            .build()
+            .unwrap(),
+        rule("old", prefix(""))
+            .noncurrent_version_expiration(noncurrent)
+            .build()
+            .unwrap(),
+        rule("markers", prefix(""))
+            .expiration(lone_markers)
+            .build()
+            .unwrap(),
+    ];
+    set(&s3, "kept", rules).await.unwrap();
+
+    // Two days on: tmp/a expired, which in a versioned bucket hides it behind a marker.
+    tp.advance(2 * 86_400);
+    let (a1, a2, d1, d2) = (&ids[0], &ids[1], &ids[2], &ids[3]);
+    let expected = vec![
+        ("marker".to_owned(), true),
+        (a2.clone(), false),
+        (a1.clone(), false),
+    ];
+    eventually(
+        "tmp/a to get a delete marker",
+        Duration::from_secs(10),
+        async || versions_of(&s3, "kept", "tmp/a").await == expected,
+    )
+    .await;
+    assert_eq!(versions_of(&s3, "kept", "doc").await.len(), 2);
+
+    // Four days on: the versions noncurrent since the start are past their three days.
+    tp.advance(2 * 86_400);
+    let expected = vec![("marker".to_owned(), true), (a2.clone(), false)];
+    eventually("old versions to go", Duration::from_secs(10), async || {
+        versions_of(&s3, "kept", "tmp/a").await == expected
+    })
+    .await;
+    assert_eq!(versions_of(&s3, "kept", "doc").await, [(d2.clone(), true)]);
+    assert!(
+        !versions_of(&s3, "kept", "doc")
+            .await
+            .contains(&(d1.clone(), false))
+    );
+
+    // Seven days on: tmp/a's last version went, and then the marker that hid nothing.
+    tp.advance(3 * 86_400);
+    eventually("tmp/a to vanish", Duration::from_secs(10), async || {
+        versions_of(&s3, "kept", "tmp/a").await.is_empty()
+    })
+    .await;
+    assert_eq!(versions_of(&s3, "kept", "doc").await, [(d2.clone(), true)]);
     tp.stop().await;
 }

@@ -102,3 +102,20 @@ pub fn session_client(
         Some(&c.session_token),
     )
 }
+
+/// Sets a bucket's versioning state (Enabled or Suspended).
+pub async fn set_versioning(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    status: aws_sdk_s3::types::BucketVersioningStatus,
+) {
+    let config = aws_sdk_s3::types::VersioningConfiguration::builder()
+        .status(status)
+        .build();
+    s3.put_bucket_versioning()
+        .bucket(bucket)
+        .versioning_configuration(config)
+        .send()
+        .await
+        .unwrap();
+}
