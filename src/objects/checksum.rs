@@ -157,6 +157,25 @@ impl Hasher {
     }
 }
 
+/// The composite checksum of a multipart object, as S3 makes it: the algorithm over the
+/// concatenated raw checksums of its parts, then `-<number of parts>`. `None` when a part's
+/// value is not base64.
+pub fn composite(algorithm: ChecksumAlgorithm, parts: &[&str]) -> Option<String> {
+    let mut raw = Vec::new();
+    for part in parts {
+        raw.extend(STANDARD.decode(part).ok()?);
+    }
+    let digest = Hasher::digest([algorithm], &raw)
+        .checksums
+        .remove(&algorithm)?;
+    Some(format!("{digest}-{}", parts.len()))
+}
+
+/// Whether a stored checksum is a composite one (of parts) rather than of the whole object.
+pub fn is_composite(value: &str) -> bool {
+    value.contains('-')
+}
+
 /// Late expectations: checksums a client sends after the body (HTTP trailers), as
 /// (algorithm name, base64 value), read once the body has ended.
 pub type Trailer = Box<dyn FnOnce() -> Vec<(String, String)> + Send>;

@@ -156,7 +156,8 @@ impl ObjectStore {
         let mut count = 0;
         for (row, version) in doomed {
             if self.write_then_reap(Vec::new(), |w| {
-                remove_row_if(w, &row, |v| v.version() == version)
+                // A locked version stays, whatever the rules say.
+                remove_row_if(w, &row, |v| v.version() == version && !v.locked(now, false))
             })? {
                 count += 1;
             }

@@ -123,6 +123,8 @@ mod tests {
             version_id: None,
             delete_marker: false,
             noncurrent_since: None,
+            retention: None,
+            legal_hold: false,
         }
     }
 

@@ -5,6 +5,7 @@ mod blob;
 pub mod checksum;
 pub mod lifecycle;
 pub mod list;
+pub mod lock;
 mod model;
 mod multipart;
 pub mod names;
@@ -25,7 +26,7 @@ use crate::store::{Store, StoreError};
 use blob::{BlobId, BlobStore};
 pub use checksum::{ChecksumAlgorithm, Checksums, Expected};
 pub use model::*;
-pub use multipart::MAX_PARTS;
+pub use multipart::{CompletedPart, MAX_PARTS};
 pub use put::{BodyError, BodyStream, PutOutcome, PutSpec, Source, Target};
 pub use read::{ByteStream, ReadError};
 pub use versions::Deleted;
@@ -48,6 +49,12 @@ pub enum ObjectError {
     NoSuchVersion,
     #[error("The specified method is not allowed against a delete marker")]
     DeleteMarker,
+    #[error("Object is WORM protected and cannot be overwritten or deleted")]
+    ObjectLocked,
+    #[error("Bucket is missing Object Lock Configuration")]
+    NoObjectLock,
+    #[error("{0}")]
+    InvalidBucketState(&'static str),
     #[error("Object name is not valid: {0}")]
     InvalidObjectName(String),
     #[error("Your key is too long")]
@@ -169,6 +176,11 @@ impl ObjectStore {
         Ok(objects)
     }
 
+    /// Now, on the store's clock (Unix milliseconds).
+    pub fn now(&self) -> u64 {
+        self.clock.millis()
+    }
+
     fn referenced_blobs(&self) -> Result<HashSet<BlobId>> {
         let mut set = HashSet::new();
         for table in [&OBJECTS, &VERSIONS] {
@@ -209,22 +221,27 @@ impl ObjectStore {
     // ---- buckets
 
     pub fn create_bucket(&self, name: &str, owner: Option<&str>) -> Result<()> {
-        names::check_bucket(name)?;
+        self.create_bucket_as(BucketRecord {
+            name: name.to_owned(),
+            owner: owner.map(str::to_owned),
+            ..Default::default()
+        })
+    }
+
+    /// Creates a bucket with its first configuration (ACL, object lock) in one transaction;
+    /// its creation time is now.
+    pub fn create_bucket_as(&self, mut record: BucketRecord) -> Result<()> {
+        names::check_bucket(&record.name)?;
+        record.created = self.clock.millis();
         self.store.write(|w| {
-            if let Some(existing) = w.get(&BUCKETS, name)? {
-                return Err(if existing.owner.as_deref() == owner {
+            if let Some(existing) = w.get(&BUCKETS, &record.name)? {
+                return Err(if existing.owner == record.owner {
                     ObjectError::BucketAlreadyOwnedByYou
                 } else {
                     ObjectError::BucketAlreadyExists
                 });
             }
-            let record = BucketRecord {
-                name: name.to_owned(),
-                created: self.clock.millis(),
-                owner: owner.map(str::to_owned),
-                ..Default::default()
-            };
-            w.put(&BUCKETS, name, &record)?;
+            w.put(&BUCKETS, &record.name, &record)?;
             Ok(())
         })
     }
@@ -254,9 +271,20 @@ impl ObjectStore {
         })
     }
 
-    /// Sets a bucket's versioning state (it never returns to "never enabled").
+    /// Sets a bucket's versioning state (it never returns to "never enabled"). A bucket with
+    /// object lock stays enabled.
     pub fn set_versioning(&self, name: &str, state: Versioning) -> Result<()> {
-        self.update_bucket(name, |b| b.versioning = Some(state))
+        self.store.write(|w| {
+            let mut bucket = w.get(&BUCKETS, name)?.ok_or(ObjectError::NoSuchBucket)?;
+            if bucket.object_lock.is_some() && state != Versioning::Enabled {
+                return Err(ObjectError::InvalidBucketState(
+                    "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed",
+                ));
+            }
+            bucket.versioning = Some(state);
+            w.put(&BUCKETS, name, &bucket)?;
+            Ok(())
+        })
     }
 
     /// Deletes an empty bucket (no object, no version, no delete marker); its unfinished
@@ -365,13 +393,20 @@ impl ObjectStore {
     /// Deletes an object as the bucket's versioning wants (see [`versions::delete_current`]),
     /// or one version when `version` names it. Deleting a missing key or version is not an
     /// error (S3 answers 204 either way): the answer is then `None`.
+    /// A locked version is not deleted (`ObjectLocked`) unless `bypass_governance` lifts its
+    /// GOVERNANCE retention.
     pub fn delete(
         &self,
         bucket: &str,
         key: &str,
         version: Option<&str>,
+        bypass_governance: bool,
     ) -> Result<Option<Deleted>> {
         let now = self.clock.millis();
+        let at = versions::Override {
+            now,
+            bypass_governance,
+        };
         self.write_then_reap(Vec::new(), |w| {
             let versioning = w
                 .get(&BUCKETS, bucket)?
@@ -379,7 +414,7 @@ impl ObjectStore {
                 .versioning;
             match version {
                 None => versions::delete_current(w, versioning, bucket, key, now),
-                Some(v) => versions::delete_version(w, bucket, key, v),
+                Some(v) => versions::delete_version(w, bucket, key, v, at),
             }
         })
     }
@@ -420,16 +455,10 @@ impl ObjectStore {
     ) -> Result<()> {
         self.store.write(|w| {
             w.get(&BUCKETS, bucket)?.ok_or(ObjectError::NoSuchBucket)?;
-            let id = object_key(bucket, key);
-            match version {
-                Some(v) => versions::update(w, bucket, key, v, change),
-                None => {
-                    let mut object = w.get(&OBJECTS, &id)?.ok_or(ObjectError::NoSuchKey)?;
-                    change(&mut object);
-                    w.put(&OBJECTS, &id, &object)?;
-                    Ok(())
-                }
-            }
+            versions::change(w, bucket, key, version, |object| {
+                change(object);
+                Ok(())
+            })
         })
     }
 

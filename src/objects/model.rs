@@ -34,6 +34,9 @@ pub struct BucketRecord {
     /// None while versioning was never enabled (a state a bucket cannot return to).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub versioning: Option<Versioning>,
+    /// Object lock, once enabled (it cannot be disabled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_lock: Option<super::lock::ObjectLock>,
 }
 
 /// A bucket's versioning state once it was first set.
@@ -123,6 +126,12 @@ pub struct ObjectRecord {
     /// When a newer version replaced this one (Unix milliseconds), for lifecycle rules.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub noncurrent_since: Option<u64>,
+    /// Object lock retention: no delete of this version before its date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<super::lock::Retention>,
+    /// Object lock legal hold: no delete of this version while on.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub legal_hold: bool,
 }
 
 impl ObjectRecord {
@@ -147,6 +156,8 @@ impl ObjectRecord {
             version_id,
             delete_marker: true,
             noncurrent_since: None,
+            retention: None,
+            legal_hold: false,
         }
     }
 }
@@ -167,6 +178,13 @@ pub struct UploadRecord {
     /// Canned ACL the completed object gets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acl: Option<String>,
+    /// Object lock settings the completed object gets.
+    #[serde(default)]
+    pub lock: super::lock::LockSettings,
+    /// The checksum every part carries and the completed object's composite is made of
+    /// (`x-amz-checksum-algorithm` at creation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum_algorithm: Option<super::ChecksumAlgorithm>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

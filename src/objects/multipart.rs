@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use md5::{Digest, Md5};
 
 use super::blob::BlobId;
-use super::checksum::Checksums;
+use super::checksum::{self, ChecksumAlgorithm, Checksums};
 use super::{BUCKETS, OBJECTS, PARTS, UPLOADS, object_key, part_key};
 use super::{ObjectError, ObjectRecord, ObjectStore, PartRecord, Precondition, Result};
 use super::{UploadRecord, names, txn, versions};
@@ -15,11 +15,32 @@ use super::{UploadRecord, names, txn, versions};
 pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
 pub const MAX_PARTS: u32 = 10_000;
 
+/// A part as CompleteMultipartUpload lists it: its number, ETag and any checksums the
+/// client names for it (each must be the part's).
+#[derive(Debug, Clone)]
+pub struct CompletedPart {
+    pub number: u32,
+    pub etag: String,
+    pub checksums: Checksums,
+}
+
+fn composite_of(algorithm: Option<ChecksumAlgorithm>, parts: &[String]) -> Checksums {
+    let values: Vec<&str> = parts.iter().map(String::as_str).collect();
+    algorithm
+        .and_then(|a| checksum::composite(a, &values).map(|value| (a, value)))
+        .into_iter()
+        .collect()
+}
+
 impl ObjectStore {
     /// Starts an upload (its `initiated` time is now); returns its id.
     pub fn create_upload(&self, mut record: UploadRecord) -> Result<String> {
         names::check_key(&record.key)?;
-        self.bucket(&record.bucket)?;
+        let bucket = self.bucket(&record.bucket)?;
+        let asks_lock = record.lock.retention.is_some() || record.lock.legal_hold;
+        if asks_lock && bucket.object_lock.is_none() {
+            return Err(ObjectError::NoObjectLock);
+        }
         record.initiated = self.clock.millis();
         let id = uuid::Uuid::new_v4().simple().to_string();
         self.store.put(&UPLOADS, &id, &record)?;
@@ -72,27 +93,23 @@ impl ObjectStore {
         })
     }
 
-    /// Assembles the listed parts into the object. `requested` holds (part number, ETag) as
-    /// the client sent them.
+    /// Assembles the listed parts into the object, as the client listed them.
     pub fn complete_upload(
         &self,
         id: &str,
         bucket: &str,
         key: &str,
-        requested: &[(u32, String)],
+        requested: &[CompletedPart],
         precondition: &Precondition,
     ) -> Result<ObjectRecord> {
         if requested.is_empty() {
             return Err(ObjectError::InvalidPart);
         }
-        if requested.windows(2).any(|w| w[0].0 >= w[1].0) {
+        if requested.windows(2).any(|w| w[0].number >= w[1].number) {
             return Err(ObjectError::InvalidPartOrder);
         }
         self.write_then_reap(Vec::new(), |w| {
-            let versioning = w
-                .get(&BUCKETS, bucket)?
-                .ok_or(ObjectError::NoSuchBucket)?
-                .versioning;
+            let bucket_record = w.get(&BUCKETS, bucket)?.ok_or(ObjectError::NoSuchBucket)?;
             let upload = match w.get(&UPLOADS, id)? {
                 Some(u) if u.bucket == bucket && u.key == key => u,
                 _ => return Err(ObjectError::NoSuchUpload),
@@ -100,12 +117,22 @@ impl ObjectStore {
             let mut segments = Vec::new();
             let mut md5s = Md5::new();
             let mut size = 0;
-            for (i, (number, etag)) in requested.iter().enumerate() {
+            let mut part_checksums = Vec::new();
+            for (i, asked) in requested.iter().enumerate() {
                 let part = w
-                    .get(&PARTS, &part_key(id, *number))?
+                    .get(&PARTS, &part_key(id, asked.number))?
                     .ok_or(ObjectError::InvalidPart)?;
-                if part.etag != etag.trim_matches('"') {
+                if part.etag != asked.etag.trim_matches('"')
+                    || asked
+                        .checksums
+                        .iter()
+                        .any(|(a, value)| part.checksums.get(a) != Some(value))
+                {
                     return Err(ObjectError::InvalidPart);
+                }
+                if let Some(algorithm) = upload.checksum_algorithm {
+                    let value = part.checksums.get(&algorithm).cloned();
+                    part_checksums.push(value.ok_or(ObjectError::InvalidPart)?);
                 }
                 if i + 1 < requested.len() && part.segment.size < MIN_PART_SIZE {
                     return Err(ObjectError::EntityTooSmall);
@@ -128,13 +155,15 @@ impl ObjectStore {
                 headers: upload.headers,
                 metadata: upload.metadata,
                 tags: upload.tags,
-                // Per-part checksums are not the object's; composite ones are not computed.
-                checksums: Checksums::new(),
+                // The checksum of checksums of the parts, when the upload named an algorithm.
+                checksums: composite_of(upload.checksum_algorithm, &part_checksums),
                 parts: Some(requested.len() as u32),
                 acl: upload.acl,
                 version_id: None,
                 delete_marker: false,
                 noncurrent_since: None,
+                retention: upload.lock.retention,
+                legal_hold: upload.lock.legal_hold,
             };
             let current = w.get(&OBJECTS, &object_key(bucket, key))?;
             precondition.check(current.as_ref())?;
@@ -142,14 +171,7 @@ impl ObjectStore {
             let used: HashSet<BlobId> = record.segments.iter().map(|s| s.blob.clone()).collect();
             let mut unreferenced = txn::remove_upload(w, id, &used)?;
             let now = record.last_modified;
-            unreferenced.extend(versions::install(
-                w,
-                versioning,
-                bucket,
-                key,
-                &mut record,
-                now,
-            )?);
+            unreferenced.extend(versions::install(w, &bucket_record, key, &mut record, now)?);
             Ok((record, unreferenced))
         })
     }

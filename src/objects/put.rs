@@ -62,6 +62,8 @@ pub struct PutSpec {
     pub precondition: Precondition,
     /// Canned ACL of the new object; none is `private`.
     pub acl: Option<String>,
+    /// Object lock the write asks for (the bucket's default applies otherwise).
+    pub lock: super::lock::LockSettings,
 }
 
 /// What was stored.
@@ -281,5 +283,7 @@ fn object_record(received: Received, outcome: &PutOutcome, spec: PutSpec) -> Obj
         version_id: None,
         delete_marker: false,
         noncurrent_since: None,
+        retention: spec.lock.retention,
+        legal_hold: spec.lock.legal_hold,
     }
 }

@@ -176,7 +176,7 @@ async fn replaced_and_deleted_objects_leave_no_file() {
             .unwrap();
     }
     assert_eq!(f.files(), 1);
-    f.objects.delete("bkt", "k", None).unwrap();
+    f.objects.delete("bkt", "k", None, false).unwrap();
     assert_eq!(f.files(), 0);
 }
 
@@ -224,6 +224,8 @@ async fn copies_and_parts_go_through_the_same_put() {
             tags: Vec::new(),
             owner: None,
             acl: None,
+            lock: Default::default(),
+            checksum_algorithm: None,
         })
         .unwrap();
     let target = |number| Target::Part {
@@ -254,7 +256,7 @@ async fn copies_and_parts_go_through_the_same_put() {
             &upload,
             "bkt",
             "mp",
-            &[(1, first.etag), (2, second.etag)],
+            &[completed(1, first.etag), completed(2, second.etag)],
             &Precondition::default(),
         )
         .unwrap();
@@ -287,4 +289,12 @@ fn seeding_writes_through_the_same_checks() {
         .objects
         .put_blocking("nope", "seed", b"hello".to_vec(), PutSpec::default());
     assert!(matches!(e, Err(ObjectError::NoSuchBucket)), "{e:?}");
+}
+
+fn completed(number: u32, etag: String) -> CompletedPart {
+    CompletedPart {
+        number,
+        etag,
+        checksums: Checksums::new(),
+    }
 }

@@ -85,10 +85,14 @@ impl Change {
             Change::Object {
                 bucket,
                 key,
+                record,
                 precondition,
-                ..
             } => {
-                w.get(&BUCKETS, bucket)?.ok_or(ObjectError::NoSuchBucket)?;
+                let bucket_record = w.get(&BUCKETS, bucket)?.ok_or(ObjectError::NoSuchBucket)?;
+                let asks_lock = record.retention.is_some() || record.legal_hold;
+                if asks_lock && bucket_record.object_lock.is_none() {
+                    return Err(ObjectError::NoObjectLock);
+                }
                 let old = w.get(&OBJECTS, &object_key(bucket, key))?;
                 precondition.check(old.as_ref())
             }
@@ -114,12 +118,9 @@ impl Change {
                 record,
                 ..
             } => {
-                let versioning = w
-                    .get(&BUCKETS, bucket)?
-                    .ok_or(ObjectError::NoSuchBucket)?
-                    .versioning;
+                let bucket = w.get(&BUCKETS, bucket)?.ok_or(ObjectError::NoSuchBucket)?;
                 let now = record.last_modified;
-                let unreferenced = install(w, versioning, bucket, key, record, now)?;
+                let unreferenced = install(w, &bucket, key, record, now)?;
                 Ok((record.version_id.clone(), unreferenced))
             }
             Change::Part {

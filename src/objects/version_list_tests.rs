@@ -22,7 +22,7 @@ fn store_with_history() -> (tempfile::TempDir, ObjectStore) {
     put("a");
     put("a");
     put("a/x");
-    objects.delete("bkt", "a/x", None).unwrap();
+    objects.delete("bkt", "a/x", None, false).unwrap();
     put("b");
     put("dir/1");
     put("dir/2");

@@ -4,7 +4,7 @@
 //! newest version brings the next one up.
 
 use super::blob::BlobId;
-use super::model::{OBJECTS, ObjectRecord, VERSIONS, Versioning};
+use super::model::{BucketRecord, OBJECTS, ObjectRecord, VERSIONS, Versioning};
 use super::{ObjectError, Result, object_key, txn};
 use crate::store::{Store, Writer};
 
@@ -91,19 +91,21 @@ fn drop_null(w: &mut Writer<'_>, bucket: &str, key: &str) -> Result<Vec<BlobId>>
 
 /// Makes `record` the key's current object as the bucket's versioning wants: replacing the
 /// object (never versioned), on top of the old one (enabled), or replacing the `null` version
-/// (suspended). Sets the record's version id; returns the blobs left unreferenced.
+/// (suspended). Sets the record's version id and its lock (the bucket's default retention
+/// unless the write named one); returns the blobs left unreferenced.
 pub fn install(
     w: &mut Writer<'_>,
-    versioning: Option<Versioning>,
-    bucket: &str,
+    bucket_record: &BucketRecord,
     key: &str,
     record: &mut ObjectRecord,
     now: u64,
 ) -> Result<Vec<BlobId>> {
+    let bucket = bucket_record.name.as_str();
+    super::lock::settle(bucket_record, record, now)?;
     let id = object_key(bucket, key);
     let old = w.get(&OBJECTS, &id)?;
     let mut unreferenced = Vec::new();
-    match versioning {
+    match bucket_record.versioning {
         None => {
             record.version_id = None;
             unreferenced.extend(txn::discard(w, old.into_iter().flat_map(|o| o.segments))?);
@@ -182,14 +184,27 @@ fn promote(w: &mut Writer<'_>, bucket: &str, key: &str) -> Result<()> {
     Ok(())
 }
 
-/// Deletes one version for good; the next older one becomes current if it was the newest.
-/// Returns `None` when no such version exists (S3 answers success all the same).
+/// What a permanent delete may override: the time locks are judged at, and whether a caller
+/// allowed to bypass GOVERNANCE retention asked to.
+#[derive(Debug, Clone, Copy)]
+pub struct Override {
+    pub now: u64,
+    pub bypass_governance: bool,
+}
+
+/// Deletes one version for good; the next older one becomes current if it was the newest. A
+/// locked version is refused. Returns `None` when no such version exists (S3 answers success
+/// all the same).
 pub fn delete_version(
     w: &mut Writer<'_>,
     bucket: &str,
     key: &str,
     version: &str,
+    at: Override,
 ) -> Result<(Option<Deleted>, Vec<BlobId>)> {
+    if find_in(w, bucket, key, version)?.is_some_and(|v| v.locked(at.now, at.bypass_governance)) {
+        return Err(ObjectError::ObjectLocked);
+    }
     let id = object_key(bucket, key);
     let removed = match w.get(&OBJECTS, &id)? {
         Some(current) if current.version() == version => {
@@ -258,22 +273,51 @@ pub fn find(store: &Store, bucket: &str, key: &str, version: &str) -> Result<Obj
         .ok_or(ObjectError::NoSuchVersion)
 }
 
-/// Changes one version in place (tags, ACL), current or not.
-pub fn update(
+/// A version of a key by id inside a write transaction.
+fn find_in(
     w: &mut Writer<'_>,
     bucket: &str,
     key: &str,
     version: &str,
-    change: impl FnOnce(&mut ObjectRecord),
-) -> Result<()> {
-    let id = object_key(bucket, key);
-    if let Some(mut current) = w.get(&OBJECTS, &id)?
+) -> Result<Option<ObjectRecord>> {
+    if let Some(current) = w.get(&OBJECTS, &object_key(bucket, key))?
         && current.version() == version
     {
-        change(&mut current);
-        w.put(&OBJECTS, &id, &current)?;
-        return Ok(());
+        return Ok(Some(current));
     }
+    let (start, end) = key_rows(bucket, key);
+    Ok(w.range(&VERSIONS, &start, &end, usize::MAX)?
+        .into_iter()
+        .map(|(_, v)| v)
+        .find(|v| v.version() == version))
+}
+
+/// Changes one version in place (tags, ACL, lock): the current object (`None`), or the version
+/// with that id. A delete marker has nothing to change (`DeleteMarker`).
+pub fn change(
+    w: &mut Writer<'_>,
+    bucket: &str,
+    key: &str,
+    version: Option<&str>,
+    change: impl FnOnce(&mut ObjectRecord) -> Result<()>,
+) -> Result<()> {
+    let id = object_key(bucket, key);
+    let current = w.get(&OBJECTS, &id)?;
+    match (version, current) {
+        (None, None) => return Err(ObjectError::NoSuchKey),
+        (None, Some(mut current)) => {
+            change(&mut current)?;
+            w.put(&OBJECTS, &id, &current)?;
+            return Ok(());
+        }
+        (Some(v), Some(mut current)) if current.version() == v => {
+            change(&mut current)?;
+            w.put(&OBJECTS, &id, &current)?;
+            return Ok(());
+        }
+        _ => {}
+    }
+    let version = version.unwrap_or_default();
     let (start, end) = key_rows(bucket, key);
     let rows = w.range(&VERSIONS, &start, &end, usize::MAX)?;
     let (r, mut v) = rows
@@ -283,7 +327,7 @@ pub fn update(
     if v.delete_marker {
         return Err(ObjectError::DeleteMarker);
     }
-    change(&mut v);
+    change(&mut v)?;
     w.put(&VERSIONS, &r, &v)?;
     Ok(())
 }

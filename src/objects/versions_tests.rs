@@ -90,7 +90,7 @@ fn enabled_bucket_keeps_every_version_and_delete_markers_hide_them() {
         ]
     );
 
-    let marker = objects.delete("bkt", "k", None).unwrap().unwrap();
+    let marker = objects.delete("bkt", "k", None, false).unwrap().unwrap();
     assert!(marker.delete_marker);
     let marker_id = marker.version_id.unwrap();
     assert!(matches!(
@@ -126,18 +126,21 @@ fn enabled_bucket_keeps_every_version_and_delete_markers_hide_them() {
 
     // Deleting the marker brings v2 back; deleting v2 for good brings v1 and frees v2's file.
     let gone = objects
-        .delete("bkt", "k", Some(&marker_id))
+        .delete("bkt", "k", Some(&marker_id), false)
         .unwrap()
         .unwrap();
     assert!(gone.delete_marker);
     assert_eq!(objects.head("bkt", "k").unwrap().version(), v2);
-    objects.delete("bkt", "k", Some(&v2)).unwrap().unwrap();
+    objects
+        .delete("bkt", "k", Some(&v2), false)
+        .unwrap()
+        .unwrap();
     assert_eq!(objects.head("bkt", "k").unwrap().version(), v1);
     assert_eq!(files(dir.path()), 2);
     // A version deleted already is no error, and changes nothing.
-    assert_eq!(objects.delete("bkt", "k", Some(&v2)).unwrap(), None);
-    objects.delete("bkt", "k", Some(&v1)).unwrap();
-    objects.delete("bkt", "k", Some("null")).unwrap();
+    assert_eq!(objects.delete("bkt", "k", Some(&v2), false).unwrap(), None);
+    objects.delete("bkt", "k", Some(&v1), false).unwrap();
+    objects.delete("bkt", "k", Some("null"), false).unwrap();
     assert_eq!(files(dir.path()), 0);
     assert!(history(&objects, "k").is_empty());
     objects.delete_bucket("bkt").unwrap();
@@ -162,7 +165,7 @@ fn suspended_bucket_replaces_only_the_null_version() {
     assert_eq!(files(dir.path()), 2, "the first null version's file went");
 
     // A delete replaces the null version with a null delete marker…
-    let deleted = objects.delete("bkt", "k", None).unwrap().unwrap();
+    let deleted = objects.delete("bkt", "k", None, false).unwrap().unwrap();
     assert_eq!(deleted.version_id.as_deref(), Some("null"));
     assert!(deleted.delete_marker);
     assert_eq!(
@@ -203,7 +206,7 @@ fn tags_change_on_the_version_named() {
             .is_empty()
     );
     let marker = objects
-        .delete("bkt", "k", None)
+        .delete("bkt", "k", None, false)
         .unwrap()
         .unwrap()
         .version_id;

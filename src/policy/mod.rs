@@ -1,6 +1,7 @@
 //! IAM-style policy documents (as MinIO and AWS write them) and their evaluation:
 //! any matching Deny wins, then any matching Allow, otherwise the request is denied.
 
+mod condition;
 mod pattern;
 
 use std::collections::BTreeMap;
@@ -104,13 +105,6 @@ pub enum Decision {
 /// AWS's limit on a bucket policy's size.
 pub const MAX_POLICY_BYTES: usize = 20 * 1024;
 
-const CONDITION_OPERATORS: &[&str] = &[
-    "StringEquals",
-    "StringNotEquals",
-    "StringLike",
-    "StringNotLike",
-];
-
 /// Why a policy document was refused; the text is what S3 clients and fixture authors see.
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
@@ -151,11 +145,7 @@ impl Policy {
                     return Err(PolicyError::NotS3Resource(r.to_owned()));
                 }
             }
-            if let Some(op) = st
-                .condition
-                .keys()
-                .find(|op| !CONDITION_OPERATORS.contains(&op.trim_end_matches("IfExists")))
-            {
+            if let Some(op) = st.condition.keys().find(|op| !condition::known(op)) {
                 return Err(PolicyError::Operator(op.clone()));
             }
         }
@@ -296,20 +286,9 @@ impl Statement {
 
     fn conditions_hold(&self, req: &Request<'_>) -> bool {
         self.condition.iter().all(|(op, keys)| {
-            let if_exists = op.ends_with("IfExists");
-            let op = op.trim_end_matches("IfExists");
             keys.iter().all(|(key, wanted)| {
                 let actual = condition_value(key, req);
-                let Some(actual) = actual else {
-                    // A missing key satisfies only negative operators, or *IfExists ones.
-                    return if_exists || op.contains("Not");
-                };
-                let like = !matches!(op, "StringEquals" | "StringNotEquals");
-                let hit = wanted
-                    .items()
-                    .iter()
-                    .any(|w| actual.iter().any(|a| pattern::matches(w, a, req, like)));
-                if op.contains("Not") { !hit } else { hit }
+                condition::holds(op, actual.as_deref(), &wanted.items(), req)
             })
         })
     }

@@ -86,6 +86,8 @@ pub fn action_of(op: &str) -> String {
         "ListObjectVersions" => "ListBucketVersions",
         "PutBucketLifecycleConfiguration" | "DeleteBucketLifecycle" => "PutLifecycleConfiguration",
         "GetBucketLifecycleConfiguration" => "GetLifecycleConfiguration",
+        "PutObjectLockConfiguration" => "PutBucketObjectLockConfiguration",
+        "GetObjectLockConfiguration" => "GetBucketObjectLockConfiguration",
         other => other,
     };
     format!("s3:{action}")
@@ -105,6 +107,32 @@ fn version_action_of(op: &str) -> Option<&'static str> {
         "PutObjectAcl" => "s3:PutObjectVersionAcl",
         _ => return None,
     })
+}
+
+/// Whether a request asks to bypass GOVERNANCE retention.
+fn bypasses_governance(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get("x-amz-bypass-governance-retention")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+}
+
+/// The object-lock permissions a request needs besides its own action, as AWS asks them:
+/// bypassing GOVERNANCE retention, and a write that sets a retention or a legal hold.
+fn lock_actions(op: &str, headers: &axum::http::HeaderMap) -> Vec<&'static str> {
+    let mut actions = Vec::new();
+    if matches!(op, "DeleteObject" | "PutObjectRetention") && bypasses_governance(headers) {
+        actions.push("s3:BypassGovernanceRetention");
+    }
+    if matches!(op, "PutObject" | "CreateMultipartUpload") {
+        if headers.contains_key("x-amz-object-lock-mode") {
+            actions.push("s3:PutObjectRetention");
+        }
+        if headers.contains_key("x-amz-object-lock-legal-hold") {
+            actions.push("s3:PutObjectLegalHold");
+        }
+    }
+    actions
 }
 
 /// The canned ACL a write names in its `x-amz-acl` header.
@@ -449,6 +477,9 @@ impl S3Access for Access {
                     let acl = acl_header(cx.headers());
                     self.require_acl_change(&principal, acl, acl_action, &resource)?;
                 }
+                for action in lock_actions(&op, cx.headers()) {
+                    self.require(&principal, action, &resource, BTreeMap::new())?;
+                }
             }
             (_, None) => {
                 if !matches!(principal, Principal::Root) {
@@ -540,11 +571,37 @@ impl S3Access for Access {
                     Some(_) => "s3:DeleteObjectVersion",
                     None => "s3:DeleteObject",
                 };
+                let bypass = "s3:BypassGovernanceRetention";
                 !self.permits(&principal, action, &resource, BTreeMap::new())
+                    || (bypasses_governance(&req.headers)
+                        && !self.permits(&principal, bypass, &resource, BTreeMap::new()))
             })
             .map(|o| o.key.clone())
             .collect();
         req.extensions.insert(DeniedKeys(denied));
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_requests_need_the_lock_permissions() {
+        let mut headers = axum::http::HeaderMap::new();
+        assert!(lock_actions("DeleteObject", &headers).is_empty());
+        headers.insert("x-amz-bypass-governance-retention", "TRUE".parse().unwrap());
+        assert_eq!(
+            lock_actions("DeleteObject", &headers),
+            ["s3:BypassGovernanceRetention"]
+        );
+        assert!(lock_actions("GetObject", &headers).is_empty());
+        headers.insert("x-amz-object-lock-mode", "GOVERNANCE".parse().unwrap());
+        headers.insert("x-amz-object-lock-legal-hold", "ON".parse().unwrap());
+        assert_eq!(
+            lock_actions("PutObject", &headers),
+            ["s3:PutObjectRetention", "s3:PutObjectLegalHold"]
+        );
     }
 }

@@ -87,6 +87,12 @@ forward! {
     delete_bucket_policy / op_delete_bucket_policy: DeleteBucketPolicyInput => DeleteBucketPolicyOutput;
     get_bucket_versioning / op_get_bucket_versioning: GetBucketVersioningInput => GetBucketVersioningOutput;
     put_bucket_versioning / op_put_bucket_versioning: PutBucketVersioningInput => PutBucketVersioningOutput;
+    put_object_lock_configuration / op_put_object_lock_configuration: PutObjectLockConfigurationInput => PutObjectLockConfigurationOutput;
+    get_object_lock_configuration / op_get_object_lock_configuration: GetObjectLockConfigurationInput => GetObjectLockConfigurationOutput;
+    put_object_retention / op_put_object_retention: PutObjectRetentionInput => PutObjectRetentionOutput;
+    get_object_retention / op_get_object_retention: GetObjectRetentionInput => GetObjectRetentionOutput;
+    put_object_legal_hold / op_put_object_legal_hold: PutObjectLegalHoldInput => PutObjectLegalHoldOutput;
+    get_object_legal_hold / op_get_object_legal_hold: GetObjectLegalHoldInput => GetObjectLegalHoldOutput;
     get_bucket_acl / op_get_bucket_acl: GetBucketAclInput => GetBucketAclOutput;
     put_bucket_acl / op_put_bucket_acl: PutBucketAclInput => PutBucketAclOutput;
     get_object_acl / op_get_object_acl: GetObjectAclInput => GetObjectAclOutput;

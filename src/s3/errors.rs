@@ -15,6 +15,9 @@ impl From<ObjectError> for S3Error {
             ObjectError::NoSuchKey => S3ErrorCode::NoSuchKey,
             ObjectError::NoSuchVersion => S3ErrorCode::NoSuchVersion,
             ObjectError::DeleteMarker => S3ErrorCode::MethodNotAllowed,
+            ObjectError::ObjectLocked => S3ErrorCode::AccessDenied,
+            ObjectError::NoObjectLock => S3ErrorCode::InvalidRequest,
+            ObjectError::InvalidBucketState(_) => S3ErrorCode::InvalidBucketState,
             ObjectError::InvalidObjectName(_) => {
                 S3ErrorCode::Custom("XMinioInvalidObjectName".into())
             }

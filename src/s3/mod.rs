@@ -12,6 +12,7 @@ mod ops_acl;
 mod ops_attributes;
 mod ops_bucket;
 mod ops_lifecycle;
+mod ops_lock;
 mod ops_multipart;
 mod ops_object;
 mod ops_public;

@@ -69,7 +69,7 @@ impl S3Backend {
                 checksum_sha1: sha1,
                 checksum_sha256: sha256,
                 checksum_crc64nvme: crc64nvme,
-                checksum_type: Some(ChecksumType::from_static(ChecksumType::FULL_OBJECT)),
+                checksum_type: super::spec::checksum_type_of(&object.checksums),
             });
         }
         if wants(ObjectAttributes::OBJECT_PARTS)

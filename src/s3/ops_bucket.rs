@@ -6,6 +6,8 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 use super::backend::{S3Backend, principal, timestamp};
 use super::visible::VisibleBuckets;
 use crate::objects::CorsRule as StoredCors;
+use crate::objects::lock::ObjectLock;
+use crate::objects::{BucketRecord, ObjectError, Versioning};
 
 fn tags_from(tagging: Tagging) -> S3Result<Vec<(String, String)>> {
     let mut tags = Vec::new();
@@ -103,14 +105,25 @@ impl S3Backend {
             ));
         }
         let acl = super::ops_acl::acl_of_write(req.input.acl.as_ref().map(|a| a.as_str()))?;
-        let bucket = req.input.bucket;
-        let location = Some(format!("/{bucket}"));
-        self.write(move |o| {
-            o.create_bucket(&bucket, owner.as_deref())?;
-            match acl {
-                Some(acl) => o.update_bucket(&bucket, |b| b.acl = Some(acl)),
-                None => Ok(()),
+        // Object lock needs versioning, which it keeps enabled.
+        let locked = req.input.object_lock_enabled_for_bucket == Some(true);
+        let record = BucketRecord {
+            name: req.input.bucket,
+            owner,
+            acl,
+            versioning: locked.then_some(Versioning::Enabled),
+            object_lock: locked.then(ObjectLock::default),
+            ..Default::default()
+        };
+        let location = Some(format!("/{}", record.name));
+        // In us-east-1, AWS answers 200 to an owner creating their bucket again and resets its
+        // ACL (its legacy behaviour); elsewhere it answers BucketAlreadyOwnedByYou.
+        let legacy = self.region == "us-east-1";
+        self.write(move |o| match o.create_bucket_as(record.clone()) {
+            Err(ObjectError::BucketAlreadyOwnedByYou) if legacy => {
+                o.update_bucket(&record.name, |b| b.acl = record.acl)
             }
+            outcome => outcome,
         })
         .await?;
         Ok(S3Response::new(CreateBucketOutput { location }))

@@ -5,11 +5,15 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::backend::{S3Backend, etag, principal, timestamp};
 use super::conditions::Conditions;
+use super::ops_lock::lock_of_input;
+use super::spec::checksum_type_of;
 use super::spec::{
     body_stream, expected_of, header_tags, set_checksums, stored_headers_of, user_metadata,
     write_precondition,
 };
-use crate::objects::{MAX_PARTS, PutSpec, Source, Target, UploadRecord};
+use crate::objects::{
+    ChecksumAlgorithm, CompletedPart, MAX_PARTS, PutSpec, Source, Target, UploadRecord,
+};
 
 fn part_number(n: i32) -> S3Result<u32> {
     u32::try_from(n)
@@ -30,21 +34,30 @@ impl S3Backend {
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
         let owner = principal(&req).name();
         let mut input = req.input;
-        let record = UploadRecord {
-            bucket: input.bucket.clone(),
-            key: input.key.clone(),
-            initiated: 0,
-            headers: stored_headers_of!(input),
-            metadata: user_metadata(input.metadata),
-            tags: header_tags(input.tagging.as_deref())?,
-            owner,
-            acl: super::ops_acl::acl_of_write(input.acl.as_ref().map(|a| a.as_str()))?,
-        };
+        let record =
+            UploadRecord {
+                bucket: input.bucket.clone(),
+                key: input.key.clone(),
+                initiated: 0,
+                headers: stored_headers_of!(input),
+                metadata: user_metadata(input.metadata),
+                tags: header_tags(input.tagging.as_deref())?,
+                owner,
+                acl: super::ops_acl::acl_of_write(input.acl.as_ref().map(|a| a.as_str()))?,
+                checksum_algorithm: match input.checksum_algorithm.as_ref() {
+                    Some(a) => Some(ChecksumAlgorithm::from_name(a.as_str()).ok_or_else(|| {
+                        s3_error!(InvalidRequest, "Unsupported checksum algorithm")
+                    })?),
+                    None => None,
+                },
+                lock: lock_of_input!(input, self.objects.now())?,
+            };
         let id = self.write(move |o| o.create_upload(record)).await?;
         Ok(S3Response::new(CreateMultipartUploadOutput {
             bucket: Some(input.bucket),
             key: Some(input.key),
             upload_id: Some(id),
+            checksum_algorithm: input.checksum_algorithm,
             ..Default::default()
         }))
     }
@@ -160,11 +173,28 @@ impl S3Backend {
             .unwrap_or_default()
         {
             let number = part_number(part.part_number.unwrap_or(0))?;
-            let tag = part
+            let etag = part
                 .e_tag
+                .as_ref()
                 .map(|t| t.value().to_owned())
                 .ok_or_else(|| s3_error!(InvalidPart, "Each part needs an ETag"))?;
-            requested.push((number, tag));
+            let named = [
+                part.checksum_crc32,
+                part.checksum_crc32c,
+                part.checksum_sha1,
+                part.checksum_sha256,
+                part.checksum_crc64nvme,
+            ];
+            let checksums = ChecksumAlgorithm::ALL
+                .into_iter()
+                .zip(named)
+                .filter_map(|(a, value)| value.map(|v| (a, v)))
+                .collect();
+            requested.push(CompletedPart {
+                number,
+                etag,
+                checksums,
+            });
         }
         if requested.is_empty() {
             return Err(s3_error!(
@@ -182,14 +212,17 @@ impl S3Backend {
         let record = self
             .write(move |o| o.complete_upload(&id, &bucket, &key, &requested, &precondition))
             .await?;
-        Ok(S3Response::new(CompleteMultipartUploadOutput {
+        let mut out = CompleteMultipartUploadOutput {
             bucket: Some(input.bucket.clone()),
             key: Some(input.key.clone()),
             e_tag: Some(etag(&record.etag)),
             location: Some(format!("/{}/{}", input.bucket, input.key)),
             version_id: record.version_id,
+            checksum_type: checksum_type_of(&record.checksums),
             ..Default::default()
-        }))
+        };
+        set_checksums!(out, &record.checksums);
+        Ok(S3Response::new(out))
     }
 
     pub(super) async fn op_abort_multipart_upload(

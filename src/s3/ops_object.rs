@@ -6,10 +6,11 @@ use s3s::{S3Error, S3Request, S3Response, S3Result, s3_error};
 use super::backend::{S3Backend, etag, timestamp};
 use super::conditions::Conditions;
 use super::ops_bucket::{parse_tags, tag_set};
+use super::ops_lock::{lock_headers, lock_of_input};
 use super::ops_versions::parse_version;
 use super::spec::{
-    body_stream, expected_of, header_tags, object_headers, set_checksums, stored_headers_of,
-    user_metadata, write_precondition,
+    body_stream, checksum_type_of, expected_of, header_tags, object_headers, set_checksums,
+    stored_headers_of, user_metadata, write_precondition,
 };
 use crate::objects::list::ListQuery;
 use crate::objects::{ObjectRecord, PutSpec, ReadError, Source, Target};
@@ -75,6 +76,7 @@ impl S3Backend {
             tags: header_tags(input.tagging.as_deref())?,
             precondition: write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref()),
             acl: super::ops_acl::acl_of_write(input.acl.as_ref().map(|a| a.as_str()))?,
+            lock: lock_of_input!(input, self.objects.now())?,
         };
         let target = Target::Object {
             bucket: &input.bucket,
@@ -147,9 +149,11 @@ impl S3Backend {
             ..Default::default()
         };
         object_headers!(out, &object, input);
+        lock_headers!(out, &object);
         // A range's bytes do not have the whole object's checksums.
         if !partial {
             set_checksums!(out, &object.checksums);
+            out.checksum_type = checksum_type_of(&object.checksums);
         }
         let mut response = S3Response::new(out);
         if partial {
@@ -177,7 +181,9 @@ impl S3Backend {
             ..Default::default()
         };
         object_headers!(out, &object, input);
+        lock_headers!(out, &object);
         set_checksums!(out, &object.checksums);
+        out.checksum_type = checksum_type_of(&object.checksums);
         Ok(S3Response::new(out))
     }
 
@@ -196,8 +202,9 @@ impl S3Backend {
                 ));
             }
         }
+        let bypass = input.bypass_governance_retention.unwrap_or(false);
         let deleted = self
-            .write(move |o| o.delete(&input.bucket, &input.key, version.as_deref()))
+            .write(move |o| o.delete(&input.bucket, &input.key, version.as_deref(), bypass))
             .await?
             .unwrap_or_default();
         Ok(S3Response::with_status(
@@ -223,6 +230,7 @@ impl S3Backend {
         }
         self.objects.bucket(&input.bucket)?;
         let quiet = input.delete.quiet.unwrap_or(false);
+        let bypass = input.bypass_governance_retention.unwrap_or(false);
         let mut deleted = Vec::new();
         let mut errors = Vec::new();
         let denied = req
@@ -251,7 +259,7 @@ impl S3Backend {
                         let outcome = match (refused, valid) {
                             (true, _) => None,
                             (false, Ok(())) => Some(
-                                o.delete(&bucket, &key, version.as_deref())
+                                o.delete(&bucket, &key, version.as_deref(), bypass)
                                     .map(Option::unwrap_or_default)
                                     .map_err(S3Error::from),
                             ),
@@ -350,6 +358,7 @@ impl S3Backend {
             metadata,
             tags,
             acl: super::ops_acl::acl_of_write(input.acl.as_ref().map(|a| a.as_str()))?,
+            lock: lock_of_input!(input, self.objects.now())?,
             ..Default::default()
         };
         let target = Target::Object {

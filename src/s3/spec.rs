@@ -79,6 +79,18 @@ macro_rules! expected_of {
 }
 pub(crate) use expected_of;
 
+/// How stored checksums were made: of the whole object, or of its parts (composite).
+pub fn checksum_type_of(checksums: &crate::objects::Checksums) -> Option<s3s::dto::ChecksumType> {
+    let first = checksums.values().next()?;
+    Some(s3s::dto::ChecksumType::from_static(
+        if crate::objects::checksum::is_composite(first) {
+            s3s::dto::ChecksumType::COMPOSITE
+        } else {
+            s3s::dto::ChecksumType::FULL_OBJECT
+        },
+    ))
+}
+
 /// Fills an output's checksum fields (every S3 output names them alike) from stored checksums.
 macro_rules! set_checksums {
     ($output:expr, $checksums:expr) => {{

@@ -28,6 +28,7 @@ mod s3_acl;
 mod s3_attributes;
 mod s3_durability;
 mod s3_lifecycle;
+mod s3_object_lock;
 mod s3_objects;
 mod s3_payloads;
 mod s3_policy_bounds;

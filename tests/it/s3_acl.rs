@@ -368,3 +368,54 @@ async fn a_public_access_block_overrides_acls_and_policies() {
     );
     tp.stop().await;
 }
+
+#[tokio::test]
+async fn creating_ones_bucket_again_answers_as_aws_does_in_each_region() {
+    let tp = TestPlatform::start().await;
+    let s3 = root_client(&tp);
+    s3.create_bucket().bucket("again").send().await.unwrap();
+    // us-east-1: 200, and the ACL of the new request replaces the bucket's.
+    s3.create_bucket()
+        .bucket("again")
+        .acl(BucketCannedAcl::PublicRead)
+        .send()
+        .await
+        .expect("us-east-1 answers 200");
+    let public = |acl: &aws_sdk_s3::operation::get_bucket_acl::GetBucketAclOutput| {
+        acl.grants()
+            .iter()
+            .any(|g| g.grantee().and_then(|e| e.uri()) == Some(ALL_USERS))
+    };
+    let acl = s3.get_bucket_acl().bucket("again").send().await.unwrap();
+    assert!(public(&acl), "{acl:?}");
+    s3.create_bucket().bucket("again").send().await.unwrap();
+    let acl = s3.get_bucket_acl().bucket("again").send().await.unwrap();
+    assert!(!public(&acl), "reset to private: {acl:?}");
+    tp.stop().await;
+
+    // Any other region: 409 BucketAlreadyOwnedByYou.
+    let mut config = test_config();
+    config.s3.region = "eu-west-3".into();
+    let tp = TestPlatform::start_with(config).await;
+    let conf = root_client(&tp)
+        .config()
+        .to_builder()
+        .region(aws_sdk_s3::config::Region::new("eu-west-3"))
+        .build();
+    let s3 = aws_sdk_s3::Client::from_conf(conf);
+    let located = aws_sdk_s3::types::CreateBucketConfiguration::builder()
+        .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest3)
+        .build();
+    let create = || {
+        s3.create_bucket()
+            .bucket("again")
+            .create_bucket_configuration(located.clone())
+            .send()
+    };
+    create().await.unwrap();
+    assert_eq!(
+        code(&create().await.unwrap_err()),
+        "BucketAlreadyOwnedByYou"
+    );
+    tp.stop().await;
+}

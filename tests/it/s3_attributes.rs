@@ -138,6 +138,137 @@ async fn attributes_of_simple_and_multipart_objects() {
     tp.stop().await;
 }
 
+/// Uploads `bodies` as the parts of a new upload created with `algorithm`, each part with
+/// `part_algorithm`; returns the upload id and the parts as CompleteMultipartUpload lists them.
+async fn upload_parts(
+    s3: &aws_sdk_s3::Client,
+    key: &str,
+    algorithm: ChecksumAlgorithm,
+    part_algorithm: ChecksumAlgorithm,
+    bodies: &[Vec<u8>],
+) -> (String, Vec<CompletedPart>) {
+    let upload = s3
+        .create_multipart_upload()
+        .bucket("attrs")
+        .key(key)
+        .checksum_algorithm(algorithm.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(upload.checksum_algorithm(), Some(&algorithm));
+    let id = upload.upload_id().unwrap().to_owned();
+    let mut parts = Vec::new();
+    for (i, body) in bodies.iter().enumerate() {
+        let number = i as i32 + 1;
+        let part = s3
+            .upload_part()
+            .bucket("attrs")
+            .key(key)
+            .upload_id(&id)
+            .part_number(number)
+            .checksum_algorithm(part_algorithm.clone())
+            .body(ByteStream::from(body.clone()))
+            .send()
+            .await
+            .unwrap();
+        parts.push(
+            CompletedPart::builder()
+                .part_number(number)
+                .e_tag(part.e_tag().unwrap())
+                .set_checksum_crc32(part.checksum_crc32().map(str::to_owned))
+                .set_checksum_sha256(part.checksum_sha256().map(str::to_owned))
+                .build(),
+        );
+    }
+    (id, parts)
+}
+
+async fn complete(
+    s3: &aws_sdk_s3::Client,
+    key: &str,
+    id: &str,
+    parts: Vec<CompletedPart>,
+) -> Result<aws_sdk_s3::operation::complete_multipart_upload::CompleteMultipartUploadOutput, String>
+{
+    s3.complete_multipart_upload()
+        .bucket("attrs")
+        .key(key)
+        .upload_id(id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| code(&e))
+}
+
+#[tokio::test]
+async fn multipart_objects_get_the_composite_checksum_of_their_parts() {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let tp = TestPlatform::start().await;
+    let s3 = root_client(&tp);
+    s3.create_bucket().bucket("attrs").send().await.unwrap();
+    let bodies = [vec![b'a'; 5 * 1024 * 1024], b"tail".to_vec()];
+    let crc32 = ChecksumAlgorithm::Crc32;
+    let (id, parts) = upload_parts(&s3, "composite", crc32.clone(), crc32.clone(), &bodies).await;
+
+    // The CRC32 of the parts' CRC32s, then the number of parts (computed here on its own).
+    let mut raw = Vec::new();
+    for part in &parts {
+        raw.extend(b64.decode(part.checksum_crc32().unwrap()).unwrap());
+    }
+    let of_parts = crc_fast::checksum(crc_fast::CrcAlgorithm::Crc32IsoHdlc, &raw) as u32;
+    let expected = format!("{}-2", b64.encode(of_parts.to_be_bytes()));
+
+    // A part checksum that is not the part's is refused.
+    let mut wrong = parts.clone();
+    wrong[1] = CompletedPart::builder()
+        .part_number(2)
+        .e_tag(parts[1].e_tag().unwrap())
+        .checksum_crc32(b64.encode(7u32.to_be_bytes()))
+        .build();
+    assert_eq!(
+        complete(&s3, "composite", &id, wrong).await.unwrap_err(),
+        "InvalidPart"
+    );
+    let done = complete(&s3, "composite", &id, parts).await.unwrap();
+    assert_eq!(done.checksum_crc32(), Some(expected.as_str()));
+    assert_eq!(done.checksum_type().map(|t| t.as_str()), Some("COMPOSITE"));
+    let head = s3
+        .head_object()
+        .bucket("attrs")
+        .key("composite")
+        .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.checksum_crc32(), Some(expected.as_str()));
+    assert_eq!(head.checksum_type().map(|t| t.as_str()), Some("COMPOSITE"));
+    // The SDK reads it back (a composite checksum is not one it can check on the body).
+    let got = s3
+        .get_object()
+        .bucket("attrs")
+        .key("composite")
+        .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
+        .send()
+        .await
+        .unwrap();
+    let body = got.body.collect().await.unwrap().into_bytes();
+    assert_eq!(body.len(), 5 * 1024 * 1024 + 4);
+
+    // An upload created for SHA256 needs each part's SHA256.
+    let sha = ChecksumAlgorithm::Sha256;
+    let (id, parts) = upload_parts(&s3, "partial", sha, crc32, &bodies).await;
+    assert_eq!(
+        complete(&s3, "partial", &id, parts).await.unwrap_err(),
+        "InvalidPart"
+    );
+    tp.stop().await;
+}
+
 #[tokio::test]
 async fn listings_name_the_owner_as_asked() {
     let tp = TestPlatform::start().await;
