@@ -37,6 +37,19 @@ pub struct BucketRecord {
     /// Object lock, once enabled (it cannot be disabled).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object_lock: Option<super::lock::ObjectLock>,
+    /// Object ownership controls (none: ACLs apply, as `ObjectWriter`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ownership: Option<Ownership>,
+}
+
+/// S3's object ownership setting. With one account every object belongs to the bucket's
+/// owner whatever the setting; what it changes is whether ACLs are accepted and honoured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Ownership {
+    /// ACLs are disabled: none is accepted (but private) and none grants anything.
+    BucketOwnerEnforced,
+    BucketOwnerPreferred,
+    ObjectWriter,
 }
 
 /// A bucket's versioning state once it was first set.

@@ -87,6 +87,11 @@ pub fn action_of(op: &str) -> String {
         "PutBucketLifecycleConfiguration" | "DeleteBucketLifecycle" => "PutLifecycleConfiguration",
         "GetBucketLifecycleConfiguration" => "GetLifecycleConfiguration",
         "PutObjectLockConfiguration" => "PutBucketObjectLockConfiguration",
+        "DeleteBucketOwnershipControls" => "PutBucketOwnershipControls",
+        "GetBucketAccelerateConfiguration" => "GetAccelerateConfiguration",
+        "GetBucketReplication" => "GetReplicationConfiguration",
+        "GetBucketEncryption" => "GetEncryptionConfiguration",
+        "GetBucketNotificationConfiguration" => "GetBucketNotification",
         "GetObjectLockConfiguration" => "GetBucketObjectLockConfiguration",
         other => other,
     };
@@ -317,9 +322,12 @@ impl Access {
         let Some(record) = self.bucket_of(resource) else {
             return false;
         };
-        if record
-            .public_access_block
-            .is_some_and(|b| b.ignore_public_acls)
+        let acls_disabled =
+            record.ownership == Some(crate::objects::Ownership::BucketOwnerEnforced);
+        if acls_disabled
+            || record
+                .public_access_block
+                .is_some_and(|b| b.ignore_public_acls)
         {
             return false;
         }

@@ -87,6 +87,16 @@ forward! {
     delete_bucket_policy / op_delete_bucket_policy: DeleteBucketPolicyInput => DeleteBucketPolicyOutput;
     get_bucket_versioning / op_get_bucket_versioning: GetBucketVersioningInput => GetBucketVersioningOutput;
     put_bucket_versioning / op_put_bucket_versioning: PutBucketVersioningInput => PutBucketVersioningOutput;
+    put_bucket_ownership_controls / op_put_bucket_ownership_controls: PutBucketOwnershipControlsInput => PutBucketOwnershipControlsOutput;
+    get_bucket_ownership_controls / op_get_bucket_ownership_controls: GetBucketOwnershipControlsInput => GetBucketOwnershipControlsOutput;
+    delete_bucket_ownership_controls / op_delete_bucket_ownership_controls: DeleteBucketOwnershipControlsInput => DeleteBucketOwnershipControlsOutput;
+    get_bucket_request_payment / op_get_bucket_request_payment: GetBucketRequestPaymentInput => GetBucketRequestPaymentOutput;
+    get_bucket_accelerate_configuration / op_get_bucket_accelerate_configuration: GetBucketAccelerateConfigurationInput => GetBucketAccelerateConfigurationOutput;
+    get_bucket_logging / op_get_bucket_logging: GetBucketLoggingInput => GetBucketLoggingOutput;
+    get_bucket_notification_configuration / op_get_bucket_notification_configuration: GetBucketNotificationConfigurationInput => GetBucketNotificationConfigurationOutput;
+    get_bucket_website / op_get_bucket_website: GetBucketWebsiteInput => GetBucketWebsiteOutput;
+    get_bucket_replication / op_get_bucket_replication: GetBucketReplicationInput => GetBucketReplicationOutput;
+    get_bucket_encryption / op_get_bucket_encryption: GetBucketEncryptionInput => GetBucketEncryptionOutput;
     put_object_lock_configuration / op_put_object_lock_configuration: PutObjectLockConfigurationInput => PutObjectLockConfigurationOutput;
     get_object_lock_configuration / op_get_object_lock_configuration: GetObjectLockConfigurationInput => GetObjectLockConfigurationOutput;
     put_object_retention / op_put_object_retention: PutObjectRetentionInput => PutObjectRetentionOutput;

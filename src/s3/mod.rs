@@ -15,6 +15,7 @@ mod ops_lifecycle;
 mod ops_lock;
 mod ops_multipart;
 mod ops_object;
+mod ops_ownership;
 mod ops_public;
 mod ops_versions;
 mod payload;

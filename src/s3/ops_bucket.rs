@@ -105,6 +105,11 @@ impl S3Backend {
             ));
         }
         let acl = super::ops_acl::acl_of_write(req.input.acl.as_ref().map(|a| a.as_str()))?;
+        let ownership = match req.input.object_ownership.as_ref() {
+            Some(o) => Some(super::ops_ownership::ownership_of(o)?),
+            None => None,
+        };
+        super::ops_ownership::refuse_acl_with_enforced(ownership, acl.as_deref())?;
         // Object lock needs versioning, which it keeps enabled.
         let locked = req.input.object_lock_enabled_for_bucket == Some(true);
         let record = BucketRecord {
@@ -113,6 +118,7 @@ impl S3Backend {
             acl,
             versioning: locked.then_some(Versioning::Enabled),
             object_lock: locked.then(ObjectLock::default),
+            ownership,
             ..Default::default()
         };
         let location = Some(format!("/{}", record.name));

@@ -20,8 +20,14 @@ pub fn blocked(what: &str) -> S3Error {
 }
 
 /// Refuses setting a public ACL on a bucket, or on an object in it, when the bucket blocks
-/// them (`BlockPublicAcls`).
+/// them (`BlockPublicAcls`) or has ACLs disabled (`BucketOwnerEnforced`).
 pub fn refuse_public_acl(bucket: &crate::objects::BucketRecord) -> S3Result<()> {
+    if bucket.ownership == Some(crate::objects::Ownership::BucketOwnerEnforced) {
+        return Err(s3_error!(
+            AccessControlListNotSupported,
+            "The bucket does not allow ACLs"
+        ));
+    }
     if bucket
         .public_access_block
         .is_some_and(|b| b.block_public_acls)

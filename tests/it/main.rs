@@ -26,6 +26,7 @@ mod process_hardening;
 mod python_clients;
 mod s3_acl;
 mod s3_attributes;
+mod s3_bucket_settings;
 mod s3_durability;
 mod s3_lifecycle;
 mod s3_object_lock;
