@@ -171,6 +171,29 @@ pub fn composite(algorithm: ChecksumAlgorithm, parts: &[&str]) -> Option<String>
     Some(format!("{digest}-{}", parts.len()))
 }
 
+/// The full-object checksum of a multipart object from its parts' (value, size), as S3
+/// computes it for `x-amz-checksum-type: FULL_OBJECT`: the parts' CRCs combined in order.
+/// `None` for an algorithm that is not a CRC, or a part value that is not one.
+pub fn combined(algorithm: ChecksumAlgorithm, parts: &[(&str, u64)]) -> Option<String> {
+    let (crc, width) = match algorithm {
+        ChecksumAlgorithm::Crc32 => (crc_fast::CrcAlgorithm::Crc32IsoHdlc, 4),
+        ChecksumAlgorithm::Crc32c => (crc_fast::CrcAlgorithm::Crc32Iscsi, 4),
+        ChecksumAlgorithm::Crc64Nvme => (crc_fast::CrcAlgorithm::Crc64Nvme, 8),
+        ChecksumAlgorithm::Sha1 | ChecksumAlgorithm::Sha256 => return None,
+    };
+    let mut whole: Option<u64> = None;
+    for (value, size) in parts {
+        let raw = STANDARD.decode(value).ok().filter(|r| r.len() == width)?;
+        let part = raw.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+        whole = Some(match whole {
+            None => part,
+            Some(before) => crc_fast::checksum_combine(crc, before, part, *size),
+        });
+    }
+    let bytes = whole?.to_be_bytes();
+    Some(STANDARD.encode(&bytes[8 - width..]))
+}
+
 /// Whether a stored checksum is a composite one (of parts) rather than of the whole object.
 pub fn is_composite(value: &str) -> bool {
     value.contains('-')
@@ -336,6 +359,24 @@ mod tests {
             late.verify(5, digests()),
             Err(ObjectError::ChecksumMismatch(ChecksumAlgorithm::Crc32))
         ));
+    }
+
+    #[test]
+    fn combined_part_crcs_are_the_whole_objects_crc() {
+        let (a, b) = (b"hello, ".as_slice(), b"multipart world".as_slice());
+        for algorithm in [
+            ChecksumAlgorithm::Crc32,
+            ChecksumAlgorithm::Crc32c,
+            ChecksumAlgorithm::Crc64Nvme,
+        ] {
+            let of =
+                |bytes: &[u8]| Hasher::digest([algorithm], bytes).checksums[&algorithm].clone();
+            let whole = of(&[a, b].concat());
+            let parts = [(of(a), a.len() as u64), (of(b), b.len() as u64)];
+            let parts: Vec<(&str, u64)> = parts.iter().map(|(v, n)| (v.as_str(), *n)).collect();
+            assert_eq!(combined(algorithm, &parts), Some(whole), "{algorithm:?}");
+        }
+        assert_eq!(combined(ChecksumAlgorithm::Sha256, &[("AAAA", 3)]), None);
     }
 
     #[test]

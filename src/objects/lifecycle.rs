@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::model::{BUCKETS, OBJECTS, ObjectRecord, VERSIONS};
-use super::versions::{key_rows, remove_row_if, split_row};
+use super::versions::{is_only_version, key_rows, remove_row_if, split_row};
 use super::{ObjectStore, Result, bucket_range};
 
 const DAY_MS: u64 = 86_400_000;
@@ -104,14 +104,22 @@ impl ObjectStore {
                     .iter()
                     .any(|r| r.selects(key, object) && r.expires(object, now))
                 {
-                    expired.push((key.to_owned(), object.etag.clone()));
+                    let judged = (
+                        object.etag.clone(),
+                        object.last_modified,
+                        object.version_id.clone(),
+                    );
+                    expired.push((key.to_owned(), judged));
                 }
             }
         }
         let mut count = 0;
-        for (key, etag) in expired {
+        for (key, (etag, written, version)) in expired {
             // Only the object that was judged: one written since then is younger.
-            if self.delete_if(bucket, &key, |o| o.etag == etag)? {
+            let same = |o: &ObjectRecord| {
+                o.etag == etag && o.last_modified == written && o.version_id == version
+            };
+            if self.delete_if(bucket, &key, same)? {
                 count += 1;
             }
         }
@@ -149,15 +157,23 @@ impl ObjectStore {
                         .any(|r| r.expired_object_delete_marker && key.starts_with(&r.prefix))
                     && self.only_version(bucket, key)?;
                 if expires || lone_marker {
-                    doomed.push((row.clone(), version.version().to_owned()));
+                    let judged = (version.version().to_owned(), version.noncurrent_since);
+                    doomed.push((row.clone(), key.to_owned(), judged, lone_marker));
                 }
             }
         }
         let mut count = 0;
-        for (row, version) in doomed {
+        for (row, key, (version, since), lone_marker) in doomed {
             if self.write_then_reap(Vec::new(), |w| {
-                // A locked version stays, whatever the rules say.
-                remove_row_if(w, &row, |v| v.version() == version && !v.locked(now, false))
+                // Judged again in the transaction: a marker that no longer stands alone, or a
+                // version that became current and noncurrent again since, stays; so does a
+                // locked version, whatever the rules say.
+                if lone_marker && !is_only_version(w, bucket, &key)? {
+                    return Ok((false, Vec::new()));
+                }
+                remove_row_if(w, &row, |v| {
+                    v.version() == version && v.noncurrent_since == since && !v.locked(now, false)
+                })
             })? {
                 count += 1;
             }

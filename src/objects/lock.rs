@@ -45,7 +45,7 @@ impl DefaultRetention {
         };
         Retention {
             mode: self.mode,
-            until: now + days * DAY_MS,
+            until: now.saturating_add(days.saturating_mul(DAY_MS)),
         }
     }
 }
@@ -160,6 +160,7 @@ impl ObjectStore {
         version: Option<&str>,
         change: impl FnOnce(&mut ObjectRecord) -> Result<()>,
     ) -> Result<()> {
+        super::names::check_lookup_key(key)?;
         self.store.write(|w| {
             let record = w.get(&BUCKETS, bucket)?.ok_or(ObjectError::NoSuchBucket)?;
             if record.object_lock.is_none() {

@@ -327,6 +327,7 @@ impl ObjectStore {
         key: &str,
         version: Option<&str>,
     ) -> Result<ObjectRecord> {
+        names::check_lookup_key(key)?;
         match version {
             None => self.head(bucket, key),
             Some(v) => match versions::find(&self.store, bucket, key, v) {
@@ -402,6 +403,7 @@ impl ObjectStore {
         version: Option<&str>,
         bypass_governance: bool,
     ) -> Result<Option<Deleted>> {
+        names::check_lookup_key(key)?;
         let now = self.clock.millis();
         let at = versions::Override {
             now,
@@ -453,6 +455,7 @@ impl ObjectStore {
         version: Option<&str>,
         change: impl FnOnce(&mut ObjectRecord),
     ) -> Result<()> {
+        names::check_lookup_key(key)?;
         self.store.write(|w| {
             w.get(&BUCKETS, bucket)?.ok_or(ObjectError::NoSuchBucket)?;
             versions::change(w, bucket, key, version, |object| {

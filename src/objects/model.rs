@@ -198,6 +198,9 @@ pub struct UploadRecord {
     /// (`x-amz-checksum-algorithm` at creation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checksum_algorithm: Option<super::ChecksumAlgorithm>,
+    /// The object's checksum is of its whole bytes (the parts' CRCs combined), not composite.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub full_object_checksum: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

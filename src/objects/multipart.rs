@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use md5::{Digest, Md5};
 
 use super::blob::BlobId;
-use super::checksum::{self, ChecksumAlgorithm, Checksums};
+use super::checksum::{self, Checksums};
 use super::{BUCKETS, OBJECTS, PARTS, UPLOADS, object_key, part_key};
 use super::{ObjectError, ObjectRecord, ObjectStore, PartRecord, Precondition, Result};
 use super::{UploadRecord, names, txn, versions};
@@ -24,12 +24,32 @@ pub struct CompletedPart {
     pub checksums: Checksums,
 }
 
-fn composite_of(algorithm: Option<ChecksumAlgorithm>, parts: &[String]) -> Checksums {
-    let values: Vec<&str> = parts.iter().map(String::as_str).collect();
-    algorithm
-        .and_then(|a| checksum::composite(a, &values).map(|value| (a, value)))
-        .into_iter()
-        .collect()
+/// The checksum of a completed upload that named an algorithm: of the whole bytes (the parts'
+/// CRCs combined) or composite (of the parts' checksums), checked against the one the client
+/// named for the whole object, if any.
+fn object_checksums(
+    upload: &UploadRecord,
+    parts: &[(String, u64)],
+    whole: &Checksums,
+) -> Result<Checksums> {
+    let Some(algorithm) = upload.checksum_algorithm else {
+        return Ok(Checksums::new());
+    };
+    let value = if upload.full_object_checksum {
+        let parts: Vec<(&str, u64)> = parts.iter().map(|(v, n)| (v.as_str(), *n)).collect();
+        checksum::combined(algorithm, &parts)
+    } else {
+        let values: Vec<&str> = parts.iter().map(|(v, _)| v.as_str()).collect();
+        checksum::composite(algorithm, &values)
+    }
+    .ok_or(ObjectError::InvalidPart)?;
+    if whole.get(&algorithm).is_some_and(|named| *named != value) {
+        return Err(ObjectError::ChecksumMismatch(algorithm));
+    }
+    if whole.keys().any(|a| *a != algorithm) {
+        return Err(ObjectError::UnsupportedChecksum);
+    }
+    Ok(Checksums::from([(algorithm, value)]))
 }
 
 impl ObjectStore {
@@ -100,6 +120,7 @@ impl ObjectStore {
         bucket: &str,
         key: &str,
         requested: &[CompletedPart],
+        whole: &Checksums,
         precondition: &Precondition,
     ) -> Result<ObjectRecord> {
         if requested.is_empty() {
@@ -132,7 +153,8 @@ impl ObjectStore {
                 }
                 if let Some(algorithm) = upload.checksum_algorithm {
                     let value = part.checksums.get(&algorithm).cloned();
-                    part_checksums.push(value.ok_or(ObjectError::InvalidPart)?);
+                    let value = value.ok_or(ObjectError::InvalidPart)?;
+                    part_checksums.push((value, part.segment.size));
                 }
                 if i + 1 < requested.len() && part.segment.size < MIN_PART_SIZE {
                     return Err(ObjectError::EntityTooSmall);
@@ -147,6 +169,7 @@ impl ObjectStore {
                     max: self.max_object_size,
                 });
             }
+            let checksums = object_checksums(&upload, &part_checksums, whole)?;
             let mut record = ObjectRecord {
                 segments,
                 size,
@@ -155,8 +178,7 @@ impl ObjectStore {
                 headers: upload.headers,
                 metadata: upload.metadata,
                 tags: upload.tags,
-                // The checksum of checksums of the parts, when the upload named an algorithm.
-                checksums: composite_of(upload.checksum_algorithm, &part_checksums),
+                checksums,
                 parts: Some(requested.len() as u32),
                 acl: upload.acl,
                 version_id: None,

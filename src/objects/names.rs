@@ -30,6 +30,18 @@ pub fn check_bucket(name: &str) -> Result<(), ObjectError> {
     Ok(())
 }
 
+/// A key that names something stored: no NUL, which no stored key has and which would reach
+/// into another key's versions (they are stored after `key\0`). Deletes and lookups check
+/// only this, so odd keys that cannot exist still answer "nothing there" as S3 does.
+pub fn check_lookup_key(key: &str) -> Result<(), ObjectError> {
+    if key.contains('\0') {
+        return Err(ObjectError::InvalidObjectName(
+            "the key contains a NUL character".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Keys: 1–1024 bytes, no NUL, and no `.` or `..` path segment (MinIO refuses those, and
 /// file-system clients such as s3fs cannot represent them).
 pub fn check_key(key: &str) -> Result<(), ObjectError> {

@@ -112,7 +112,10 @@ impl ObjectStore {
         let is_object = matches!(target, Target::Object { .. });
         let received = match source {
             Source::Body(body) => self.receive(body, expected).await?,
-            Source::Copy { object, range } => self.copy(&object, range, is_object).await?,
+            Source::Copy { object, range } => {
+                let compute = expected.algorithms();
+                self.copy(&object, range, is_object, compute).await?
+            }
         };
         let mut outcome = received.outcome(self.clock.millis());
         match target {
@@ -231,12 +234,14 @@ impl ObjectStore {
     }
 
     /// Copies bytes `range` of a stored object into a new blob. A whole copy of a single-part
-    /// object may keep the checksums its source was stored with.
+    /// object may keep the checksums its source was stored with; the `compute` ones are
+    /// computed on the copied bytes.
     async fn copy(
         &self,
         source: &ObjectRecord,
         range: Range<u64>,
         keep_checksums: bool,
+        compute: Vec<super::ChecksumAlgorithm>,
     ) -> Result<Received> {
         let whole = range == (0..source.size) && source.parts.is_none();
         let mut stream = match self.read(&source.segments, range.start, range.end).await {
@@ -244,7 +249,7 @@ impl ObjectStore {
             Err(ReadError::Gone) => return Err(ObjectError::CopySourceChanged),
             Err(ReadError::Failed(e)) => return Err(e),
         };
-        let mut hasher = Hasher::new([]);
+        let mut hasher = Hasher::new(compute);
         let mut writer = self.blobs.writer(self.max_object_size);
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|source| ObjectError::Io {
@@ -254,13 +259,15 @@ impl ObjectStore {
             hasher.update(&chunk);
             writer.write(&chunk).await?;
         }
-        let checksums = if keep_checksums && whole {
+        let digests = hasher.finish();
+        let mut checksums = if keep_checksums && whole {
             source.checksums.clone()
         } else {
             Checksums::new()
         };
+        checksums.extend(digests.checksums);
         Ok(Received {
-            md5: hasher.finish().md5,
+            md5: digests.md5,
             blob: writer.finish().await?,
             checksums,
         })

@@ -226,6 +226,7 @@ async fn copies_and_parts_go_through_the_same_put() {
             acl: None,
             lock: Default::default(),
             checksum_algorithm: None,
+            full_object_checksum: false,
         })
         .unwrap();
     let target = |number| Target::Part {
@@ -257,6 +258,7 @@ async fn copies_and_parts_go_through_the_same_put() {
             "bkt",
             "mp",
             &[completed(1, first.etag), completed(2, second.etag)],
+            &Checksums::new(),
             &Precondition::default(),
         )
         .unwrap();

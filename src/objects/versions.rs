@@ -30,6 +30,9 @@ fn row(bucket: &str, key: &str, seq: u64) -> String {
 /// The key of a `VERSIONS` row (without its bucket), and its place in the key's history.
 pub fn split_row(row: &str) -> Option<(&str, u64)> {
     let (id, digits) = row.rsplit_once('\0')?;
+    if digits.len() != 16 {
+        return None;
+    }
     let seq = u64::MAX - u64::from_str_radix(digits, 16).ok()?;
     Some((id.split_once('/')?.1, seq))
 }
@@ -76,6 +79,19 @@ fn retire(
     Ok(Vec::new())
 }
 
+/// Marks the key's newest delete marker noncurrent from `now`, when a new version is about to
+/// go on top of it (no current object exists): lifecycle rules count its days from then.
+fn bury_marker(w: &mut Writer<'_>, bucket: &str, key: &str, now: u64) -> Result<()> {
+    if let Some((r, mut newest)) = newest_row(w, bucket, key)?
+        && newest.delete_marker
+        && newest.noncurrent_since.is_none()
+    {
+        newest.noncurrent_since = Some(now);
+        w.put(&VERSIONS, &r, &newest)?;
+    }
+    Ok(())
+}
+
 /// Removes the noncurrent `null` version, if any (a suspended bucket keeps one `null`).
 fn drop_null(w: &mut Writer<'_>, bucket: &str, key: &str) -> Result<Vec<BlobId>> {
     let (start, end) = key_rows(bucket, key);
@@ -112,14 +128,16 @@ pub fn install(
         }
         Some(Versioning::Enabled) => {
             record.version_id = Some(new_version_id());
-            if let Some(old) = old {
-                unreferenced.extend(retire(w, bucket, key, old, false, now)?);
+            match old {
+                Some(old) => unreferenced.extend(retire(w, bucket, key, old, false, now)?),
+                None => bury_marker(w, bucket, key, now)?,
             }
         }
         Some(Versioning::Suspended) => {
             record.version_id = None;
-            if let Some(old) = old {
-                unreferenced.extend(retire(w, bucket, key, old, true, now)?);
+            match old {
+                Some(old) => unreferenced.extend(retire(w, bucket, key, old, true, now)?),
+                None => bury_marker(w, bucket, key, now)?,
             }
             unreferenced.extend(drop_null(w, bucket, key)?);
         }
@@ -149,8 +167,9 @@ pub fn delete_current(
     };
     let suspended = versioning == Versioning::Suspended;
     let mut unreferenced = Vec::new();
-    if let Some(old) = old {
-        unreferenced.extend(retire(w, bucket, key, old, suspended, now)?);
+    match old {
+        Some(old) => unreferenced.extend(retire(w, bucket, key, old, suspended, now)?),
+        None => bury_marker(w, bucket, key, now)?,
     }
     let marker_id = if suspended {
         unreferenced.extend(drop_null(w, bucket, key)?);
@@ -330,6 +349,13 @@ pub fn change(
     change(&mut v)?;
     w.put(&VERSIONS, &r, &v)?;
     Ok(())
+}
+
+/// Whether a key's only version is one noncurrent row (a delete marker left alone).
+pub fn is_only_version(w: &mut Writer<'_>, bucket: &str, key: &str) -> Result<bool> {
+    let (start, end) = key_rows(bucket, key);
+    Ok(w.get(&OBJECTS, &object_key(bucket, key))?.is_none()
+        && w.range(&VERSIONS, &start, &end, 2)?.len() == 1)
 }
 
 /// Whether a bucket holds any version (a bucket is empty only without any).

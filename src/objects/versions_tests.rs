@@ -215,3 +215,30 @@ fn tags_change_on_the_version_named() {
         Err(ObjectError::DeleteMarker)
     ));
 }
+
+#[test]
+fn a_marker_buried_by_a_newer_version_is_noncurrent_from_then() {
+    let dir = tempfile::tempdir().unwrap();
+    let objects = open(dir.path());
+    objects.create_bucket("bkt", None).unwrap();
+    objects.set_versioning("bkt", Versioning::Enabled).unwrap();
+    put(&objects, "k", 1);
+    let marker = objects.delete("bkt", "k", None, false).unwrap().unwrap();
+    let marker_id = marker.version_id.unwrap();
+    let at = |id: &str| objects.head_version("bkt", "k", Some(id)).unwrap();
+    assert_eq!(at(&marker_id).noncurrent_since, None, "the latest version");
+    put(&objects, "k", 2);
+    assert!(at(&marker_id).noncurrent_since.is_some());
+    // A second marker on top of the first buries it too.
+    objects.delete("bkt", "k", None, false).unwrap();
+    objects.delete("bkt", "k", None, false).unwrap();
+    let markers: Vec<_> = history(&objects, "k")
+        .into_iter()
+        .filter(|(_, marker, _)| *marker)
+        .collect();
+    assert_eq!(markers.len(), 3);
+    let buried = objects
+        .head_version("bkt", "k", Some(&markers[1].0))
+        .unwrap();
+    assert!(buried.noncurrent_since.is_some());
+}

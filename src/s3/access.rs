@@ -259,12 +259,12 @@ impl Access {
                 Some(_) => "s3:GetObjectVersion",
                 None => "s3:GetObject",
             };
-            self.require(
-                principal,
-                action,
-                &format!("{from}/{from_key}"),
-                BTreeMap::new(),
-            )?;
+            let context = version_id
+                .as_ref()
+                .map(|v| ("s3:versionid", v.to_string()))
+                .into_iter()
+                .collect();
+            self.require(principal, action, &format!("{from}/{from_key}"), context)?;
         }
         self.require(
             principal,
@@ -308,16 +308,26 @@ impl Access {
         resource: &str,
         context: BTreeMap<&str, String>,
     ) -> bool {
+        // The version a request names (IAM's `s3:versionid` key) is the one whose ACL counts.
+        let version = context.get("s3:versionid").cloned();
         match self.decide(principal, action, resource, context) {
             Decision::Allow => true,
             Decision::Deny => false,
-            Decision::NotApplicable => self.acl_allows(principal, action, resource),
+            Decision::NotApplicable => {
+                self.acl_allows(principal, action, resource, version.as_deref())
+            }
         }
     }
 
     /// Whether the bucket's ACL (listing, and writing for public-read-write) or the object's
     /// (reading) grants the action.
-    fn acl_allows(&self, principal: &Principal, action: &str, resource: &str) -> bool {
+    fn acl_allows(
+        &self,
+        principal: &Principal,
+        action: &str,
+        resource: &str,
+        version: Option<&str>,
+    ) -> bool {
         let anonymous = matches!(principal, Principal::Anonymous);
         let Some(record) = self.bucket_of(resource) else {
             return false;
@@ -335,9 +345,11 @@ impl Access {
             return true;
         }
         resource.split_once('/').is_some_and(|(bucket, key)| {
-            self.objects.head(bucket, key).is_ok_and(|object| {
-                Canned::of(object.acl.as_deref()).object_allows(anonymous, action)
-            })
+            self.objects
+                .head_version(bucket, key, version)
+                .is_ok_and(|object| {
+                    Canned::of(object.acl.as_deref()).object_allows(anonymous, action)
+                })
         })
     }
 
@@ -471,11 +483,15 @@ impl S3Access for Access {
                 _,
             ) => {}
             (_, Some(resource)) => {
-                let versioned = query.iter().any(|(k, _)| k == "versionId");
+                let version = query.iter().find(|(k, _)| k == "versionId");
                 let action = version_action_of(&op)
-                    .filter(|_| versioned)
+                    .filter(|_| version.is_some())
                     .map_or_else(|| action_of(&op), str::to_owned);
-                self.require(&principal, &action, &resource, BTreeMap::new())?;
+                let context = version
+                    .map(|(_, v)| ("s3:versionid", v.clone()))
+                    .into_iter()
+                    .collect();
+                self.require(&principal, &action, &resource, context)?;
                 let acl_action = match op.as_str() {
                     "PutObject" | "CreateMultipartUpload" => "s3:PutObjectAcl",
                     "CreateBucket" => "s3:PutBucketAcl",
@@ -550,6 +566,9 @@ impl S3Access for Access {
         let principal = principal_of(req);
         self.require_copy(&principal, &input.copy_source, &input.bucket, &input.key)?;
         let resource = format!("{}/{}", input.bucket, input.key);
+        for action in lock_actions("PutObject", &req.headers) {
+            self.require(&principal, action, &resource, BTreeMap::new())?;
+        }
         let acl = acl_header(&req.headers);
         self.require_acl_change(&principal, acl, "s3:PutObjectAcl", &resource)
     }

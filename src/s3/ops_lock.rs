@@ -123,13 +123,14 @@ fn default_retention_of(rule: Option<ObjectLockRule>) -> S3Result<Option<lock::D
         .mode
         .as_ref()
         .ok_or_else(|| s3_error!(MalformedXML, "A default retention needs a Mode"))?;
+    // MinIO's bounds: a century at most.
     let period = match (d.days, d.years) {
-        (Some(days), None) if days > 0 => Period::Days(days as u32),
-        (None, Some(years)) if years > 0 => Period::Years(years as u32),
+        (Some(days), None) if (1..=36_500).contains(&days) => Period::Days(days as u32),
+        (None, Some(years)) if (1..=100).contains(&years) => Period::Years(years as u32),
         (Some(_), None) | (None, Some(_)) => {
             return Err(s3_error!(
                 InvalidArgument,
-                "Default retention period must be a positive integer value"
+                "Default retention period must be a positive integer value of at most 36500 days or 100 years"
             ));
         }
         _ => {

@@ -12,7 +12,8 @@ use super::spec::{
     write_precondition,
 };
 use crate::objects::{
-    ChecksumAlgorithm, CompletedPart, MAX_PARTS, PutSpec, Source, Target, UploadRecord,
+    ChecksumAlgorithm, Checksums, CompletedPart, Expected, MAX_PARTS, PutSpec, Source, Target,
+    UploadRecord,
 };
 
 fn part_number(n: i32) -> S3Result<u32> {
@@ -27,6 +28,57 @@ fn part_number(n: i32) -> S3Result<u32> {
         })
 }
 
+/// Checksums named in S3's order (CRC32, CRC32C, SHA1, SHA256, CRC64NVME).
+fn checksums_named(values: [Option<String>; 5]) -> Checksums {
+    ChecksumAlgorithm::ALL
+        .into_iter()
+        .zip(values)
+        .filter_map(|(a, value)| value.map(|v| (a, v)))
+        .collect()
+}
+
+/// The checksum an upload's object gets: its algorithm, and whether it is of the whole object
+/// (the parts' CRCs combined) rather than composite. As S3: the type needs an algorithm,
+/// SHA checksums can only be composite, CRC64NVME only full-object (its default), the other
+/// CRCs either (composite by default).
+fn upload_checksum(
+    algorithm: Option<&s3s::dto::ChecksumAlgorithm>,
+    kind: Option<&ChecksumType>,
+) -> S3Result<(Option<ChecksumAlgorithm>, bool)> {
+    let Some(algorithm) = algorithm else {
+        return match kind {
+            None => Ok((None, false)),
+            Some(_) => Err(s3_error!(
+                InvalidRequest,
+                "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header"
+            )),
+        };
+    };
+    let algorithm = ChecksumAlgorithm::from_name(algorithm.as_str())
+        .ok_or_else(|| s3_error!(InvalidRequest, "Unsupported checksum algorithm"))?;
+    let crc = !matches!(
+        algorithm,
+        ChecksumAlgorithm::Sha1 | ChecksumAlgorithm::Sha256
+    );
+    let full = match kind.map(|k| k.as_str()) {
+        None => algorithm == ChecksumAlgorithm::Crc64Nvme,
+        Some(ChecksumType::FULL_OBJECT) => true,
+        Some(ChecksumType::COMPOSITE) => false,
+        Some(other) => {
+            return Err(s3_error!(InvalidRequest, "Unknown checksum type {other}"));
+        }
+    };
+    if (full && !crc) || (!full && algorithm == ChecksumAlgorithm::Crc64Nvme) {
+        return Err(s3_error!(
+            InvalidRequest,
+            "The {} checksum algorithm does not support the {} checksum type",
+            algorithm.name(),
+            if full { "FULL_OBJECT" } else { "COMPOSITE" }
+        ));
+    }
+    Ok((Some(algorithm), full))
+}
+
 impl S3Backend {
     pub(super) async fn op_create_multipart_upload(
         &self,
@@ -34,30 +86,36 @@ impl S3Backend {
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
         let owner = principal(&req).name();
         let mut input = req.input;
-        let record =
-            UploadRecord {
-                bucket: input.bucket.clone(),
-                key: input.key.clone(),
-                initiated: 0,
-                headers: stored_headers_of!(input),
-                metadata: user_metadata(input.metadata),
-                tags: header_tags(input.tagging.as_deref())?,
-                owner,
-                acl: super::ops_acl::acl_of_write(input.acl.as_ref().map(|a| a.as_str()))?,
-                checksum_algorithm: match input.checksum_algorithm.as_ref() {
-                    Some(a) => Some(ChecksumAlgorithm::from_name(a.as_str()).ok_or_else(|| {
-                        s3_error!(InvalidRequest, "Unsupported checksum algorithm")
-                    })?),
-                    None => None,
-                },
-                lock: lock_of_input!(input, self.objects.now())?,
-            };
+        let (checksum_algorithm, full_object_checksum) = upload_checksum(
+            input.checksum_algorithm.as_ref(),
+            input.checksum_type.as_ref(),
+        )?;
+        let record = UploadRecord {
+            bucket: input.bucket.clone(),
+            key: input.key.clone(),
+            initiated: 0,
+            headers: stored_headers_of!(input),
+            metadata: user_metadata(input.metadata),
+            tags: header_tags(input.tagging.as_deref())?,
+            owner,
+            acl: super::ops_acl::acl_of_write(input.acl.as_ref().map(|a| a.as_str()))?,
+            checksum_algorithm,
+            full_object_checksum,
+            lock: lock_of_input!(input, self.objects.now())?,
+        };
         let id = self.write(move |o| o.create_upload(record)).await?;
         Ok(S3Response::new(CreateMultipartUploadOutput {
             bucket: Some(input.bucket),
             key: Some(input.key),
             upload_id: Some(id),
             checksum_algorithm: input.checksum_algorithm,
+            checksum_type: checksum_algorithm.map(|_| {
+                ChecksumType::from_static(if full_object_checksum {
+                    ChecksumType::FULL_OBJECT
+                } else {
+                    ChecksumType::COMPOSITE
+                })
+            }),
             ..Default::default()
         }))
     }
@@ -94,7 +152,8 @@ impl S3Backend {
     ) -> S3Result<S3Response<UploadPartCopyOutput>> {
         let input = req.input;
         let number = part_number(input.part_number)?;
-        self.objects
+        let upload = self
+            .objects
             .upload(&input.upload_id, &input.bucket, &input.key)?;
         let CopySource::Bucket {
             bucket: src_bucket,
@@ -107,7 +166,7 @@ impl S3Backend {
                 "Only bucket copy sources are supported"
             ));
         };
-        let source = self.object_at(src_bucket, src_key, version_id.as_deref())?;
+        let source = self.copy_source(src_bucket, src_key, version_id.as_deref())?;
         Conditions {
             if_match: input.copy_source_if_match.as_ref(),
             if_none_match: input.copy_source_if_none_match.as_ref(),
@@ -150,13 +209,23 @@ impl S3Backend {
             object: Box::new(source),
             range: start..end,
         };
-        let stored = self.objects.put(target, copy, PutSpec::default()).await?;
-        Ok(S3Response::new(UploadPartCopyOutput {
-            copy_part_result: Some(CopyPartResult {
-                e_tag: Some(etag(&stored.etag)),
-                last_modified: Some(timestamp(stored.last_modified)),
+        // A part of an upload that names a checksum algorithm carries that checksum.
+        let spec = PutSpec {
+            expected: Expected {
+                compute: upload.checksum_algorithm.into_iter().collect(),
                 ..Default::default()
-            }),
+            },
+            ..Default::default()
+        };
+        let stored = self.objects.put(target, copy, spec).await?;
+        let mut result = CopyPartResult {
+            e_tag: Some(etag(&stored.etag)),
+            last_modified: Some(timestamp(stored.last_modified)),
+            ..Default::default()
+        };
+        set_checksums!(result, &stored.checksums);
+        Ok(S3Response::new(UploadPartCopyOutput {
+            copy_part_result: Some(result),
             ..Default::default()
         }))
     }
@@ -178,18 +247,13 @@ impl S3Backend {
                 .as_ref()
                 .map(|t| t.value().to_owned())
                 .ok_or_else(|| s3_error!(InvalidPart, "Each part needs an ETag"))?;
-            let named = [
+            let checksums = checksums_named([
                 part.checksum_crc32,
                 part.checksum_crc32c,
                 part.checksum_sha1,
                 part.checksum_sha256,
                 part.checksum_crc64nvme,
-            ];
-            let checksums = ChecksumAlgorithm::ALL
-                .into_iter()
-                .zip(named)
-                .filter_map(|(a, value)| value.map(|v| (a, v)))
-                .collect();
+            ]);
             requested.push(CompletedPart {
                 number,
                 etag,
@@ -202,6 +266,13 @@ impl S3Backend {
                 "You must specify at least one part"
             ));
         }
+        let whole = checksums_named([
+            input.checksum_crc32.clone(),
+            input.checksum_crc32c.clone(),
+            input.checksum_sha1.clone(),
+            input.checksum_sha256.clone(),
+            input.checksum_crc64nvme.clone(),
+        ]);
         let precondition =
             write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref());
         let (id, bucket, key) = (
@@ -210,7 +281,9 @@ impl S3Backend {
             input.key.clone(),
         );
         let record = self
-            .write(move |o| o.complete_upload(&id, &bucket, &key, &requested, &precondition))
+            .write(move |o| {
+                o.complete_upload(&id, &bucket, &key, &requested, &whole, &precondition)
+            })
             .await?;
         let mut out = CompleteMultipartUploadOutput {
             bucket: Some(input.bucket.clone()),

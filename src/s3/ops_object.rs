@@ -282,10 +282,8 @@ impl S3Backend {
                 Some(Ok(done)) => deleted.push(DeletedObject {
                     key: Some(key),
                     delete_marker: done.delete_marker.then_some(true),
-                    // A delete that added a marker names it apart from the version asked for.
-                    delete_marker_version_id: done
-                        .version_id
-                        .filter(|_| done.delete_marker && version_id.is_none()),
+                    // A delete that added or removed a marker names it.
+                    delete_marker_version_id: done.version_id.filter(|_| done.delete_marker),
                     version_id,
                 }),
                 Some(Err(e)) => errors.push(Error {
@@ -320,7 +318,7 @@ impl S3Backend {
             ));
         };
         crate::objects::names::check_key(&input.key)?;
-        let source = self.object_at(src_bucket, src_key, version_id.as_deref())?;
+        let source = self.copy_source(src_bucket, src_key, version_id.as_deref())?;
         self.objects.bucket(&input.bucket)?;
         Conditions {
             if_match: input.copy_source_if_match.as_ref(),

@@ -66,6 +66,26 @@ impl S3Backend {
         }
     }
 
+    /// The version a copy reads: as [`S3Backend::object_at`], but naming a delete marker is
+    /// the request's mistake (400 InvalidRequest), as S3 answers.
+    pub(super) fn copy_source(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> S3Result<ObjectRecord> {
+        self.object_at(bucket, key, version_id).map_err(|e| {
+            if *e.code() == s3s::S3ErrorCode::MethodNotAllowed {
+                s3_error!(
+                    InvalidRequest,
+                    "The source of a copy request may not specifically refer to a delete marker by version id."
+                )
+            } else {
+                e
+            }
+        })
+    }
+
     pub(super) async fn op_put_bucket_versioning(
         &self,
         req: S3Request<PutBucketVersioningInput>,

@@ -419,3 +419,37 @@ async fn creating_ones_bucket_again_answers_as_aws_does_in_each_region() {
     );
     tp.stop().await;
 }
+
+#[tokio::test]
+async fn a_named_version_is_judged_by_its_own_acl() {
+    let tp = TestPlatform::start().await;
+    let s3 = root_client(&tp);
+    s3.create_bucket().bucket("history").send().await.unwrap();
+    set_versioning(
+        &s3,
+        "history",
+        aws_sdk_s3::types::BucketVersioningStatus::Enabled,
+    )
+    .await;
+    let mut ids = Vec::new();
+    for acl in [None, Some(ObjectCannedAcl::PublicRead)] {
+        let out = s3
+            .put_object()
+            .bucket("history")
+            .key("k")
+            .set_acl(acl)
+            .body(ByteStream::from_static(b"v"))
+            .send()
+            .await
+            .unwrap();
+        ids.push(out.version_id().unwrap().to_owned());
+    }
+    let get = reqwest::Method::GET;
+    assert_eq!(anonymous(&tp, get.clone(), "history/k").await, 200);
+    let public = format!("history/k?versionId={}", ids[1]);
+    assert_eq!(anonymous(&tp, get.clone(), &public).await, 200);
+    // The private old version stays private although the current one is public.
+    let private = format!("history/k?versionId={}", ids[0]);
+    assert_eq!(anonymous(&tp, get, &private).await, 403);
+    tp.stop().await;
+}

@@ -3,7 +3,7 @@
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
-    ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, ObjectAttributes,
+    ChecksumAlgorithm, ChecksumType, CompletedMultipartUpload, CompletedPart, ObjectAttributes,
 };
 
 use crate::s3_support::*;
@@ -143,7 +143,7 @@ async fn attributes_of_simple_and_multipart_objects() {
 async fn upload_parts(
     s3: &aws_sdk_s3::Client,
     key: &str,
-    algorithm: ChecksumAlgorithm,
+    (algorithm, kind): (ChecksumAlgorithm, Option<ChecksumType>),
     part_algorithm: ChecksumAlgorithm,
     bodies: &[Vec<u8>],
 ) -> (String, Vec<CompletedPart>) {
@@ -152,6 +152,7 @@ async fn upload_parts(
         .bucket("attrs")
         .key(key)
         .checksum_algorithm(algorithm.clone())
+        .set_checksum_type(kind)
         .send()
         .await
         .unwrap();
@@ -213,7 +214,8 @@ async fn multipart_objects_get_the_composite_checksum_of_their_parts() {
     s3.create_bucket().bucket("attrs").send().await.unwrap();
     let bodies = [vec![b'a'; 5 * 1024 * 1024], b"tail".to_vec()];
     let crc32 = ChecksumAlgorithm::Crc32;
-    let (id, parts) = upload_parts(&s3, "composite", crc32.clone(), crc32.clone(), &bodies).await;
+    let composite = (crc32.clone(), None);
+    let (id, parts) = upload_parts(&s3, "composite", composite, crc32.clone(), &bodies).await;
 
     // The CRC32 of the parts' CRC32s, then the number of parts (computed here on its own).
     let mut raw = Vec::new();
@@ -261,11 +263,112 @@ async fn multipart_objects_get_the_composite_checksum_of_their_parts() {
 
     // An upload created for SHA256 needs each part's SHA256.
     let sha = ChecksumAlgorithm::Sha256;
-    let (id, parts) = upload_parts(&s3, "partial", sha, crc32, &bodies).await;
+    let (id, parts) = upload_parts(&s3, "partial", (sha, None), crc32, &bodies).await;
     assert_eq!(
         complete(&s3, "partial", &id, parts).await.unwrap_err(),
         "InvalidPart"
     );
+    tp.stop().await;
+}
+
+#[tokio::test]
+async fn full_object_checksums_combine_the_parts_crcs() {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let tp = TestPlatform::start().await;
+    let s3 = root_client(&tp);
+    s3.create_bucket().bucket("attrs").send().await.unwrap();
+    s3.put_object()
+        .bucket("attrs")
+        .key("source")
+        .body(ByteStream::from(vec![b'c'; 1000]))
+        .send()
+        .await
+        .unwrap();
+    let bodies = [vec![b'a'; 5 * 1024 * 1024], vec![b'b'; 5 * 1024 * 1024]];
+    let full = (ChecksumAlgorithm::Crc32C, Some(ChecksumType::FullObject));
+    let crc32c = ChecksumAlgorithm::Crc32C;
+    let (id, mut parts) = upload_parts(&s3, "full", full, crc32c, &bodies).await;
+    // A last part copied from another object carries the upload's checksum too.
+    let copied = s3
+        .upload_part_copy()
+        .bucket("attrs")
+        .key("full")
+        .upload_id(&id)
+        .part_number(3)
+        .copy_source("attrs/source")
+        .send()
+        .await
+        .unwrap();
+    let result = copied.copy_part_result().unwrap();
+    let copied_crc = result
+        .checksum_crc32_c()
+        .expect("the copy's CRC32C")
+        .to_owned();
+    parts.push(
+        CompletedPart::builder()
+            .part_number(3)
+            .e_tag(result.e_tag().unwrap())
+            .checksum_crc32_c(copied_crc)
+            .build(),
+    );
+    let whole = [bodies[0].clone(), bodies[1].clone(), vec![b'c'; 1000]].concat();
+    let crc = crc_fast::checksum(crc_fast::CrcAlgorithm::Crc32Iscsi, &whole) as u32;
+    let expected = b64.encode(crc.to_be_bytes());
+
+    // The whole object's checksum, named on completion, must be the one the parts make.
+    let complete_full = |named: String| {
+        s3.complete_multipart_upload()
+            .bucket("attrs")
+            .key("full")
+            .upload_id(&id)
+            .checksum_crc32_c(named)
+            .checksum_type(ChecksumType::FullObject)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts.clone()))
+                    .build(),
+            )
+            .send()
+    };
+    let wrong = complete_full(b64.encode(1u32.to_be_bytes())).await;
+    assert_eq!(code(&wrong.unwrap_err()), "BadDigest");
+    let done = complete_full(expected.clone()).await.unwrap();
+    assert_eq!(done.checksum_crc32_c(), Some(expected.as_str()));
+    assert_eq!(done.checksum_type(), Some(&ChecksumType::FullObject));
+    // The SDK checks the body against it on GET.
+    let got = s3
+        .get_object()
+        .bucket("attrs")
+        .key("full")
+        .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.checksum_crc32_c(), Some(expected.as_str()));
+    let body = got
+        .body
+        .collect()
+        .await
+        .expect("the SDK's checksum check passes");
+    assert_eq!(body.into_bytes().len(), whole.len());
+
+    // SHA checksums are composite only; CRC64NVME is full-object only.
+    for (algorithm, kind) in [
+        (ChecksumAlgorithm::Sha256, ChecksumType::FullObject),
+        (ChecksumAlgorithm::Crc64Nvme, ChecksumType::Composite),
+    ] {
+        let refused = s3
+            .create_multipart_upload()
+            .bucket("attrs")
+            .key("no")
+            .checksum_algorithm(algorithm)
+            .checksum_type(kind)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&refused), "InvalidRequest");
+    }
     tp.stop().await;
 }
 

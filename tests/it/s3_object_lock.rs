@@ -237,6 +237,28 @@ async fn a_default_retention_locks_every_new_version() {
         .object_lock_enabled(ObjectLockEnabled::Enabled)
         .rule(rule)
         .build();
+    // A century at most, as MinIO allows.
+    let too_long = ObjectLockConfiguration::builder()
+        .object_lock_enabled(ObjectLockEnabled::Enabled)
+        .rule(
+            ObjectLockRule::builder()
+                .default_retention(
+                    DefaultRetention::builder()
+                        .mode(ObjectLockRetentionMode::Compliance)
+                        .years(101)
+                        .build(),
+                )
+                .build(),
+        )
+        .build();
+    let refused = s3
+        .put_object_lock_configuration()
+        .bucket("plain")
+        .object_lock_configuration(too_long)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&refused), "InvalidArgument");
     // Object lock needs versioning; once on, the rule applies to each new version.
     let unversioned = s3
         .put_object_lock_configuration()

@@ -303,6 +303,16 @@ async fn an_enabled_bucket_keeps_every_version_behind_delete_markers() {
         )
     );
 
+    // A key with a NUL names nothing that can exist, and must not reach into k's versions.
+    let nul = s3
+        .delete_object()
+        .bucket("vers")
+        .key("k\0")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&nul), "XMinioInvalidObjectName");
+
     // A bucket with versions is not empty.
     s3.delete_object()
         .bucket("vers")
