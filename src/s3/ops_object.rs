@@ -9,8 +9,8 @@ use super::ops_bucket::{parse_tags, tag_set};
 use super::ops_lock::{lock_headers, lock_of_input};
 use super::ops_versions::parse_version;
 use super::spec::{
-    body_stream, checksum_type_of, expected_of, header_tags, object_headers, set_checksums,
-    stored_headers_of, user_metadata, write_precondition,
+    body_stream, checksum_algorithms_of, checksum_type_of, expected_of, header_tags,
+    object_headers, set_checksums, stored_headers_of, user_metadata, write_precondition,
 };
 use crate::objects::list::ListQuery;
 use crate::objects::{ObjectRecord, PutSpec, ReadError, Source, Target};
@@ -591,6 +591,8 @@ fn object_entry(key: &str, o: &ObjectRecord) -> Object {
         storage_class: Some(ObjectStorageClass::from_static(
             ObjectStorageClass::STANDARD,
         )),
+        checksum_algorithm: checksum_algorithms_of(&o.checksums),
+        checksum_type: checksum_type_of(&o.checksums),
         ..Default::default()
     }
 }

@@ -189,6 +189,8 @@ impl S3Backend {
                 storage_class: Some(ObjectVersionStorageClass::from_static(
                     ObjectVersionStorageClass::STANDARD,
                 )),
+                checksum_algorithm: super::spec::checksum_algorithms_of(&o.checksums),
+                checksum_type: super::spec::checksum_type_of(&o.checksums),
                 owner: owner.clone(),
                 ..Default::default()
             });

@@ -91,6 +91,18 @@ pub fn checksum_type_of(checksums: &crate::objects::Checksums) -> Option<s3s::dt
     ))
 }
 
+/// The checksum algorithms an object was stored with, as listings name them.
+pub fn checksum_algorithms_of(
+    checksums: &crate::objects::Checksums,
+) -> Option<Vec<s3s::dto::ChecksumAlgorithm>> {
+    (!checksums.is_empty()).then(|| {
+        checksums
+            .keys()
+            .map(|a| s3s::dto::ChecksumAlgorithm::from(a.name().to_owned()))
+            .collect()
+    })
+}
+
 /// Fills an output's checksum fields (every S3 output names them alike) from stored checksums.
 macro_rules! set_checksums {
     ($output:expr, $checksums:expr) => {{

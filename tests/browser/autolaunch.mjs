@@ -11,7 +11,10 @@ await scenario("autolaunch", async ({ page, step }) => {
   await fillLogin(page, "alice");
 
   step("after login the service is launched without any click");
-  await page.waitForURL((u) => new URL(u).pathname === "/my-services", { timeout: 30000 });
+  // The launcher navigates once the install request answered, which takes long on a busy
+  // machine (the whole test suite shares two cores with its containers): the same budget as
+  // the service's start below.
+  await page.waitForURL((u) => new URL(u).pathname === "/my-services", { timeout: 90000 });
   await page.waitForSelector(`.service-card[data-state=running]:has-text("${name}")`, { timeout: 90000 });
   await screenshot(page, "my-services");
 

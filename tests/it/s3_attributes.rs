@@ -249,6 +249,10 @@ async fn multipart_objects_get_the_composite_checksum_of_their_parts() {
         .unwrap();
     assert_eq!(head.checksum_crc32(), Some(expected.as_str()));
     assert_eq!(head.checksum_type().map(|t| t.as_str()), Some("COMPOSITE"));
+    let listed = s3.list_objects_v2().bucket("attrs").send().await.unwrap();
+    let entry = &listed.contents()[0];
+    assert_eq!(entry.checksum_algorithm(), [ChecksumAlgorithm::Crc32]);
+    assert_eq!(entry.checksum_type().map(|t| t.as_str()), Some("COMPOSITE"));
     // The SDK reads it back (a composite checksum is not one it can check on the body).
     let got = s3
         .get_object()
@@ -397,5 +401,12 @@ async fn listings_name_the_owner_as_asked() {
     assert_eq!(owner.id(), Some("root"), "the bucket's creator");
     let v1 = s3.list_objects().bucket("owned").send().await.unwrap();
     assert_eq!(v1.contents()[0].owner().and_then(|o| o.id()), Some("root"));
+    tp.stop().await;
+}
+
+#[tokio::test]
+async fn boto3_completes_uploads_with_composite_and_full_object_checksums() {
+    let tp = TestPlatform::start().await;
+    crate::python_clients::run_python(&tp, "s3_checksums_boto3.py").await;
     tp.stop().await;
 }
