@@ -391,3 +391,10 @@ async fn in_a_versioned_bucket_the_sweep_hides_then_removes_versions() {
     assert_eq!(versions_of(&s3, "kept", "doc").await, [(d2.clone(), true)]);
     tp.stop().await;
 }
+
+#[tokio::test]
+async fn boto3_keeps_shows_and_checks_rules() {
+    let tp = TestPlatform::start().await;
+    crate::python_clients::run_python(&tp, "s3_lifecycle_boto3.py").await;
+    tp.stop().await;
+}
