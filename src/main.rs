@@ -42,11 +42,39 @@ enum Command {
     /// Exit 0 when the platform this configuration describes answers its health check (for
     /// container HEALTHCHECKs and readiness scripts), 1 when it does not.
     Healthcheck(HealthcheckArgs),
+    /// Manage a class's accounts (the platform must be stopped).
+    Class {
+        #[command(subcommand)]
+        action: ClassAction,
+    },
     /// Show the effective configuration (secrets masked) or document every option.
     Config {
         #[command(subcommand)]
         action: ConfigAction,
     },
+}
+
+#[derive(Subcommand)]
+enum ClassAction {
+    /// Enrol the users of a CSV class list: a header row naming `username` and any of
+    /// `email`, `display name`, `groups` (separated by `;`) and `password`. Listed users are
+    /// added or updated; those without a password get a one-time password, printed once.
+    Import(ClassImportArgs),
+}
+
+#[derive(Args)]
+struct ClassImportArgs {
+    #[command(flatten)]
+    common: Common,
+    /// The class list (CSV).
+    file: PathBuf,
+    /// Disable enrolled users the list no longer names (they can no longer log in).
+    #[arg(long)]
+    prune: bool,
+    /// Write the generated one-time passwords (CSV: username,password) to this file, readable
+    /// by its owner only, instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    passwords_out: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -183,6 +211,9 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve(args),
         Command::Token(args) => token(args),
+        Command::Class {
+            action: ClassAction::Import(args),
+        } => class_import(args),
         Command::Env(args) => print_running_env(args),
         Command::Services(args) => services(args),
         Command::Doctor { common } => doctor(common),
@@ -432,6 +463,59 @@ fn token(args: TokenArgs) -> ExitCode {
             ExitCode::from(EXIT_USAGE)
         }
     }
+}
+
+fn class_import(args: ClassImportArgs) -> ExitCode {
+    let loaded = match load(&args.common, Vec::new()) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    init_logging("warn");
+    let text = match std::fs::read_to_string(&args.file) {
+        Ok(text) => text,
+        Err(e) => {
+            eprintln!("onyxia-lite: cannot read {}: {e}", args.file.display());
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let report = match onyxia_lite::identity::enrol::cli_import(&loaded.config, &text, args.prune) {
+        Ok(report) => report,
+        Err(e) => {
+            eprintln!("onyxia-lite: {e}");
+            return ExitCode::from(if e.is_usage() {
+                EXIT_USAGE
+            } else {
+                EXIT_RUNTIME
+            });
+        }
+    };
+    let mut passwords = String::from("username,password\n");
+    for (user, password) in &report.passwords {
+        passwords.push_str(&format!("{user},{password}\n"));
+    }
+    match &args.passwords_out {
+        Some(path) => {
+            if let Err(e) = onyxia_lite::durable::write_private_file(path, passwords.as_bytes()) {
+                eprintln!("onyxia-lite: cannot write {}: {e}", path.display());
+                return ExitCode::from(EXIT_RUNTIME);
+            }
+        }
+        None if !report.passwords.is_empty() => print!("{passwords}"),
+        None => {}
+    }
+    eprintln!(
+        "class import: {} added, {} updated, {} unchanged, {} disabled; {} one-time passwords {}",
+        report.added.len(),
+        report.updated.len(),
+        report.unchanged.len(),
+        report.disabled.len(),
+        report.passwords.len(),
+        match &args.passwords_out {
+            Some(path) => format!("written to {}", path.display()),
+            None => "printed above".to_owned(),
+        }
+    );
+    ExitCode::SUCCESS
 }
 
 /// The runtime the config points at (or the detected one), with every probe made.

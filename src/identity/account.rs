@@ -39,6 +39,7 @@ impl Identity {
             password_hash: hash.clone(),
             fixture_digest: String::new(),
             set_by_user: true,
+            temporary: false,
         };
         self.store.put(&CREDENTIALS, username, &record)?;
         crate::sync::write(&self.passwords)

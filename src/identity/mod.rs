@@ -3,6 +3,7 @@
 //! Knows nothing of HTTP; the OIDC endpoints (`crate::oidc`) and the `token` command drive it.
 
 pub mod account;
+pub mod enrol;
 pub mod keys;
 pub mod passwords;
 pub mod realm;
@@ -153,6 +154,13 @@ impl Identity {
             };
             passwords.insert(name, state);
         }
+        // Users enrolled since the fixtures, with their passwords.
+        for (name, user) in store.scan(&records::USERS)? {
+            if let Some(stored) = stored.remove(&name) {
+                passwords.insert(name, PasswordState::Hashed(stored.password_hash));
+            }
+            realm.put_user(user);
+        }
         let o = &config.oidc;
         Ok(Identity {
             issuer,
@@ -191,6 +199,7 @@ impl Identity {
                 password_hash: hash.clone(),
                 fixture_digest: self.refresh_key.fixture_digest(plain),
                 set_by_user: false,
+                temporary: false,
             };
             // The user may have chosen a password of their own meanwhile: it wins.
             let mut passwords = crate::sync::write(&self.passwords);

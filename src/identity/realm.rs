@@ -161,7 +161,7 @@ impl Client {
 }
 
 /// A realm user, as tokens describe them.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct User {
     pub username: String,
     /// Stable subject id, derived from realm and username so every start agrees on it.
@@ -210,7 +210,8 @@ pub struct RealmSettings {
 pub struct Realm {
     pub settings: RealmSettings,
     clients: HashMap<String, Client>,
-    users: HashMap<String, Arc<User>>,
+    /// Fixture users, then the users enrolled since (kept in the store), by lower-case name.
+    users: std::sync::RwLock<HashMap<String, Arc<User>>>,
 }
 
 impl Realm {
@@ -244,7 +245,7 @@ impl Realm {
         Realm {
             settings,
             clients,
-            users,
+            users: std::sync::RwLock::new(users),
         }
     }
 
@@ -257,13 +258,15 @@ impl Realm {
     }
 
     pub fn user(&self, username: &str) -> Option<Arc<User>> {
-        self.users.get(&username.to_ascii_lowercase()).cloned()
+        crate::sync::read(&self.users)
+            .get(&username.to_ascii_lowercase())
+            .cloned()
     }
 
     /// The user a login form names: by username, else by email (as Keycloak allows).
     pub fn user_by_login(&self, login: &str) -> Option<Arc<User>> {
         self.user(login).or_else(|| {
-            self.users
+            crate::sync::read(&self.users)
                 .values()
                 .find(|u| {
                     u.email
@@ -274,8 +277,13 @@ impl Realm {
         })
     }
 
-    pub fn users(&self) -> impl Iterator<Item = &Arc<User>> {
-        self.users.values()
+    pub fn users(&self) -> Vec<Arc<User>> {
+        crate::sync::read(&self.users).values().cloned().collect()
+    }
+
+    /// Adds or replaces a user (an enrolment, or a stored user loaded at start).
+    pub fn put_user(&self, user: User) {
+        crate::sync::write(&self.users).insert(user.username.clone(), Arc::new(user));
     }
 
     /// True when some client accepts requests from this browser origin.

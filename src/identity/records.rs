@@ -39,8 +39,14 @@ pub struct StoredCredential {
     pub fixture_digest: String,
     #[serde(default)]
     pub set_by_user: bool,
+    /// A one-time password (enrolment): to be changed at the first login.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub temporary: bool,
 }
 
 pub const SESSIONS: Table<Session> = Table::new("sso_sessions");
 pub const REFRESH_TOKENS: Table<RefreshRecord> = Table::new("refresh_tokens");
 pub const CREDENTIALS: Table<StoredCredential> = Table::new("credentials");
+/// Users enrolled or changed since the fixtures (a class import), keyed by lower-case name;
+/// loaded over the fixture users at start.
+pub const USERS: Table<super::realm::User> = Table::new("realm_users");

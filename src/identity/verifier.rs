@@ -146,6 +146,12 @@ impl Verifier {
         }
         let now = identity.clock.secs();
         let claims = verify_signed(token, &identity.issuer, &self.embedded_key, now)?;
+        // A disabled user's tokens stop working at once, not when they expire.
+        if let Some(name) = claims.get("preferred_username").and_then(Value::as_str)
+            && identity.realm.user(name).is_some_and(|u| !u.enabled)
+        {
+            return Err(VerifyError::Invalid("the user is disabled".into()));
+        }
         match audience {
             Audience::LiveSession => {
                 if claims.get("typ").and_then(Value::as_str) != Some("Bearer") {

@@ -1,0 +1,323 @@
+//! Enrolling a class: users from a CSV (username, email, display name, groups, optional
+//! password) become realm users kept in the store. Importing again is idempotent: listed users
+//! are added or updated, and with `prune` enrolled users no longer listed are disabled (their
+//! sessions end, so their tokens stop working). A user without a password gets a generated
+//! one-time password, reported once so the teacher can hand it out.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use super::realm::{User, stable_subject};
+use super::records::{CREDENTIALS, StoredCredential, USERS};
+use super::{Identity, PasswordState};
+use crate::store::StoreError;
+
+/// One row of a class list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassMember {
+    pub username: String,
+    pub email: Option<String>,
+    pub display_name: Option<String>,
+    pub groups: Vec<String>,
+    pub password: Option<String>,
+}
+
+/// A class list that cannot be read, with the line at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ClassListError {
+    #[error("line {line}: {reason}")]
+    Row { line: u64, reason: String },
+    #[error("the class list is not valid CSV: {0}")]
+    Csv(#[from] csv::Error),
+    #[error("the class list has no `username` column")]
+    NoUsernameColumn,
+}
+
+/// What an import did.
+#[derive(Debug, Default, Serialize, PartialEq)]
+pub struct ImportReport {
+    pub added: Vec<String>,
+    pub updated: Vec<String>,
+    pub unchanged: Vec<String>,
+    pub disabled: Vec<String>,
+    /// Generated one-time passwords of new users (username, password): shown once.
+    pub passwords: Vec<(String, String)>,
+}
+
+/// Usernames as Keycloak accepts them, lower-cased: letters, digits and `._-@`.
+fn check_username(name: &str) -> Result<String, String> {
+    let name = name.trim().to_ascii_lowercase();
+    if name.is_empty() || name.len() > 64 {
+        return Err("a username has 1 to 64 characters".into());
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
+    {
+        return Err(format!(
+            "username `{name}` may hold only letters, digits and . _ - @"
+        ));
+    }
+    Ok(name)
+}
+
+/// Reads a class list: a header row naming `username` and any of `email`, `display name`
+/// (or `display_name`, `name`), `groups` (separated by `;` or spaces) and `password`, in any
+/// order and case.
+pub fn parse_class_list(text: &str) -> Result<Vec<ClassMember>, ClassListError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(false)
+        .from_reader(text.as_bytes());
+    let headers: Vec<String> = reader
+        .headers()?
+        .iter()
+        .map(|h| h.to_ascii_lowercase().replace(['_', '-'], " "))
+        .collect();
+    let column = |names: &[&str]| headers.iter().position(|h| names.contains(&h.as_str()));
+    let username =
+        column(&["username", "user", "login"]).ok_or(ClassListError::NoUsernameColumn)?;
+    let email = column(&["email", "e mail", "mail"]);
+    let display = column(&["display name", "name", "full name"]);
+    let groups = column(&["groups", "group"]);
+    let password = column(&["password"]);
+    let mut members = Vec::new();
+    let mut seen = BTreeSet::new();
+    for record in reader.records() {
+        let record = record?;
+        let line = record.position().map_or(0, |p| p.line());
+        let field = |at: Option<usize>| {
+            at.and_then(|i| record.get(i))
+                .map(str::to_owned)
+                .filter(|v| !v.is_empty())
+        };
+        let name = check_username(record.get(username).unwrap_or_default())
+            .map_err(|reason| ClassListError::Row { line, reason })?;
+        if !seen.insert(name.clone()) {
+            return Err(ClassListError::Row {
+                line,
+                reason: format!("`{name}` is listed twice"),
+            });
+        }
+        let email = field(email);
+        if email.as_deref().is_some_and(|e| !e.contains('@')) {
+            return Err(ClassListError::Row {
+                line,
+                reason: format!("`{}` is not an email address", email.unwrap_or_default()),
+            });
+        }
+        let password = field(password);
+        if password
+            .as_deref()
+            .is_some_and(|p| p.chars().count() < super::account::MIN_PASSWORD_CHARS)
+        {
+            return Err(ClassListError::Row {
+                line,
+                reason: format!(
+                    "the password of `{name}` is shorter than {} characters",
+                    super::account::MIN_PASSWORD_CHARS
+                ),
+            });
+        }
+        members.push(ClassMember {
+            username: name,
+            email,
+            display_name: field(display),
+            groups: field(groups)
+                .map(|g| {
+                    g.split([';', ' ', ','])
+                        .filter(|g| !g.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            password,
+        });
+    }
+    Ok(members)
+}
+
+/// A one-time password: 12 characters a teacher can read out without ambiguity.
+fn one_time_password() -> String {
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzACDEFGHJKLMNPQRTUVWXY346789";
+    (0..12)
+        .map(|_| ALPHABET[rand::Rng::gen_range(&mut rand::thread_rng(), 0..ALPHABET.len())] as char)
+        .collect()
+}
+
+impl Identity {
+    /// The realm user a class member becomes (attributes of an existing user kept).
+    fn member_user(&self, member: &ClassMember, existing: Option<&User>) -> User {
+        let (first, last) = match member.display_name.as_deref() {
+            Some(name) => match name.split_once(' ') {
+                Some((first, last)) => (Some(first.to_owned()), Some(last.trim().to_owned())),
+                None => (Some(name.to_owned()), None),
+            },
+            None => (None, None),
+        };
+        User {
+            username: member.username.clone(),
+            sub: stable_subject(&self.realm.settings.name, &member.username),
+            email: member.email.clone(),
+            first_name: first,
+            last_name: last,
+            groups: member.groups.clone(),
+            claims: existing.map(|u| u.claims.clone()).unwrap_or_default(),
+            attributes: existing.map(|u| u.attributes.clone()).unwrap_or_default(),
+            enabled: true,
+        }
+    }
+
+    /// Enrols a class list (see the module's documentation). Blocking (argon2, redb writes).
+    pub fn import_class(
+        &self,
+        members: &[ClassMember],
+        prune: bool,
+    ) -> Result<ImportReport, StoreError> {
+        let mut report = ImportReport::default();
+        let enrolled: Vec<String> = self
+            .store
+            .scan(&USERS)?
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        for member in members {
+            let existing = self.realm.user(&member.username);
+            let user = self.member_user(member, existing.as_deref());
+            let credential = match (&member.password, existing.is_some()) {
+                (Some(given), _) => Some((given.clone(), false)),
+                (None, false) => {
+                    let generated = one_time_password();
+                    report
+                        .passwords
+                        .push((user.username.clone(), generated.clone()));
+                    Some((generated, true))
+                }
+                // A listed user keeps the password they have.
+                (None, true) => None,
+            };
+            let changed = existing.as_deref() != Some(&user);
+            self.store.put(&USERS, &user.username, &user)?;
+            if let Some((plain, temporary)) = credential {
+                self.store_password(&user.username, &plain, temporary)?;
+            }
+            match (existing.is_some(), changed) {
+                (false, _) => report.added.push(user.username.clone()),
+                (true, true) => report.updated.push(user.username.clone()),
+                (true, false) => report.unchanged.push(user.username.clone()),
+            }
+            self.realm.put_user(user);
+        }
+        if prune {
+            let listed: BTreeSet<&str> = members.iter().map(|m| m.username.as_str()).collect();
+            for name in enrolled.iter().filter(|n| !listed.contains(n.as_str())) {
+                if self.disable_user(name)? {
+                    report.disabled.push(name.clone());
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Disables a user: no login, and their sessions and refresh tokens end (so tokens bound
+    /// to a session stop working). Returns whether they were enabled.
+    pub fn disable_user(&self, username: &str) -> Result<bool, StoreError> {
+        let Some(user) = self.realm.user(username) else {
+            return Ok(false);
+        };
+        if !user.enabled {
+            return Ok(false);
+        }
+        let mut disabled = (*user).clone();
+        disabled.enabled = false;
+        self.store.put(&USERS, &disabled.username, &disabled)?;
+        self.realm.put_user(disabled);
+        self.end_sessions_of(username, None)?;
+        Ok(true)
+    }
+
+    /// Sets a password chosen for a user (by a class list, or generated), hashed.
+    fn store_password(
+        &self,
+        username: &str,
+        plain: &str,
+        temporary: bool,
+    ) -> Result<(), StoreError> {
+        let hash = self.hasher.hash(plain);
+        let record = StoredCredential {
+            password_hash: hash.clone(),
+            fixture_digest: String::new(),
+            set_by_user: true,
+            temporary,
+        };
+        self.store.put(&CREDENTIALS, username, &record)?;
+        crate::sync::write(&self.passwords)
+            .insert(username.to_owned(), PasswordState::Hashed(hash));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[path = "enrol_tests.rs"]
+mod tests;
+
+/// Why `onyxia-lite class import` could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ClassImportError {
+    #[error("an ephemeral platform keeps no users; pass --data-dir")]
+    Ephemeral,
+    #[error(transparent)]
+    List(#[from] ClassListError),
+    #[error(
+        "{0} (stop the platform to import: the import writes the data directory it serves from)"
+    )]
+    InUse(StoreError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Identity(#[from] super::IdentityError),
+    #[error(transparent)]
+    Fixtures(#[from] crate::config::fixtures::FixtureError),
+    #[error("cannot create the data directory: {0}")]
+    DataDir(#[source] std::io::Error),
+}
+
+impl ClassImportError {
+    /// A mistake in what was asked (the list, the options), rather than a failure to run.
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            ClassImportError::Ephemeral | ClassImportError::List(_) | ClassImportError::Fixtures(_)
+        )
+    }
+}
+
+/// `onyxia-lite class import`: enrols a class list into a stopped platform's data directory.
+pub fn cli_import(
+    config: &crate::config::Config,
+    class_list: &str,
+    prune: bool,
+) -> Result<ImportReport, ClassImportError> {
+    if config.ephemeral {
+        return Err(ClassImportError::Ephemeral);
+    }
+    let members = parse_class_list(class_list)?;
+    let data_dir = config.persistent_data_dir();
+    crate::durable::create_private_dir(&data_dir).map_err(ClassImportError::DataDir)?;
+    let store = match crate::store::Store::open(&data_dir.join("onyxia-lite.redb")) {
+        Err(e @ StoreError::InUse { .. }) => return Err(ClassImportError::InUse(e)),
+        other => std::sync::Arc::new(other?),
+    };
+    let fixtures = crate::config::fixtures::Fixtures::load(config.fixtures.as_deref())?;
+    let public_url = config.public_base_url(config.port);
+    let identity = Identity::new(
+        config,
+        &fixtures,
+        &public_url,
+        store,
+        &data_dir,
+        crate::clock::Clock::system(),
+    )?;
+    Ok(identity.import_class(&members, prune)?)
+}
