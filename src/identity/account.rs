@@ -1,8 +1,8 @@
 //! What a signed-in user may do to their own account: change their password, end their
 //! sessions. A password a user chose is kept over the fixture's from then on.
 
-use super::records::{CREDENTIALS, REFRESH_TOKENS, SESSIONS, StoredCredential};
-use super::{Identity, PasswordState};
+use super::Identity;
+use super::records::{CREDENTIALS, REFRESH_TOKENS, SESSIONS};
 use crate::store::StoreError;
 
 /// Shortest password a user may choose.
@@ -34,17 +34,34 @@ impl Identity {
         if new == current {
             return Err(PasswordChangeError::Unchanged);
         }
-        let hash = self.hasher.hash(new);
-        let record = StoredCredential {
-            password_hash: hash.clone(),
-            fixture_digest: String::new(),
-            set_by_user: true,
-            temporary: false,
-        };
-        self.store.put(&CREDENTIALS, username, &record)?;
-        crate::sync::write(&self.passwords)
-            .insert(username.to_owned(), PasswordState::Hashed(hash));
-        Ok(())
+        Ok(self.store_password(username, new, false)?)
+    }
+
+    /// Whether a user's password is a one-time password to replace at the next login.
+    pub fn password_is_temporary(&self, username: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .store
+            .get(&CREDENTIALS, &username.to_ascii_lowercase())?
+            .is_some_and(|c| c.temporary))
+    }
+
+    /// Replaces a one-time password with one the user chose (they proved the one-time one in
+    /// this login). Blocking (argon2, a redb write).
+    pub fn replace_temporary_password(
+        &self,
+        username: &str,
+        new: &str,
+    ) -> Result<(), PasswordChangeError> {
+        if new.chars().count() < MIN_PASSWORD_CHARS {
+            return Err(PasswordChangeError::TooShort);
+        }
+        let name = username.to_ascii_lowercase();
+        if let Some(current) = self.store.get(&CREDENTIALS, &name)?
+            && self.hasher.verify(new, &current.password_hash)
+        {
+            return Err(PasswordChangeError::Unchanged);
+        }
+        Ok(self.store_password(&name, new, false)?)
     }
 
     /// Ends every session of a user but `keep` (the one asking), with their refresh tokens;

@@ -237,8 +237,9 @@ impl Identity {
         Ok(true)
     }
 
-    /// Sets a password chosen for a user (by a class list, or generated), hashed.
-    fn store_password(
+    /// Sets a user's password (chosen by them or a class list, or generated), hashed and
+    /// kept over the fixture's across restarts.
+    pub(super) fn store_password(
         &self,
         username: &str,
         plain: &str,

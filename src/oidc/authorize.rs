@@ -20,7 +20,7 @@ use crate::identity::tokens::granted_scope;
 
 const MAX_PARAM_LEN: usize = 2048;
 pub const SESSION_COOKIE: &str = "ONYXIA_LITE_SESSION";
-const LOGIN_COOKIE: &str = "ONYXIA_LITE_LOGIN";
+pub(super) const LOGIN_COOKIE: &str = "ONYXIA_LITE_LOGIN";
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum ResponseMode {
@@ -275,6 +275,7 @@ fn show_login(state: &OidcState, jar: CookieJar, request: AuthRequest) -> Respon
                 request,
                 csrf: csrf.clone(),
                 expires: state.now_ms() + super::LOGIN_FORM_LIFESPAN.as_millis() as u64,
+                verified: None,
             },
         );
     }
@@ -356,6 +357,45 @@ fn issue_code(state: &OidcState, request: &AuthRequest, session: &Session) -> Re
     ])
 }
 
+/// A POST to one of the login forms: its pending login (by the `request` query parameter, not
+/// expired) and its fields, the CSRF value checked against the login cookie. A refusal is the
+/// error page to answer.
+pub(super) async fn read_login_form(
+    state: &OidcState,
+    jar: &CookieJar,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(String, PendingLogin, Params), Response> {
+    let request_id = query_params(uri)
+        .ok()
+        .and_then(|q| q.get("request").map(str::to_owned))
+        .unwrap_or_default();
+    let pending = crate::sync::lock(&state.logins)
+        .get(&request_id)
+        .filter(|l| l.expires > state.now_ms())
+        .cloned();
+    let Some(pending) = pending else {
+        return Err(pages::error(
+            StatusCode::BAD_REQUEST,
+            "Your login attempt timed out. Start again from the application.",
+        ));
+    };
+    let form = read_form(state, headers, body)
+        .await
+        .map_err(|e| pages::error(e.status, &e.description))?;
+    let cookie_csrf = jar.get(LOGIN_COOKIE).map(|c| c.value().to_owned());
+    if form.get("csrf") != Some(pending.csrf.as_str())
+        || cookie_csrf.as_deref() != Some(pending.csrf.as_str())
+    {
+        return Err(pages::error(
+            StatusCode::FORBIDDEN,
+            "The form could not be verified. Start again from the application.",
+        ));
+    }
+    Ok((request_id, pending, form))
+}
+
 /// POST of the login form.
 pub async fn login_submit(
     State(state): State<Arc<OidcState>>,
@@ -365,35 +405,11 @@ pub async fn login_submit(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let request_id = query_params(&uri)
-        .ok()
-        .and_then(|q| q.get("request").map(str::to_owned));
-    let pending = request_id.as_ref().and_then(|id| {
-        let logins = crate::sync::lock(&state.logins);
-        logins
-            .get(id)
-            .filter(|l| l.expires > state.now_ms())
-            .cloned()
-    });
-    let Some(pending) = pending else {
-        return pages::error(
-            StatusCode::BAD_REQUEST,
-            "Your login attempt timed out. Start again from the application.",
-        );
-    };
-    let form = match read_form(&state, &headers, body).await {
-        Ok(form) => form,
-        Err(e) => return pages::error(e.status, &e.description),
-    };
-    let cookie_csrf = jar.get(LOGIN_COOKIE).map(|c| c.value().to_owned());
-    if form.get("csrf") != Some(pending.csrf.as_str())
-        || cookie_csrf.as_deref() != Some(pending.csrf.as_str())
-    {
-        return pages::error(
-            StatusCode::FORBIDDEN,
-            "The form could not be verified. Start again from the application.",
-        );
-    }
+    let (request_id, pending, form) =
+        match read_login_form(&state, &jar, &uri, &headers, body).await {
+            Ok(read) => read,
+            Err(refused) => return refused,
+        };
     let username = form.get("username").unwrap_or_default().to_owned();
     let password = form.get("password").unwrap_or_default().to_owned();
     let outcome = state.check_password(&username, password, peer.ip()).await;
@@ -402,9 +418,8 @@ pub async fn login_submit(
         Err(e) => {
             let (status, message) = pages::login_refusal(e);
             let action = format!(
-                "{}/login-actions/authenticate?request={}",
+                "{}/login-actions/authenticate?request={request_id}",
                 state.realm_path(),
-                request_id.unwrap_or_default()
             );
             let client_name = client_title(&state, &pending.request.client_id);
             let page = pages::LoginForm {
@@ -418,33 +433,48 @@ pub async fn login_submit(
             return pages::login(&page, status);
         }
     };
-    if let Some(id) = &request_id {
-        crate::sync::lock(&state.logins).remove(id);
+    let id = request_id;
+    let name = user.username.clone();
+    match state
+        .on_identity(move |identity| identity.password_is_temporary(&name))
+        .await
+    {
+        Ok(Ok(false)) => {}
+        Ok(Ok(true)) => return super::first_login::ask_new_password(&state, &id, user),
+        Ok(Err(e)) => return unavailable(&e),
+        Err(e) => return unavailable(&e),
     }
+    crate::sync::lock(&state.logins).remove(&id);
+    complete_login(&state, jar, &pending.request, user).await
+}
+
+fn unavailable(e: &dyn std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "cannot read or store login state");
+    pages::error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "The server cannot store sessions right now.",
+    )
+}
+
+/// Ends a login whose user is known: a new SSO session, and the code for the client.
+pub(super) async fn complete_login(
+    state: &OidcState,
+    jar: CookieJar,
+    request: &AuthRequest,
+    user: Arc<crate::identity::realm::User>,
+) -> Response {
     let opened = state
         .on_identity(move |identity| identity.open_session(&user))
         .await;
     let (session, session_cookie) = match opened {
         Ok(Ok(s)) => s,
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "cannot store a session");
-            return pages::error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The server cannot store sessions right now.",
-            );
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "cannot store a session");
-            return pages::error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The server cannot store sessions right now.",
-            );
-        }
+        Ok(Err(e)) => return unavailable(&e),
+        Err(e) => return unavailable(&e),
     };
     let jar = jar
-        .remove(cookie(&state, LOGIN_COOKIE, String::new()))
-        .add(cookie(&state, SESSION_COOKIE, session_cookie));
-    let mut response = issue_code(&state, &pending.request, &session);
+        .remove(cookie(state, LOGIN_COOKIE, String::new()))
+        .add(cookie(state, SESSION_COOKIE, session_cookie));
+    let mut response = issue_code(state, request, &session);
     response.headers_mut().remove(header::SET_COOKIE);
     (jar, response).into_response()
 }

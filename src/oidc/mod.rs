@@ -7,6 +7,7 @@ mod client_auth;
 mod discovery;
 mod error;
 pub mod external;
+mod first_login;
 mod form;
 mod logout;
 mod pages;
@@ -54,6 +55,8 @@ struct PendingLogin {
     request: authorize::AuthRequest,
     csrf: String,
     expires: u64,
+    /// The user whose one-time password this login proved: they choose their own next.
+    verified: Option<Arc<crate::identity::realm::User>>,
 }
 
 /// Shared by every issuer endpoint.
@@ -173,6 +176,10 @@ pub fn router(state: Arc<OidcState>) -> Router {
         .route(
             "/realms/{realm}/login-actions/authenticate",
             post(authorize::login_submit),
+        )
+        .route(
+            "/realms/{realm}/login-actions/required-action",
+            post(first_login::update_password_submit),
         )
         .route("/realms/{realm}/account", get(account::account_get))
         .route("/realms/{realm}/account/", get(account::account_get))

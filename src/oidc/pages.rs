@@ -89,6 +89,38 @@ pub fn login(form: &LoginForm<'_>, status: StatusCode) -> Response {
     (status, Html(layout("Sign in", &body))).into_response()
 }
 
+/// The page asking a user who signed in with a one-time password for their own.
+pub fn update_password(
+    action: &str,
+    csrf: &str,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let error = error
+        .map(|e| {
+            format!(
+                "<div class=\"error\" role=\"alert\" id=\"input-error\">{}</div>",
+                escape(e)
+            )
+        })
+        .unwrap_or_default();
+    let body = format!(
+        "<h1>Update password</h1><p class=\"sub\">You signed in with a one-time password. \
+         Choose your own to continue.</p>{error}\
+         <form method=\"post\" action=\"{action}\">\
+         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+         <label for=\"password-new\">New password</label>\
+         <input type=\"password\" id=\"password-new\" name=\"password-new\" autocomplete=\"new-password\" minlength=\"{min}\" required autofocus>\
+         <label for=\"password-confirm\">Confirm password</label>\
+         <input type=\"password\" id=\"password-confirm\" name=\"password-confirm\" autocomplete=\"new-password\" required>\
+         <button type=\"submit\" id=\"kc-update\">Set password and continue</button></form>",
+        action = escape(action),
+        csrf = escape(csrf),
+        min = crate::identity::account::MIN_PASSWORD_CHARS,
+    );
+    (status, Html(layout("Update password", &body))).into_response()
+}
+
 /// What a sign-in form says when the password check refused.
 pub fn login_refusal(e: crate::identity::LoginError) -> (StatusCode, String) {
     match e {

@@ -242,6 +242,17 @@ async fn password(
             return Err(e);
         }
     };
+    // A one-time password must first be replaced through the login page, as Keycloak's
+    // required actions are.
+    let name = user.username.clone();
+    let temporary = state
+        .on_identity(move |identity| identity.password_is_temporary(&name))
+        .await
+        .map_err(OAuthError::server_error)?
+        .map_err(OAuthError::server_error)?;
+    if temporary {
+        return Err(OAuthError::invalid_grant("Account is not fully set up"));
+    }
     let scope = granted_scope(params.get("scope"));
     Ok(for_client(state, client, move |identity, client| {
         let (session, _) = identity.open_session(&user)?;

@@ -1,11 +1,16 @@
 //! Enrolling a class with `onyxia-lite class import`: generated one-time passwords written
-//! for the teacher, students logging in with them (OIDC password grant, then STS), an
-//! idempotent re-import, `--prune` disabling a student whose tokens then stop working, and the
-//! import refused while the platform serves the data directory.
+//! for the teacher, a student's first login through the login page replacing theirs (the
+//! `openidconnect` crate as relying party), STS with the token, an idempotent re-import,
+//! `--prune` disabling a student whose tokens then stop working, and the import refused while
+//! the platform serves the data directory.
 
 use std::path::Path;
 use std::process::Command;
 
+use openidconnect::core::CoreAuthenticationFlow;
+use openidconnect::{AuthorizationCode, CsrfToken, Nonce, PkceCodeChallenge, TokenResponse};
+
+use crate::oidc_flow::relying_party;
 use crate::process::BIN;
 use crate::s3_support::*;
 use crate::support::*;
@@ -36,6 +41,66 @@ fn passwords(csv: &str) -> Vec<(String, String)> {
         .filter_map(|l| l.split_once(','))
         .map(|(u, p)| (u.to_owned(), p.to_owned()))
         .collect()
+}
+
+/// A first login with a one-time password, as a browser does it: the login form, then the
+/// "update password" form (after the refusals it must give), then the code exchange.
+/// Returns the preferred_username of the ID token.
+async fn first_login(tp: &TestPlatform, user: &str, one_time: &str, chosen: &str) -> String {
+    let http = browser();
+    let rp = relying_party(tp, &http).await;
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (auth_url, _, nonce) = rp
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .set_pkce_challenge(challenge)
+        .url();
+    let page = submit_login(&http, auth_url.as_str(), user, one_time).await;
+    assert_eq!(page.status(), 200, "the update-password page");
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Update password"), "{html}");
+    let action = format!(
+        "{}{}",
+        tp.running.endpoints.url,
+        html_attr(&html, "action=\"")
+    );
+    let csrf = html_attr(&html, "name=\"csrf\" value=\"");
+    let post = |new: &str, again: &str| {
+        let form = [
+            ("csrf", csrf.clone()),
+            ("password-new", new.to_owned()),
+            ("password-confirm", again.to_owned()),
+        ];
+        http.post(&action).form(&form).send()
+    };
+    for (new, again, says) in [
+        ("first-choice", "other-choice", "Passwords don&#39;t match."),
+        ("short", "short", "at least 8 characters"),
+        (one_time, one_time, "must differ from the current one"),
+    ] {
+        let refused = post(new, again).await.unwrap();
+        assert_eq!(refused.status(), 400);
+        let text = refused.text().await.unwrap();
+        assert!(text.contains(says), "{says}: {text}");
+    }
+    let done = post(chosen, chosen).await.unwrap();
+    let code = query(&location(&done), "code").expect("a code once the password is set");
+    let tokens = rp
+        .exchange_code(AuthorizationCode::new(code))
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&http)
+        .await
+        .expect("code exchange");
+    let claims = tokens
+        .id_token()
+        .unwrap()
+        .claims(&rp.id_token_verifier(), &nonce)
+        .unwrap();
+    claims.preferred_username().unwrap().as_str().to_owned()
 }
 
 async fn platform_on(data: &Path) -> TestPlatform {
@@ -75,14 +140,34 @@ async fn a_class_list_enrols_students_who_log_in_and_prune_disables_them() {
     let names: Vec<&str> = generated.iter().map(|(u, _)| u.as_str()).collect();
     assert_eq!(names, ["s1", "s2"], "s3's password came with the list");
 
-    // Students log in with what the teacher handed out, and get S3 keys from their token.
+    // A one-time password opens nothing until it is replaced on the login page.
     let tp = platform_on(&data).await;
-    let s1 = password_grant(&tp, "onyxia", "s1", &generated[0].1).await;
-    assert!(s1["access_token"].is_string());
+    let (status, body) = token_request(
+        &tp,
+        &[
+            ("grant_type", "password"),
+            ("client_id", "onyxia"),
+            ("username", "s1"),
+            ("password", &generated[0].1),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error_description"], "Account is not fully set up");
+    assert_eq!(
+        first_login(&tp, "s1", &generated[0].1, "s1-own-secret").await,
+        "s1"
+    );
+    assert_eq!(
+        first_login(&tp, "s2", &generated[1].1, "s2-own-secret").await,
+        "s2"
+    );
+    // Then students log in with their own password, and get S3 keys from their token.
+    password_grant(&tp, "onyxia", "s1", "s1-own-secret").await;
     password_grant(&tp, "onyxia", "s3", "chosen-by-teacher").await;
-    let s2_token = password_grant(&tp, "onyxia-minio", "s2", &generated[1].1).await;
+    let s2_token = password_grant(&tp, "onyxia-minio", "s2", "s2-own-secret").await;
     let s2_token = s2_token["access_token"].as_str().unwrap().to_owned();
-    sts_credentials(&tp, "s2", &generated[1].1).await;
+    sts_credentials(&tp, "s2", "s2-own-secret").await;
 
     // While it serves, the data directory cannot be imported into.
     let (ok, _, stderr) = import(&data, &list, &[]);
@@ -108,7 +193,7 @@ async fn a_class_list_enrols_students_who_log_in_and_prune_disables_them() {
             ("grant_type", "password"),
             ("client_id", "onyxia"),
             ("username", "s2"),
-            ("password", &generated[1].1),
+            ("password", "s2-own-secret"),
         ],
     )
     .await;
@@ -126,8 +211,8 @@ async fn a_class_list_enrols_students_who_log_in_and_prune_disables_them() {
         .await
         .unwrap_err();
     assert_eq!(code(&refused), "InvalidIdentityToken");
-    // s1 still logs in with the same password.
-    password_grant(&tp, "onyxia", "s1", &generated[0].1).await;
+    // s1 still logs in with the password they chose.
+    password_grant(&tp, "onyxia", "s1", "s1-own-secret").await;
     tp.stop().await;
 
     // A list with a mistake changes nothing and names the line.

@@ -13,7 +13,7 @@ use crate::support::*;
 
 /// The platform listens on 127.0.0.1 but its issuer says `localhost`: point the RP at the
 /// issuer URL it publishes (both resolve to loopback).
-async fn relying_party(
+pub async fn relying_party(
     tp: &TestPlatform,
     http: &reqwest::Client,
 ) -> CoreClient<

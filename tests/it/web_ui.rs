@@ -34,6 +34,11 @@ fn require_browser() {
 
 /// Runs `tests/browser/<name>.mjs` against `tp`; its output is shown when it fails.
 async fn run_scenario(tp: &TestPlatform, name: &str) {
+    run_scenario_with(tp, name, &[]).await;
+}
+
+/// [`run_scenario`] with more variables for the scenario.
+async fn run_scenario_with(tp: &TestPlatform, name: &str, extra: &[(&str, &str)]) {
     let _slot = BROWSERS.acquire().await.expect("semaphore open");
     let endpoints = &tp.running.endpoints;
     let screenshots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
@@ -46,6 +51,7 @@ async fn run_scenario(tp: &TestPlatform, name: &str) {
         .env("S3_URL", &endpoints.s3_url)
         .env("VAULT_URL", &endpoints.vault_url)
         .env("SCREENSHOT_DIR", &screenshots)
+        .envs(extra.iter().copied())
         .kill_on_drop(true);
     let output = tokio::time::timeout(Duration::from_secs(240), command.output())
         .await
@@ -274,6 +280,27 @@ async fn browser_account_credentials_work() {
 #[ignore = "needs Chromium (and Podman to launch): scripts/test.sh provides them and runs it"]
 async fn browser_login_logout_and_ended_session() {
     scenario_without_engine("login").await;
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium (and Podman to launch): scripts/test.sh provides them and runs it"]
+async fn browser_first_login_replaces_a_one_time_password() {
+    require_browser();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config();
+    config.ephemeral = false;
+    config.data_dir = Some(dir.path().to_owned());
+    // Enrolled as `onyxia-lite class import` does it, before the platform starts.
+    let list = "username,display name,groups\nstudent1,Stu Dent,class-a\n";
+    let report = onyxia_lite::identity::enrol::cli_import(&config, list, false).unwrap();
+    let one_time = report.passwords[0].1.clone();
+    let tp = TestPlatform::start_with(config).await;
+    let env = [
+        ("STUDENT", "student1"),
+        ("ONE_TIME_PASSWORD", one_time.as_str()),
+    ];
+    run_scenario_with(&tp, "first-login", &env).await;
+    tp.stop().await;
 }
 
 /// The official onyxia-web's `dist/`, unpacked once from the tarball beside the repository
