@@ -482,16 +482,12 @@ impl ObjectStore {
     /// The id of the delete marker that hides a key, if one does (asked after a read found no
     /// current object).
     pub fn latest_delete_marker(&self, bucket: &str, key: &str) -> Result<Option<String>> {
-        if self
-            .store
-            .get(&OBJECTS, &object_key(bucket, key))?
-            .is_some()
-        {
+        let snapshot = self.store.snapshot()?;
+        if snapshot.get(&OBJECTS, &object_key(bucket, key))?.is_some() {
             return Ok(None);
         }
         let (start, end) = versions::key_rows(bucket, key);
-        Ok(self
-            .store
+        Ok(snapshot
             .range(&VERSIONS, &start, Some(&end), 1)?
             .pop()
             .filter(|(_, v)| v.delete_marker)

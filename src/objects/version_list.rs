@@ -6,7 +6,7 @@ use super::list::roll_up;
 use super::model::{OBJECTS, ObjectRecord, VERSIONS};
 use super::versions::{key_rows, split_row};
 use super::{Result, object_key};
-use crate::store::Store;
+use crate::store::{Snapshot, Store};
 
 #[derive(Debug, Clone, Default)]
 pub struct VersionQuery {
@@ -37,7 +37,7 @@ pub struct VersionPage {
 }
 
 /// The first key at or after `from` in either table, within `bucket`.
-fn next_key(store: &Store, bucket: &str, from: &str) -> Result<Option<String>> {
+fn next_key(store: &Snapshot, bucket: &str, from: &str) -> Result<Option<String>> {
     let start = object_key(bucket, from);
     let end = format!("{bucket}0");
     let strip = bucket.len() + 1;
@@ -56,7 +56,7 @@ fn next_key(store: &Store, bucket: &str, from: &str) -> Result<Option<String>> {
 }
 
 /// Every version of one key, newest first, with the newest marked latest.
-fn key_versions(store: &Store, bucket: &str, key: &str) -> Result<Vec<VersionEntry>> {
+fn key_versions(store: &Snapshot, bucket: &str, key: &str) -> Result<Vec<VersionEntry>> {
     let mut entries = Vec::new();
     if let Some(current) = store.get(&OBJECTS, &object_key(bucket, key))? {
         entries.push(current);
@@ -89,7 +89,10 @@ fn after(key: &str) -> String {
     format!("{key}\u{1}")
 }
 
+/// Lists one page from one snapshot of the store, so a write landing meanwhile cannot show a
+/// version twice or hide one.
 pub fn list_versions(store: &Store, bucket: &str, q: &VersionQuery) -> Result<VersionPage> {
+    let store = &store.snapshot()?;
     let mut page = VersionPage::default();
     let delimiter = q.delimiter.as_deref();
     let mut from = match &q.key_marker {

@@ -278,6 +278,8 @@ pub fn remove_row_if(
 
 /// A version of a key by id, current or not.
 pub fn find(store: &Store, bucket: &str, key: &str, version: &str) -> Result<ObjectRecord> {
+    // One snapshot: a version moving between the tables meanwhile is found in one of them.
+    let store = store.snapshot()?;
     if let Some(current) = store.get(&OBJECTS, &object_key(bucket, key))?
         && current.version() == version
     {

@@ -174,16 +174,7 @@ impl Store {
     }
 
     pub fn get<T: DeserializeOwned>(&self, table: &Table<T>, key: &str) -> Result<Option<T>> {
-        let txn = self.db.begin_read()?;
-        let t = match txn.open_table(table.def()) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(e) => return Err(e.into()),
-        };
-        match t.get(key)? {
-            Some(v) => decode(table.name, key, v.value()).map(Some),
-            None => Ok(None),
-        }
+        self.snapshot()?.get(table, key)
     }
 
     /// Up to `limit` entries with `start <= key < end` (no end: to the last key), in key order.
@@ -194,24 +185,13 @@ impl Store {
         end: Option<&str>,
         limit: usize,
     ) -> Result<Vec<(String, T)>> {
-        let txn = self.db.begin_read()?;
-        let t = match txn.open_table(table.def()) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(e.into()),
-        };
-        let iter = match end {
-            Some(end) => t.range(start..end)?,
-            None => t.range(start..)?,
-        };
-        let mut out = Vec::new();
-        for entry in iter.take(limit) {
-            let (k, v) = entry?;
-            let key = k.value().to_owned();
-            let value = decode(table.name, &key, v.value())?;
-            out.push((key, value));
-        }
-        Ok(out)
+        self.snapshot()?.range(table, start, end, limit)
+    }
+
+    /// A read-only view of the database as of now: reads through it see one state, whatever
+    /// commits meanwhile (for answers that read several tables or keys).
+    pub fn snapshot(&self) -> Result<Snapshot> {
+        Ok(Snapshot(self.db.begin_read()?))
     }
 
     /// Every entry of a table, in key order.
@@ -260,6 +240,50 @@ impl Store {
 
     pub fn remove<T: DeserializeOwned>(&self, table: &Table<T>, key: &str) -> Result<Option<T>> {
         self.write(|w| w.remove(table, key))
+    }
+}
+
+/// One consistent read view ([`Store::snapshot`]).
+pub struct Snapshot(redb::ReadTransaction);
+
+impl Snapshot {
+    pub fn get<T: DeserializeOwned>(&self, table: &Table<T>, key: &str) -> Result<Option<T>> {
+        let t = match self.0.open_table(table.def()) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        match t.get(key)? {
+            Some(v) => decode(table.name, key, v.value()).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Up to `limit` entries with `start <= key < end` (no end: to the last key), in key order.
+    pub fn range<T: DeserializeOwned>(
+        &self,
+        table: &Table<T>,
+        start: &str,
+        end: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, T)>> {
+        let t = match self.0.open_table(table.def()) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let iter = match end {
+            Some(end) => t.range(start..end)?,
+            None => t.range(start..)?,
+        };
+        let mut out = Vec::new();
+        for entry in iter.take(limit) {
+            let (k, v) = entry?;
+            let key = k.value().to_owned();
+            let value = decode(table.name, &key, v.value())?;
+            out.push((key, value));
+        }
+        Ok(out)
     }
 }
 
@@ -357,6 +381,18 @@ mod tests {
     use super::*;
 
     const THINGS: Table<Vec<u32>> = Table::new("things");
+
+    #[test]
+    fn a_snapshot_keeps_seeing_the_state_it_began_with() {
+        let store = Store::in_memory().unwrap();
+        store.put(&THINGS, "a", &vec![1]).unwrap();
+        let before = store.snapshot().unwrap();
+        store.put(&THINGS, "a", &vec![2]).unwrap();
+        store.put(&THINGS, "b", &vec![3]).unwrap();
+        assert_eq!(before.get(&THINGS, "a").unwrap(), Some(vec![1]));
+        assert_eq!(before.range(&THINGS, "", None, 10).unwrap().len(), 1);
+        assert_eq!(store.range(&THINGS, "", None, 10).unwrap().len(), 2);
+    }
 
     #[test]
     fn typed_round_trip_and_newer_schema_refused() {
