@@ -478,7 +478,11 @@ fn class_import(args: ClassImportArgs) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    let report = match onyxia_lite::identity::enrol::cli_import(&loaded.config, &text, args.prune) {
+    let prune = match args.prune {
+        true => onyxia_lite::identity::enrol::Prune::AllEnrolled,
+        false => onyxia_lite::identity::enrol::Prune::No,
+    };
+    let report = match onyxia_lite::identity::enrol::cli_import(&loaded.config, &text, prune) {
         Ok(report) => report,
         Err(e) => {
             eprintln!("onyxia-lite: {e}");

@@ -34,6 +34,19 @@ pub enum ClassListError {
     NoUsernameColumn,
 }
 
+/// Which enrolled users an import disables when the list does not name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prune {
+    No,
+    /// Every enrolled user (the operator's `class import --prune`).
+    AllEnrolled,
+    /// Enrolled users in a group the list names (a teacher's class).
+    ListedGroups,
+}
+
+/// The group whose members run classes.
+pub const TEACHERS: &str = "teachers";
+
 /// What an import did.
 #[derive(Debug, Default, Serialize, PartialEq)]
 pub struct ImportReport {
@@ -173,15 +186,10 @@ impl Identity {
     pub fn import_class(
         &self,
         members: &[ClassMember],
-        prune: bool,
+        prune: Prune,
     ) -> Result<ImportReport, StoreError> {
         let mut report = ImportReport::default();
-        let enrolled: Vec<String> = self
-            .store
-            .scan(&USERS)?
-            .into_iter()
-            .map(|(k, _)| k)
-            .collect();
+        let enrolled = self.store.scan(&USERS)?;
         for member in members {
             let existing = self.realm.user(&member.username);
             let user = self.member_user(member, existing.as_deref());
@@ -209,15 +217,47 @@ impl Identity {
             }
             self.realm.put_user(user);
         }
-        if prune {
-            let listed: BTreeSet<&str> = members.iter().map(|m| m.username.as_str()).collect();
-            for name in enrolled.iter().filter(|n| !listed.contains(n.as_str())) {
-                if self.disable_user(name)? {
-                    report.disabled.push(name.clone());
-                }
+        let listed: BTreeSet<&str> = members.iter().map(|m| m.username.as_str()).collect();
+        let classes: BTreeSet<&str> = members
+            .iter()
+            .flat_map(|m| m.groups.iter().map(String::as_str))
+            .collect();
+        for (name, user) in &enrolled {
+            let in_scope = match prune {
+                Prune::No => false,
+                Prune::AllEnrolled => true,
+                Prune::ListedGroups => user.groups.iter().any(|g| classes.contains(g.as_str())),
+            };
+            if in_scope && !listed.contains(name.as_str()) && self.disable_user(name)? {
+                report.disabled.push(name.clone());
             }
         }
         Ok(report)
+    }
+
+    /// What a teacher's class list may not do, one line per refused row: name a user the
+    /// operator made (a fixture user), or a teacher, or make one; their passwords would be
+    /// the teacher's to set.
+    pub fn refused_for_teacher(&self, members: &[ClassMember]) -> Result<Vec<String>, StoreError> {
+        let mut refused = Vec::new();
+        for member in members {
+            let existing = self.realm.user(&member.username);
+            let enrolled = self.store.get(&USERS, &member.username)?.is_some();
+            if existing.is_some() && !enrolled {
+                refused.push(format!(
+                    "`{}` is an account of the platform, not of a class",
+                    member.username
+                ));
+            } else if member.groups.iter().any(|g| g == TEACHERS)
+                || existing.is_some_and(|u| u.groups.iter().any(|g| g == TEACHERS))
+            {
+                refused.push(format!(
+                    "`{}`: teachers are enrolled by the platform's operator",
+                    member.username
+                ));
+            }
+        }
+        Ok(refused)
     }
 
     /// Disables a user: no login, and their sessions and refresh tokens end (so tokens bound
@@ -298,7 +338,7 @@ impl ClassImportError {
 pub fn cli_import(
     config: &crate::config::Config,
     class_list: &str,
-    prune: bool,
+    prune: Prune,
 ) -> Result<ImportReport, ClassImportError> {
     if config.ephemeral {
         return Err(ClassImportError::Ephemeral);

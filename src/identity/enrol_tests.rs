@@ -57,19 +57,19 @@ fn imports_are_idempotent_prune_disables_and_users_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let id = identity(dir.path());
     let list = parse_class_list("username,groups\nann,class-a\ncyd,class-a\n").unwrap();
-    let first = id.import_class(&list, false).unwrap();
+    let first = id.import_class(&list, Prune::No).unwrap();
     assert_eq!(first.added, ["ann", "cyd"]);
     assert_eq!(first.passwords.len(), 2, "a one-time password each");
     let (_, ann_password) = first.passwords[0].clone();
     assert!(id.authenticate("ann", &ann_password, None).is_ok());
 
-    let again = id.import_class(&list, false).unwrap();
+    let again = id.import_class(&list, Prune::No).unwrap();
     assert_eq!(again.unchanged, ["ann", "cyd"], "{again:?}");
     assert!(again.passwords.is_empty(), "nobody's password is replaced");
     assert!(id.authenticate("ann", &ann_password, None).is_ok());
 
     let moved = parse_class_list("username,groups\nann,class-b\n").unwrap();
-    let pruned = id.import_class(&moved, true).unwrap();
+    let pruned = id.import_class(&moved, Prune::AllEnrolled).unwrap();
     assert_eq!(pruned.updated, ["ann"]);
     assert_eq!(pruned.disabled, ["cyd"]);
     assert!(!id.realm.user("cyd").unwrap().enabled);

@@ -98,6 +98,11 @@ impl Verifier {
         }
     }
 
+    /// The embedded issuer's identity core (its realm users).
+    pub fn identity(&self) -> &Arc<Identity> {
+        &self.identity
+    }
+
     /// The external issuer's URL, when one is configured.
     pub fn external_issuer(&self) -> Option<&str> {
         self.external.as_deref().map(KeySource::issuer)

@@ -5,6 +5,7 @@
 //! is an empty 200, errors are `application/problem+json`.
 
 mod catalogs;
+mod class;
 mod lab;
 pub mod region;
 mod user;
@@ -68,6 +69,7 @@ pub fn router(state: Arc<OnyxiaState>) -> Router {
         .route("/my-lab/app/logs", get(lab::logs))
         .route("/my-lab/events", get(lab::events))
         .route("/my-lab/quota", get(lab::quota))
+        .route("/class/import", post(class::import))
         .fallback(not_found)
         .layer(axum::middleware::from_fn(errors_as_problems))
         .with_state(state)

@@ -220,3 +220,98 @@ async fn a_class_list_enrols_students_who_log_in_and_prune_disables_them() {
     let (ok, _, stderr) = import(&data, &list, &[]);
     assert!(!ok && stderr.contains("line 3"), "{stderr}");
 }
+
+/// POSTs a class list to the running platform's API with `user`'s token.
+async fn api_import(
+    tp: &TestPlatform,
+    user: &str,
+    list: &str,
+    prune: bool,
+) -> (u16, serde_json::Value) {
+    let token = password_grant(tp, "onyxia", user, user).await;
+    let token = token["access_token"].as_str().unwrap().to_owned();
+    let response = reqwest::Client::new()
+        .post(format!(
+            "{}/api/class/import?prune={prune}",
+            tp.running.endpoints.url
+        ))
+        .bearer_auth(token)
+        .header("content-type", "text/csv")
+        .body(list.to_owned())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+fn names(value: &serde_json::Value) -> Vec<&str> {
+    value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_teacher_enrols_a_class_through_the_api_within_their_rights() {
+    let tp = TestPlatform::start().await;
+    // Not a teacher: refused.
+    let (status, body) = api_import(&tp, "alice", "username\nx1\n", false).await;
+    assert_eq!(status, 403, "{body}");
+
+    let (status, body) = api_import(
+        &tp,
+        "teacher",
+        "username,groups\na1,class-a\na2,class-a\n",
+        false,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(names(&body["added"]), ["a1", "a2"]);
+    assert_eq!(body["passwords"].as_array().unwrap().len(), 2);
+    let a2_password = body["passwords"][1]["password"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, _) = api_import(&tp, "teacher", "username,groups\nb1,class-b\n", false).await;
+    assert_eq!(status, 200);
+    // The enrolled student exists at once: their one-time password is waiting to be replaced.
+    let (status, body) = token_request(
+        &tp,
+        &[
+            ("grant_type", "password"),
+            ("client_id", "onyxia"),
+            ("username", "a2"),
+            ("password", &a2_password),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error_description"], "Account is not fully set up");
+
+    // A teacher's prune reaches only the groups their list names: class-b stays.
+    let (status, body) = api_import(&tp, "teacher", "username,groups\na1,class-a\n", true).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(names(&body["disabled"]), ["a2"]);
+    assert!(body["passwords"].as_array().unwrap().is_empty());
+
+    // The platform's own accounts and teachers are not a teacher's to change.
+    for list in [
+        "username,password\nalice,taken-over!\n",
+        "username,groups\nnew-teacher,teachers\n",
+    ] {
+        let (status, body) = api_import(&tp, "teacher", list, false).await;
+        assert_eq!(status, 403, "{list}: {body}");
+    }
+    password_grant(&tp, "onyxia", "alice", "alice").await;
+    // A list with a mistake is refused whole, in the API's problem format.
+    let (status, body) = api_import(&tp, "teacher", "username\na1\nbad name\n", false).await;
+    assert_eq!(status, 400);
+    assert!(
+        body["detail"].as_str().unwrap().contains("line 3"),
+        "{body}"
+    );
+    tp.stop().await;
+}

@@ -292,7 +292,8 @@ async fn browser_first_login_replaces_a_one_time_password() {
     config.data_dir = Some(dir.path().to_owned());
     // Enrolled as `onyxia-lite class import` does it, before the platform starts.
     let list = "username,display name,groups\nstudent1,Stu Dent,class-a\n";
-    let report = onyxia_lite::identity::enrol::cli_import(&config, list, false).unwrap();
+    use onyxia_lite::identity::enrol::Prune;
+    let report = onyxia_lite::identity::enrol::cli_import(&config, list, Prune::No).unwrap();
     let one_time = report.passwords[0].1.clone();
     let tp = TestPlatform::start_with(config).await;
     let env = [

@@ -1,0 +1,84 @@
+//! Enrolment by a teacher on a running platform (an onyxia-lite extension of the API):
+//! `POST /api/class/import[?prune=true]` with a CSV class list, for users in `teachers`. The
+//! list is read and checked as `onyxia-lite class import` reads it; a teacher may not name the
+//! platform's own accounts or teachers, and their prune reaches only the groups their list
+//! names. The answer is the import's report, generated one-time passwords included (once).
+
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::user::authenticate;
+use super::{OnyxiaState, Problem};
+use crate::identity::enrol::{self, Prune, TEACHERS};
+use crate::services::LabError;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ImportQuery {
+    #[serde(default)]
+    prune: bool,
+}
+
+pub async fn import(
+    State(state): State<Arc<OnyxiaState>>,
+    Query(query): Query<ImportQuery>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, Problem> {
+    let user = authenticate(&state, &headers).await?;
+    if state.verifier.external_issuer().is_some() {
+        return Err(Problem::new(
+            axum::http::StatusCode::CONFLICT,
+            "Conflict",
+            "users are managed by the external issuer",
+        ));
+    }
+    if !user.groups.iter().any(|g| g == TEACHERS) {
+        return Err(Problem::forbidden(format!(
+            "enrolling a class is for members of `{TEACHERS}`"
+        )));
+    }
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| Problem::bad_request("the class list is not UTF-8 text"))?;
+    let members = enrol::parse_class_list(text).map_err(|e| Problem::bad_request(e.to_string()))?;
+    let identity = state.verifier.identity().clone();
+    let prune = if query.prune {
+        Prune::ListedGroups
+    } else {
+        Prune::No
+    };
+    let outcome = crate::blocking::run(move || {
+        let refused = identity.refused_for_teacher(&members)?;
+        if !refused.is_empty() {
+            return Ok(Err(refused));
+        }
+        identity.import_class(&members, prune).map(Ok)
+    })
+    .await
+    .map_err(|e| Problem::from(LabError::Blocking(e)))?
+    .map_err(|e| Problem::from(LabError::Store(e)))?;
+    let report = outcome.map_err(|refused| Problem::forbidden(refused.join("; ")))?;
+    tracing::info!(
+        teacher = %user.username,
+        added = report.added.len(),
+        updated = report.updated.len(),
+        disabled = report.disabled.len(),
+        "class list imported"
+    );
+    let passwords: Vec<_> = report
+        .passwords
+        .iter()
+        .map(|(username, password)| json!({ "username": username, "password": password }))
+        .collect();
+    Ok(super::json_response(&json!({
+        "added": report.added,
+        "updated": report.updated,
+        "unchanged": report.unchanged,
+        "disabled": report.disabled,
+        "passwords": passwords,
+    })))
+}
