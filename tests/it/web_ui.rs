@@ -284,6 +284,12 @@ async fn browser_login_logout_and_ended_session() {
 
 #[tokio::test]
 #[ignore = "needs Chromium (and Podman to launch): scripts/test.sh provides them and runs it"]
+async fn browser_teacher_enrols_a_class() {
+    scenario_without_engine("class").await;
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium (and Podman to launch): scripts/test.sh provides them and runs it"]
 async fn browser_first_login_replaces_a_one_time_password() {
     require_browser();
     let dir = tempfile::tempdir().unwrap();

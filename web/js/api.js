@@ -73,15 +73,17 @@ export async function apiHeaders() {
  * Calls `/api<path>`; JSON bodies in and out. A 401 renews the token once, then sends the user
  * to log in and back to this page. Rejects with ApiError.
  */
-export async function request(method, path, { body, auth = true, text = false, query } = {}) {
+export async function request(method, path, { body, rawBody, rawType = "text/plain", auth = true, text = false, query } = {}) {
   const url = new URL("/api" + path, location.origin);
   if (query) for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== null) url.searchParams.set(k, String(v));
   for (let attempt = 0; attempt < 2; attempt++) {
     const headers = auth ? await apiHeaders() : {};
     if (body !== undefined) headers["content-type"] = "application/json";
+    if (rawBody !== undefined) headers["content-type"] = rawType;
+    const sent = rawBody !== undefined ? rawBody : body === undefined ? undefined : JSON.stringify(body);
     let response;
     try {
-      response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      response = await fetch(url, { method, headers, body: sent });
     } catch (e) {
       throw new ApiError(0, "onyxia-lite did not answer.", { hint: "Is `onyxia-lite serve` still running? Reload the page once it is." });
     }

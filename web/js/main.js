@@ -14,6 +14,7 @@ route("/my-services", () => import("./pages/services.js"));
 route("/my-files", () => import("./pages/files.js"));
 route("/my-secrets", () => import("./pages/secrets.js"));
 route("/account", () => import("./pages/account.js"));
+route("/class", () => import("./pages/class.js"));
 
 const NAV = [
   ["/catalog", "Service catalog", ["/", "/catalog", "/launcher"]],
@@ -95,7 +96,10 @@ function renderShell(info) {
     "aria-label": "Project",
     onchange: (e) => selectProject(e.target.value),
   }, projects.map((p) => h("option", { value: p.id, selected: project && p.id === project.id }, p.name || p.id)));
-  navLinks = NAV.map(([href, label, prefixes]) => {
+  // Teachers also enrol their class.
+  const teaching = (info.groups || []).includes("teachers");
+  const nav = teaching ? [...NAV, ["/class", "Class", ["/class"]]] : NAV;
+  navLinks = nav.map(([href, label, prefixes]) => {
     const link = h("a", { href, class: "nav-link" }, label);
     link.dataset.prefixes = prefixes.join(" ");
     return link;
