@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::model::{BUCKETS, OBJECTS, ObjectRecord, VERSIONS};
-use super::versions::{is_only_version, key_rows, remove_row_if, split_row};
+use super::versions::{is_only_version, remove_row_if, split_row};
 use super::{ObjectStore, Result, bucket_range};
 
 const DAY_MS: u64 = 86_400_000;
@@ -155,7 +155,7 @@ impl ObjectStore {
                     && rules
                         .iter()
                         .any(|r| r.expired_object_delete_marker && key.starts_with(&r.prefix))
-                    && self.only_version(bucket, key)?;
+                    && is_only_version(&mut self.store.snapshot()?, bucket, key)?;
                 if expires || lone_marker {
                     let judged = (version.version().to_owned(), version.noncurrent_since);
                     doomed.push((row.clone(), key.to_owned(), judged, lone_marker));
@@ -179,16 +179,6 @@ impl ObjectStore {
             }
         }
         Ok(count)
-    }
-
-    /// Whether a key has exactly one version, noncurrent (a delete marker alone).
-    fn only_version(&self, bucket: &str, key: &str) -> Result<bool> {
-        let (start, end) = key_rows(bucket, key);
-        Ok(self
-            .store
-            .get(&OBJECTS, &super::object_key(bucket, key))?
-            .is_none()
-            && self.store.range(&VERSIONS, &start, Some(&end), 2)?.len() == 1)
     }
 
     fn abort_stale_uploads(

@@ -66,19 +66,35 @@ pub struct LockSettings {
 /// Settles a new version's lock in `bucket`: what the write asked for, else the bucket's
 /// default retention. A lock asked for in a bucket without object lock is refused.
 pub fn settle(bucket: &BucketRecord, record: &mut ObjectRecord, now: u64) -> Result<()> {
-    match &bucket.object_lock {
-        None if record.retention.is_some() || record.legal_hold => Err(ObjectError::NoObjectLock),
-        None => Ok(()),
-        Some(lock) => {
-            if record.retention.is_none() {
-                record.retention = lock.default_retention.map(|d| d.from(now));
-            }
-            Ok(())
+    record.lock_settings().allowed_in(bucket)?;
+    if let Some(lock) = &bucket.object_lock
+        && record.retention.is_none()
+    {
+        record.retention = lock.default_retention.map(|d| d.from(now));
+    }
+    Ok(())
+}
+
+impl LockSettings {
+    /// A write may name a lock only in a bucket with object lock.
+    pub fn allowed_in(&self, bucket: &BucketRecord) -> Result<()> {
+        let asks = self.retention.is_some() || self.legal_hold;
+        if asks && bucket.object_lock.is_none() {
+            return Err(ObjectError::NoObjectLock);
         }
+        Ok(())
     }
 }
 
 impl ObjectRecord {
+    /// The lock this version carries (or a write of it asks for).
+    pub fn lock_settings(&self) -> LockSettings {
+        LockSettings {
+            retention: self.retention,
+            legal_hold: self.legal_hold,
+        }
+    }
+
     /// Whether this version may not be deleted at `now`; `bypass` is a caller allowed to
     /// bypass GOVERNANCE retention who asked to.
     pub fn locked(&self, now: u64, bypass: bool) -> bool {

@@ -482,14 +482,11 @@ impl ObjectStore {
     /// The id of the delete marker that hides a key, if one does (asked after a read found no
     /// current object).
     pub fn latest_delete_marker(&self, bucket: &str, key: &str) -> Result<Option<String>> {
-        let snapshot = self.store.snapshot()?;
+        let mut snapshot = self.store.snapshot()?;
         if snapshot.get(&OBJECTS, &object_key(bucket, key))?.is_some() {
             return Ok(None);
         }
-        let (start, end) = versions::key_rows(bucket, key);
-        Ok(snapshot
-            .range(&VERSIONS, &start, Some(&end), 1)?
-            .pop()
+        Ok(versions::newest_row(&mut snapshot, bucket, key)?
             .filter(|(_, v)| v.delete_marker)
             .map(|(_, v)| v.version().to_owned()))
     }

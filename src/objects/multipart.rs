@@ -57,10 +57,7 @@ impl ObjectStore {
     pub fn create_upload(&self, mut record: UploadRecord) -> Result<String> {
         names::check_key(&record.key)?;
         let bucket = self.bucket(&record.bucket)?;
-        let asks_lock = record.lock.retention.is_some() || record.lock.legal_hold;
-        if asks_lock && bucket.object_lock.is_none() {
-            return Err(ObjectError::NoObjectLock);
-        }
+        record.lock.allowed_in(&bucket)?;
         record.initiated = self.clock.millis();
         let id = uuid::Uuid::new_v4().simple().to_string();
         self.store.put(&UPLOADS, &id, &record)?;

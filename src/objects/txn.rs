@@ -89,10 +89,8 @@ impl Change {
                 precondition,
             } => {
                 let bucket_record = w.get(&BUCKETS, bucket)?.ok_or(ObjectError::NoSuchBucket)?;
-                let asks_lock = record.retention.is_some() || record.legal_hold;
-                if asks_lock && bucket_record.object_lock.is_none() {
-                    return Err(ObjectError::NoObjectLock);
-                }
+                // Refused here, not when applied: a failure to apply fails the whole group.
+                record.lock_settings().allowed_in(&bucket_record)?;
                 let old = w.get(&OBJECTS, &object_key(bucket, key))?;
                 precondition.check(old.as_ref())
             }

@@ -6,7 +6,7 @@
 use super::blob::BlobId;
 use super::model::{BucketRecord, OBJECTS, ObjectRecord, VERSIONS, Versioning};
 use super::{ObjectError, Result, object_key, txn};
-use crate::store::{Store, Writer};
+use crate::store::{Rows, Store, Writer};
 
 /// What a delete did, as S3 reports it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -42,13 +42,14 @@ pub fn new_version_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-fn newest_row(
-    w: &mut Writer<'_>,
+/// The newest noncurrent row of a key (its row key and version).
+pub fn newest_row(
+    r: &mut impl Rows,
     bucket: &str,
     key: &str,
 ) -> Result<Option<(String, ObjectRecord)>> {
     let (start, end) = key_rows(bucket, key);
-    Ok(w.range(&VERSIONS, &start, &end, 1)?.pop())
+    Ok(r.rows(&VERSIONS, &start, &end, 1)?.pop())
 }
 
 /// Puts `record` on top of the key's noncurrent versions.
@@ -279,35 +280,22 @@ pub fn remove_row_if(
 /// A version of a key by id, current or not.
 pub fn find(store: &Store, bucket: &str, key: &str, version: &str) -> Result<ObjectRecord> {
     // One snapshot: a version moving between the tables meanwhile is found in one of them.
-    let store = store.snapshot()?;
-    if let Some(current) = store.get(&OBJECTS, &object_key(bucket, key))?
-        && current.version() == version
-    {
-        return Ok(current);
-    }
-    let (start, end) = key_rows(bucket, key);
-    store
-        .range(&VERSIONS, &start, Some(&end), usize::MAX)?
-        .into_iter()
-        .map(|(_, v)| v)
-        .find(|v| v.version() == version)
-        .ok_or(ObjectError::NoSuchVersion)
+    find_in(&mut store.snapshot()?, bucket, key, version)?.ok_or(ObjectError::NoSuchVersion)
 }
 
-/// A version of a key by id inside a write transaction.
 fn find_in(
-    w: &mut Writer<'_>,
+    r: &mut impl Rows,
     bucket: &str,
     key: &str,
     version: &str,
 ) -> Result<Option<ObjectRecord>> {
-    if let Some(current) = w.get(&OBJECTS, &object_key(bucket, key))?
+    if let Some(current) = r.row(&OBJECTS, &object_key(bucket, key))?
         && current.version() == version
     {
         return Ok(Some(current));
     }
     let (start, end) = key_rows(bucket, key);
-    Ok(w.range(&VERSIONS, &start, &end, usize::MAX)?
+    Ok(r.rows(&VERSIONS, &start, &end, usize::MAX)?
         .into_iter()
         .map(|(_, v)| v)
         .find(|v| v.version() == version))
@@ -354,10 +342,10 @@ pub fn change(
 }
 
 /// Whether a key's only version is one noncurrent row (a delete marker left alone).
-pub fn is_only_version(w: &mut Writer<'_>, bucket: &str, key: &str) -> Result<bool> {
+pub fn is_only_version(r: &mut impl Rows, bucket: &str, key: &str) -> Result<bool> {
     let (start, end) = key_rows(bucket, key);
-    Ok(w.get(&OBJECTS, &object_key(bucket, key))?.is_none()
-        && w.range(&VERSIONS, &start, &end, 2)?.len() == 1)
+    Ok(r.row(&OBJECTS, &object_key(bucket, key))?.is_none()
+        && r.rows(&VERSIONS, &start, &end, 2)?.len() == 1)
 }
 
 /// Whether a bucket holds any version (a bucket is empty only without any).

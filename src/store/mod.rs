@@ -287,6 +287,52 @@ impl Snapshot {
     }
 }
 
+/// Reads that work alike in a snapshot and inside a write transaction, so one function can
+/// serve a read-only answer and a write that must judge the same rows.
+pub trait Rows {
+    fn row<T: DeserializeOwned>(&mut self, table: &Table<T>, key: &str) -> Result<Option<T>>;
+    /// Up to `limit` entries with `start <= key < end`, in key order.
+    fn rows<T: DeserializeOwned>(
+        &mut self,
+        table: &Table<T>,
+        start: &str,
+        end: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, T)>>;
+}
+
+impl Rows for Snapshot {
+    fn row<T: DeserializeOwned>(&mut self, table: &Table<T>, key: &str) -> Result<Option<T>> {
+        self.get(table, key)
+    }
+
+    fn rows<T: DeserializeOwned>(
+        &mut self,
+        table: &Table<T>,
+        start: &str,
+        end: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, T)>> {
+        self.range(table, start, Some(end), limit)
+    }
+}
+
+impl Rows for Writer<'_> {
+    fn row<T: DeserializeOwned>(&mut self, table: &Table<T>, key: &str) -> Result<Option<T>> {
+        self.get(table, key)
+    }
+
+    fn rows<T: DeserializeOwned>(
+        &mut self,
+        table: &Table<T>,
+        start: &str,
+        end: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, T)>> {
+        self.range(table, start, end, limit)
+    }
+}
+
 /// Typed access inside one write transaction.
 pub struct Writer<'a> {
     txn: &'a redb::WriteTransaction,
