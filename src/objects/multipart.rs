@@ -190,7 +190,14 @@ impl ObjectStore {
             let used: HashSet<BlobId> = record.segments.iter().map(|s| s.blob.clone()).collect();
             let mut unreferenced = txn::remove_upload(w, id, &used)?;
             let now = record.last_modified;
-            unreferenced.extend(versions::install(w, &bucket_record, key, &mut record, now)?);
+            unreferenced.extend(versions::install(
+                w,
+                &bucket_record,
+                key,
+                &mut record,
+                current,
+                now,
+            )?);
             Ok((record, unreferenced))
         })
     }

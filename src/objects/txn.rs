@@ -79,8 +79,9 @@ impl Change {
         }
     }
 
-    /// Refuses a change that may not happen, without changing anything.
-    fn check(&self, w: &mut Writer<'_>) -> Result<()> {
+    /// Refuses a change that may not happen, without changing anything; returns what it read
+    /// that applying needs (an object's bucket and the object it replaces).
+    fn check(&self, w: &mut Writer<'_>) -> Result<Checked> {
         match self {
             Change::Object {
                 bucket,
@@ -92,7 +93,8 @@ impl Change {
                 // Refused here, not when applied: a failure to apply fails the whole group.
                 record.lock_settings().allowed_in(&bucket_record)?;
                 let old = w.get(&OBJECTS, &object_key(bucket, key))?;
-                precondition.check(old.as_ref())
+                precondition.check(old.as_ref())?;
+                Ok(Some((bucket_record, old)))
             }
             Change::Part {
                 upload_id,
@@ -100,7 +102,7 @@ impl Change {
                 key,
                 ..
             } => match w.get(&UPLOADS, upload_id)? {
-                Some(u) if u.bucket == *bucket && u.key == *key => Ok(()),
+                Some(u) if u.bucket == *bucket && u.key == *key => Ok(None),
                 _ => Err(ObjectError::NoSuchUpload),
             },
         }
@@ -108,17 +110,12 @@ impl Change {
 
     /// Applies a checked change; returns the version id it made (objects in a versioned
     /// bucket) and the file blobs it left unreferenced.
-    fn apply(&mut self, w: &mut Writer<'_>) -> Result<Committed> {
+    fn apply(&mut self, w: &mut Writer<'_>, checked: Checked) -> Result<Committed> {
         match self {
-            Change::Object {
-                bucket,
-                key,
-                record,
-                ..
-            } => {
-                let bucket = w.get(&BUCKETS, bucket)?.ok_or(ObjectError::NoSuchBucket)?;
+            Change::Object { key, record, .. } => {
+                let (bucket, old) = checked.ok_or(ObjectError::NoSuchBucket)?;
                 let now = record.last_modified;
-                let unreferenced = install(w, &bucket, key, record, now)?;
+                let unreferenced = install(w, &bucket, key, record, old, now)?;
                 Ok((record.version_id.clone(), unreferenced))
             }
             Change::Part {
@@ -138,10 +135,14 @@ impl Change {
 
     /// Checks and applies in one transaction.
     pub fn commit(&mut self, w: &mut Writer<'_>) -> Result<Committed> {
-        self.check(w)?;
-        self.apply(w)
+        let checked = self.check(w)?;
+        self.apply(w, checked)
     }
 }
+
+/// What checking an object's write read: its bucket and the object it replaces (`None` for a
+/// part).
+type Checked = Option<(super::BucketRecord, Option<ObjectRecord>)>;
 
 /// What a committed change made: its version id, if any, and the blobs it left unreferenced.
 pub type Committed = (Option<String>, Vec<BlobId>);
@@ -167,7 +168,7 @@ pub fn run_committer(store: Arc<Store>, jobs: std::sync::mpsc::Receiver<CommitJo
             for job in &mut batch {
                 // A refused job changed nothing; a failure to apply fails the whole round.
                 results.push(match job.change.check(w) {
-                    Ok(()) => Ok(job.change.apply(w)?),
+                    Ok(checked) => Ok(job.change.apply(w, checked)?),
                     Err(refused) => Err(refused),
                 });
             }

@@ -108,19 +108,20 @@ fn drop_null(w: &mut Writer<'_>, bucket: &str, key: &str) -> Result<Vec<BlobId>>
 
 /// Makes `record` the key's current object as the bucket's versioning wants: replacing the
 /// object (never versioned), on top of the old one (enabled), or replacing the `null` version
-/// (suspended). Sets the record's version id and its lock (the bucket's default retention
-/// unless the write named one); returns the blobs left unreferenced.
+/// (suspended). `old` is the key's current object, as the caller read it in this transaction.
+/// Sets the record's version id and its lock (the bucket's default retention unless the write
+/// named one); returns the blobs left unreferenced.
 pub fn install(
     w: &mut Writer<'_>,
     bucket_record: &BucketRecord,
     key: &str,
     record: &mut ObjectRecord,
+    old: Option<ObjectRecord>,
     now: u64,
 ) -> Result<Vec<BlobId>> {
     let bucket = bucket_record.name.as_str();
     super::lock::settle(bucket_record, record, now)?;
     let id = object_key(bucket, key);
-    let old = w.get(&OBJECTS, &id)?;
     let mut unreferenced = Vec::new();
     match bucket_record.versioning {
         None => {

@@ -42,13 +42,22 @@ impl KeyEncoding {
     }
 
     /// A page's common prefixes, encoded.
-    pub(super) fn prefixes(self, page: &crate::objects::list::ListPage) -> Vec<CommonPrefix> {
-        page.common_prefixes
+    pub(super) fn prefixes(self, common_prefixes: &[String]) -> Vec<CommonPrefix> {
+        common_prefixes
             .iter()
             .map(|p| CommonPrefix {
                 prefix: Some(self.apply(p)),
             })
             .collect()
+    }
+}
+
+/// A listing's page size: at most 1000, as S3 caps it; a negative one is refused.
+pub(super) fn page_size(requested: Option<i32>) -> S3Result<i32> {
+    match requested {
+        Some(m) if m < 0 => Err(s3_error!(InvalidArgument, "max-keys cannot be negative")),
+        Some(m) => Ok(m.min(1000)),
+        None => Ok(1000),
     }
 }
 
@@ -403,13 +412,7 @@ impl S3Backend {
         after: Option<String>,
         max_keys: Option<i32>,
     ) -> S3Result<(crate::objects::list::ListPage, i32)> {
-        let max = match max_keys {
-            Some(m) if m < 0 => {
-                return Err(s3_error!(InvalidArgument, "max-keys cannot be negative"));
-            }
-            Some(m) => m.min(1000),
-            None => 1000,
-        };
+        let max = page_size(max_keys)?;
         let query = ListQuery {
             prefix: prefix.unwrap_or_default(),
             delimiter: delimiter.filter(|d| !d.is_empty()),
@@ -444,7 +447,7 @@ impl S3Backend {
                 entry
             })
             .collect();
-        let common_prefixes = encoding.prefixes(&page);
+        let common_prefixes = encoding.prefixes(&page.common_prefixes);
         Ok(S3Response::new(ListObjectsOutput {
             name: Some(input.bucket),
             prefix: Some(enc(input.prefix.as_deref().unwrap_or_default())),
@@ -512,7 +515,7 @@ impl S3Backend {
                 entry
             })
             .collect();
-        let common_prefixes = encoding.prefixes(&page);
+        let common_prefixes = encoding.prefixes(&page.common_prefixes);
         Ok(S3Response::new(ListObjectsV2Output {
             name: Some(input.bucket),
             prefix: Some(enc(input.prefix.as_deref().unwrap_or_default())),

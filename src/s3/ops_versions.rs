@@ -148,13 +148,7 @@ impl S3Backend {
             ));
         }
         parse_version(version_marker.as_deref())?;
-        let max = match input.max_keys {
-            Some(m) if m < 0 => {
-                return Err(s3_error!(InvalidArgument, "max-keys cannot be negative"));
-            }
-            Some(m) => m.min(1000),
-            None => 1000,
-        };
+        let max = super::ops_object::page_size(input.max_keys)?;
         let query = VersionQuery {
             prefix: input.prefix.clone().unwrap_or_default(),
             delimiter: input.delimiter.clone().filter(|d| !d.is_empty()),
@@ -195,13 +189,7 @@ impl S3Backend {
                 ..Default::default()
             });
         }
-        let common_prefixes = page
-            .common_prefixes
-            .iter()
-            .map(|p| CommonPrefix {
-                prefix: Some(enc(p)),
-            })
-            .collect();
+        let common_prefixes = encoding.prefixes(&page.common_prefixes);
         let truncated = page.truncated;
         Ok(S3Response::new(ListObjectVersionsOutput {
             name: Some(input.bucket),
