@@ -14,10 +14,11 @@ mod put;
 mod put_tests;
 mod read;
 mod txn;
+pub mod usage;
 pub mod version_list;
 pub mod versions;
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -29,6 +30,7 @@ pub use model::*;
 pub use multipart::{CompletedPart, MAX_PARTS};
 pub use put::{BodyError, BodyStream, PutOutcome, PutSpec, Source, Target};
 pub use read::{ByteStream, ReadError};
+pub use usage::BucketUsage;
 pub use versions::Deleted;
 
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +99,8 @@ pub enum ObjectError {
     #[error("the commit thread has stopped")]
     CommitterStopped,
     /// The transaction this write shared with others failed.
+    #[error("Bucket quota exceeded: {bucket} may hold {limit} bytes")]
+    QuotaExceeded { bucket: String, limit: u64 },
     #[error("a grouped commit failed")]
     GroupCommit(#[source] Arc<ObjectError>),
     #[error(transparent)]
@@ -141,6 +145,8 @@ pub struct ObjectStore {
     clock: Clock,
     /// Queue of the group-commit thread, which stops when the store is dropped.
     committer: std::sync::Mutex<std::sync::mpsc::Sender<txn::CommitJob>>,
+    /// Bytes a bucket may hold, over all its versions (set by whoever owns the limits).
+    limits: std::sync::RwLock<HashMap<String, u64>>,
 }
 
 impl ObjectStore {
@@ -167,8 +173,10 @@ impl ObjectStore {
             max_object_size,
             clock,
             committer: std::sync::Mutex::new(jobs),
+            limits: Default::default(),
         };
-        let referenced = objects.referenced_blobs()?;
+        let (referenced, usage) = objects.scan_versions()?;
+        usage::rebuild(&objects.store, &usage)?;
         let swept = objects.blobs.sweep(&referenced);
         if swept > 0 {
             tracing::info!(files = swept, "removed unreferenced object files");
@@ -181,17 +189,37 @@ impl ObjectStore {
         self.clock.millis()
     }
 
-    fn referenced_blobs(&self) -> Result<HashSet<BlobId>> {
+    /// Every blob a version or a part references, and each bucket's usage, in one scan.
+    fn scan_versions(&self) -> Result<(HashSet<BlobId>, BTreeMap<String, BucketUsage>)> {
         let mut set = HashSet::new();
+        let mut totals = BTreeMap::new();
         for table in [&OBJECTS, &VERSIONS] {
-            for (_, o) in self.store.scan(table)? {
+            for (row, o) in self.store.scan(table)? {
+                usage::tally(&mut totals, &row, &o);
                 set.extend(o.segments.into_iter().map(|s| s.blob));
             }
         }
         for (_, p) in self.store.scan(&PARTS)? {
             set.insert(p.segment.blob);
         }
-        Ok(set)
+        Ok((set, totals))
+    }
+
+    /// Sets the byte limits of buckets (every version counted); a bucket not named has none.
+    /// Writes that would take a bucket past its limit are refused (`QuotaExceeded`); what is
+    /// already stored stays.
+    pub fn set_limits(&self, limits: HashMap<String, u64>) {
+        *crate::sync::write(&self.limits) = limits;
+    }
+
+    /// The byte limit of a bucket, if it has one.
+    pub fn limit(&self, bucket: &str) -> Option<u64> {
+        crate::sync::read(&self.limits).get(bucket).copied()
+    }
+
+    /// What a bucket holds now.
+    pub fn usage(&self, bucket: &str) -> Result<BucketUsage> {
+        usage::of(&mut self.store.snapshot()?, bucket)
     }
 
     /// Seed items created at an earlier start (read once, so a start with nothing new to
@@ -303,6 +331,7 @@ impl ObjectStore {
                 unreferenced.extend(txn::remove_upload(w, &id, &HashSet::new())?);
             }
             w.remove(&BUCKETS, name)?;
+            w.remove(&usage::USAGE, name)?;
             Ok(((), unreferenced))
         })
     }

@@ -9,7 +9,7 @@ use super::blob::BlobId;
 use super::checksum::{self, Checksums};
 use super::{BUCKETS, OBJECTS, PARTS, UPLOADS, object_key, part_key};
 use super::{ObjectError, ObjectRecord, ObjectStore, PartRecord, Precondition, Result};
-use super::{UploadRecord, names, txn, versions};
+use super::{UploadRecord, names, txn, usage, versions};
 
 /// Smallest size of every part but the last, as S3 enforces at completion.
 pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
@@ -126,6 +126,7 @@ impl ObjectStore {
         if requested.windows(2).any(|w| w[0].number >= w[1].number) {
             return Err(ObjectError::InvalidPartOrder);
         }
+        let limit = self.limit(bucket);
         self.write_then_reap(Vec::new(), |w| {
             let bucket_record = w.get(&BUCKETS, bucket)?.ok_or(ObjectError::NoSuchBucket)?;
             let upload = match w.get(&UPLOADS, id)? {
@@ -186,6 +187,7 @@ impl ObjectStore {
             };
             let current = w.get(&OBJECTS, &object_key(bucket, key))?;
             precondition.check(current.as_ref())?;
+            usage::admit(w, &bucket_record, current.as_ref(), size, limit)?;
             // Parts not named in the request are dropped with the upload.
             let used: HashSet<BlobId> = record.segments.iter().map(|s| s.blob.clone()).collect();
             let mut unreferenced = txn::remove_upload(w, id, &used)?;

@@ -128,6 +128,7 @@ impl ObjectStore {
                         key: key.to_owned(),
                         record: Box::new(record),
                         precondition,
+                        limit: self.limit(bucket),
                     })
                     .await?;
             }
@@ -174,6 +175,7 @@ impl ObjectStore {
             key: key.to_owned(),
             record: Box::new(object_record(received, &outcome, spec)),
             precondition,
+            limit: self.limit(bucket),
         })?;
         Ok(outcome)
     }

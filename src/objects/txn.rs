@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use super::blob::BlobId;
+use super::usage;
 use super::versions::install;
 use super::{BUCKETS, INLINE, OBJECTS, PARTS, UPLOADS, object_key, part_key};
 use super::{ObjectError, ObjectRecord, PartRecord, Precondition, Result, Segment};
@@ -58,6 +59,8 @@ pub enum Change {
         key: String,
         record: Box<ObjectRecord>,
         precondition: Precondition,
+        /// The bucket's byte limit when the write was queued.
+        limit: Option<u64>,
     },
     Part {
         upload_id: String,
@@ -88,12 +91,14 @@ impl Change {
                 key,
                 record,
                 precondition,
+                limit,
             } => {
                 let bucket_record = w.get(&BUCKETS, bucket)?.ok_or(ObjectError::NoSuchBucket)?;
                 // Refused here, not when applied: a failure to apply fails the whole group.
                 record.lock_settings().allowed_in(&bucket_record)?;
                 let old = w.get(&OBJECTS, &object_key(bucket, key))?;
                 precondition.check(old.as_ref())?;
+                usage::admit(w, &bucket_record, old.as_ref(), record.size, *limit)?;
                 Ok(Some((bucket_record, old)))
             }
             Change::Part {

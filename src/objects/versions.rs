@@ -5,7 +5,7 @@
 
 use super::blob::BlobId;
 use super::model::{BucketRecord, OBJECTS, ObjectRecord, VERSIONS, Versioning};
-use super::{ObjectError, Result, object_key, txn};
+use super::{ObjectError, Result, object_key, txn, usage};
 use crate::store::{Rows, Store, Writer};
 
 /// What a delete did, as S3 reports it.
@@ -58,7 +58,7 @@ fn push(w: &mut Writer<'_>, bucket: &str, key: &str, record: &ObjectRecord) -> R
         Some((r, _)) => split_row(&r).map_or(0, |(_, seq)| seq + 1),
         None => 0,
     };
-    w.put(&VERSIONS, &row(bucket, key, seq), record)?;
+    usage::put(w, &VERSIONS, bucket, &row(bucket, key, seq), record)?;
     Ok(())
 }
 
@@ -88,7 +88,7 @@ fn bury_marker(w: &mut Writer<'_>, bucket: &str, key: &str, now: u64) -> Result<
         && newest.noncurrent_since.is_none()
     {
         newest.noncurrent_since = Some(now);
-        w.put(&VERSIONS, &r, &newest)?;
+        usage::put(w, &VERSIONS, bucket, &r, &newest)?;
     }
     Ok(())
 }
@@ -99,7 +99,7 @@ fn drop_null(w: &mut Writer<'_>, bucket: &str, key: &str) -> Result<Vec<BlobId>>
     let mut dropped = Vec::new();
     for (r, v) in w.range(&VERSIONS, &start, &end, usize::MAX)? {
         if v.version_id.is_none() {
-            w.remove(&VERSIONS, &r)?;
+            usage::remove(w, &VERSIONS, bucket, &r)?;
             dropped.extend(txn::discard(w, v.segments)?);
         }
     }
@@ -147,7 +147,7 @@ pub fn install(
     record.delete_marker = false;
     record.noncurrent_since = None;
     txn::store_segments(w, &record.segments)?;
-    w.put(&OBJECTS, &id, record)?;
+    usage::put(w, &OBJECTS, bucket, &id, record)?;
     Ok(unreferenced)
 }
 
@@ -161,7 +161,7 @@ pub fn delete_current(
     key: &str,
     now: u64,
 ) -> Result<(Option<Deleted>, Vec<BlobId>)> {
-    let old = w.remove(&OBJECTS, &object_key(bucket, key))?;
+    let old = usage::remove(w, &OBJECTS, bucket, &object_key(bucket, key))?;
     let Some(versioning) = versioning else {
         let existed = old.is_some();
         let unreferenced = txn::discard(w, old.into_iter().flat_map(|o| o.segments))?;
@@ -198,9 +198,9 @@ fn promote(w: &mut Writer<'_>, bucket: &str, key: &str) -> Result<()> {
     if let Some((r, mut newest)) = newest_row(w, bucket, key)?
         && !newest.delete_marker
     {
-        w.remove(&VERSIONS, &r)?;
+        usage::remove(w, &VERSIONS, bucket, &r)?;
         newest.noncurrent_since = None;
-        w.put(&OBJECTS, &id, &newest)?;
+        usage::put(w, &OBJECTS, bucket, &id, &newest)?;
     }
     Ok(())
 }
@@ -229,7 +229,7 @@ pub fn delete_version(
     let id = object_key(bucket, key);
     let removed = match w.get(&OBJECTS, &id)? {
         Some(current) if current.version() == version => {
-            w.remove(&OBJECTS, &id)?;
+            usage::remove(w, &OBJECTS, bucket, &id)?;
             Some(current)
         }
         _ => {
@@ -237,7 +237,7 @@ pub fn delete_version(
             let rows = w.range(&VERSIONS, &start, &end, usize::MAX)?;
             match rows.into_iter().find(|(_, v)| v.version() == version) {
                 Some((r, v)) => {
-                    w.remove(&VERSIONS, &r)?;
+                    usage::remove(w, &VERSIONS, bucket, &r)?;
                     Some(v)
                 }
                 None => None,
@@ -270,7 +270,7 @@ pub fn remove_row_if(
     };
     match w.get(&VERSIONS, r)? {
         Some(v) if judged(&v) => {
-            w.remove(&VERSIONS, r)?;
+            usage::remove(w, &VERSIONS, bucket, r)?;
             promote(w, bucket, key)?;
             Ok((true, txn::discard(w, v.segments)?))
         }
@@ -317,12 +317,12 @@ pub fn change(
         (None, None) => return Err(ObjectError::NoSuchKey),
         (None, Some(mut current)) => {
             change(&mut current)?;
-            w.put(&OBJECTS, &id, &current)?;
+            usage::put(w, &OBJECTS, bucket, &id, &current)?;
             return Ok(());
         }
         (Some(v), Some(mut current)) if current.version() == v => {
             change(&mut current)?;
-            w.put(&OBJECTS, &id, &current)?;
+            usage::put(w, &OBJECTS, bucket, &id, &current)?;
             return Ok(());
         }
         _ => {}
@@ -338,7 +338,7 @@ pub fn change(
         return Err(ObjectError::DeleteMarker);
     }
     change(&mut v)?;
-    w.put(&VERSIONS, &r, &v)?;
+    usage::put(w, &VERSIONS, bucket, &r, &v)?;
     Ok(())
 }
 

@@ -242,3 +242,54 @@ fn a_marker_buried_by_a_newer_version_is_noncurrent_from_then() {
         .unwrap();
     assert!(buried.noncurrent_since.is_some());
 }
+
+#[test]
+fn usage_counts_every_version_and_a_limit_refuses_growth_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let objects = open(dir.path());
+    objects.create_bucket("bkt", None).unwrap();
+    put(&objects, "a", 1);
+    put(&objects, "a", 2);
+    let big = BIG as u64;
+    assert_eq!(
+        objects.usage("bkt").unwrap(),
+        BucketUsage {
+            bytes: big,
+            objects: 1
+        },
+        "an unversioned overwrite replaces the bytes"
+    );
+    objects.set_versioning("bkt", Versioning::Enabled).unwrap();
+    let v1 = put(&objects, "a", 3).unwrap();
+    objects.delete("bkt", "a", None, false).unwrap();
+    assert_eq!(
+        objects.usage("bkt").unwrap(),
+        BucketUsage {
+            bytes: 2 * big,
+            objects: 2
+        },
+        "noncurrent versions count; delete markers do not"
+    );
+
+    objects.set_limits([("bkt".to_owned(), 2 * big + 10)].into());
+    let refused = objects.put_blocking("bkt", "b", vec![0; 11], PutSpec::default());
+    assert!(
+        matches!(&refused, Err(ObjectError::QuotaExceeded { bucket, limit }) if bucket == "bkt" && *limit == 2 * big + 10),
+        "{refused:?}"
+    );
+    objects
+        .put_blocking("bkt", "b", vec![0; 10], PutSpec::default())
+        .expect("up to the limit");
+    // Removing a version for good frees its bytes for new writes.
+    objects.delete("bkt", "a", Some(&v1), false).unwrap();
+    objects
+        .put_blocking("bkt", "c", vec![0; 1000], PutSpec::default())
+        .expect("room again");
+
+    // A reopened store recounts the same figures.
+    let before = objects.usage("bkt").unwrap();
+    drop(objects);
+    let objects = open(dir.path());
+    assert_eq!(objects.usage("bkt").unwrap(), before);
+    assert_eq!(objects.limit("bkt"), None, "limits are set by their owner");
+}

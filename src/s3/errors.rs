@@ -28,6 +28,10 @@ impl From<ObjectError> for S3Error {
             ObjectError::EntityTooSmall => S3ErrorCode::EntityTooSmall,
             ObjectError::EntityTooLarge { .. } => S3ErrorCode::EntityTooLarge,
             ObjectError::PreconditionFailed => S3ErrorCode::PreconditionFailed,
+            // MinIO's answer when a bucket quota is reached.
+            ObjectError::QuotaExceeded { .. } => {
+                S3ErrorCode::Custom("XMinioAdminBucketQuotaExceeded".into())
+            }
             ObjectError::InvalidContentMd5 => S3ErrorCode::InvalidDigest,
             ObjectError::ContentMd5Mismatch | ObjectError::ChecksumMismatch(_) => {
                 S3ErrorCode::BadDigest

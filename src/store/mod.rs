@@ -353,6 +353,21 @@ impl Writer<'_> {
         Ok(())
     }
 
+    /// Puts `value` under `key` and returns the value it replaced, read in the same step.
+    pub fn replace<T: Serialize + DeserializeOwned>(
+        &mut self,
+        table: &Table<T>,
+        key: &str,
+        value: &T,
+    ) -> Result<Option<T>> {
+        let mut t = self.txn.open_table(table.def())?;
+        let old = t.insert(key, encode(value).as_slice())?;
+        match old {
+            Some(v) => decode(table.name, key, v.value()).map(Some),
+            None => Ok(None),
+        }
+    }
+
     pub fn remove<T: DeserializeOwned>(
         &mut self,
         table: &Table<T>,
