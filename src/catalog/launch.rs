@@ -74,6 +74,9 @@ pub struct VolumeEntry {
     pub path: String,
     #[serde(default)]
     pub when: Option<String>,
+    /// Its size (a Kubernetes quantity such as `10Gi`), counted against `requests.storage`.
+    #[serde(default)]
+    pub size: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -180,6 +183,8 @@ pub struct Launch {
     pub spec: ContainerSpec,
     pub cpu_request_millis: u64,
     pub memory_request_bytes: u64,
+    /// The volumes' sizes added up.
+    pub volume_request_bytes: u64,
 }
 
 /// A template or expression of `launch.yaml` that does not compile.
@@ -293,21 +298,26 @@ impl LaunchTemplate {
                 }
             }
         }
-        let mut volumes = Vec::new();
-        for v in &self.volumes {
-            if holds(&v.when)? {
-                volumes.push(VolumeSpec {
-                    name: v.name.clone(),
-                    mount_path: v.path.clone(),
-                });
-            }
-        }
         let quantity = |t: &Option<String>| -> Result<Option<String>, TemplateError> {
             match t {
                 None => Ok(None),
                 Some(t) => render(t).map(|s| (!s.is_empty()).then_some(s)),
             }
         };
+        let mut volumes = Vec::new();
+        for v in &self.volumes {
+            if holds(&v.when)? {
+                let size_bytes = quantity(&v.size)?
+                    .map(|q| values::memory_bytes(&Value::String(q)))
+                    .transpose()?;
+                volumes.push(VolumeSpec {
+                    name: v.name.clone(),
+                    mount_path: v.path.clone(),
+                    size_bytes,
+                });
+            }
+        }
+        let volume_request = volumes.iter().filter_map(|v| v.size_bytes).sum();
         let r = &self.resources;
         let cpu = |t| -> Result<Option<u64>, RenderError> {
             Ok(quantity(t)?
@@ -346,6 +356,7 @@ impl LaunchTemplate {
             },
             cpu_request_millis: cpu_request,
             memory_request_bytes: memory_request,
+            volume_request_bytes: volume_request,
         })
     }
 }

@@ -94,7 +94,7 @@ config_section! {
         kube_tls_secret: Option<String> = "",
         /// Storage class of the services' persistent volume claims. Empty: the cluster's default.
         kube_storage_class: Option<String> = "",
-        /// Size of each persistent volume claim (a Kubernetes quantity).
+        /// Size of a persistent volume claim whose launch template names none (a Kubernetes quantity).
         kube_volume_size: String = "10Gi",
         /// Put a ResourceQuota in each project namespace with the region's quotas (onyxia.quota_*), so the cluster enforces them too.
         kube_namespace_quota: bool = "false",

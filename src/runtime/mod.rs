@@ -45,6 +45,9 @@ pub struct VolumeSpec {
     /// Short name, unique within the service (`home`, `data`).
     pub name: String,
     pub mount_path: String,
+    /// Its size, when the package names one (Kubernetes claims get the runtime's default
+    /// otherwise; Docker volumes have no size).
+    pub size_bytes: Option<u64>,
 }
 
 /// What onyxia-lite records about a service on the engine (as labels).
@@ -65,6 +68,9 @@ pub struct ServiceMeta {
     /// Resource requests counted against quotas.
     pub cpu_request_millis: u64,
     pub memory_request_bytes: u64,
+    /// The sizes of its volumes, counted against `requests.storage`.
+    #[serde(default)]
+    pub volume_request_bytes: u64,
     /// When the service was launched, epoch milliseconds.
     pub created_ms: u64,
     /// How readiness is checked: `http` (an HTTP answer) or `tcp` (an accepted connection).

@@ -98,6 +98,7 @@ impl Lab {
                 spec,
                 cpu_request_millis,
                 memory_request_bytes,
+                volume_request_bytes,
             },
         ) = self.prepare(caller, &req)?;
         let runtime = self.require_runtime()?.clone();
@@ -126,6 +127,7 @@ impl Lab {
             ),
             cpu_request_millis,
             memory_request_bytes,
+            volume_request_bytes,
             created_ms: self.clock.millis(),
             probe: match package.launch.probe {
                 crate::catalog::launch::Probe::Http => "http".into(),
@@ -154,7 +156,7 @@ impl Lab {
             if let Some(quota) = caller.quota {
                 let usage = self.project_usage(caller.project, &existing, &pending);
                 quota
-                    .admit(&usage, cpu_request_millis, memory_request_bytes)
+                    .admit(&usage, &QuotaUsage::of_service(&meta))
                     .map_err(LabError::QuotaExceeded)?;
             }
             pending.insert(

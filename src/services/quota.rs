@@ -28,11 +28,22 @@ pub struct QuotaUsage {
     pub cpu_millis: u64,
     pub memory_bytes: u64,
     pub services: u64,
+    /// Sizes of volumes (`requests.storage`).
+    pub volume_bytes: u64,
 }
 
 impl QuotaUsage {
-    /// Counts one service; suspended ones hold no resources (their container is stopped).
+    /// What one new service asks for.
+    pub fn of_service(meta: &ServiceMeta) -> QuotaUsage {
+        let mut asked = QuotaUsage::default();
+        asked.add(meta, false);
+        asked
+    }
+
+    /// Counts one service. A suspended one holds no CPU, memory or pod (its container is
+    /// stopped) but keeps its volumes.
     pub fn add(&mut self, meta: &ServiceMeta, suspended: bool) {
+        self.volume_bytes = self.volume_bytes.saturating_add(meta.volume_request_bytes);
         if suspended {
             return;
         }
@@ -99,6 +110,12 @@ impl Quota {
                         source,
                     })?;
                 }
+                "requests.storage" => {
+                    memory_bytes(v).map_err(|source| QuotaError::Quantity {
+                        key: key.clone(),
+                        source,
+                    })?;
+                }
                 "count/pods" => {
                     count(v).ok_or_else(|| QuotaError::NotCount {
                         key: key.clone(),
@@ -112,8 +129,9 @@ impl Quota {
         Ok(Quota { spec })
     }
 
-    /// Whether a new service with these requests fits beside `usage`; the reason if not.
-    pub fn admit(&self, usage: &QuotaUsage, cpu: u64, memory: u64) -> Result<(), QuotaExceeded> {
+    /// Whether a new service asking for `asked` fits beside `usage`; the reason if not.
+    pub fn admit(&self, usage: &QuotaUsage, asked: &QuotaUsage) -> Result<(), QuotaExceeded> {
+        let (cpu, memory) = (asked.cpu_millis, asked.memory_bytes);
         for key in ["requests.cpu", "limits.cpu"] {
             if let Some(limit) = self.spec.get(key).and_then(|v| cpu_millis(v).ok())
                 && usage.cpu_millis.saturating_add(cpu) > limit
@@ -138,6 +156,21 @@ impl Quota {
                 });
             }
         }
+        let volumes = asked.volume_bytes;
+        if let Some(limit) = self
+            .spec
+            .get("requests.storage")
+            .and_then(|v| memory_bytes(v).ok())
+            && volumes > 0
+            && usage.volume_bytes.saturating_add(volumes) > limit
+        {
+            return Err(QuotaExceeded::Resource {
+                key: "requests.storage",
+                total: format_memory(usage.volume_bytes.saturating_add(volumes)),
+                limit: format_memory(limit),
+                asked: format_memory(volumes),
+            });
+        }
         if let Some(limit) = self.spec.get("count/pods").and_then(count)
             && usage.services.saturating_add(1) > limit
         {
@@ -159,6 +192,7 @@ impl Quota {
                     Value::String(format_memory(usage.memory_bytes))
                 }
                 "count/pods" => Value::from(usage.services),
+                "requests.storage" => Value::String(format_memory(usage.volume_bytes)),
                 // Not tracked here (storage, GPUs): nothing is used.
                 k if k.ends_with("nvidia.com/gpu") => Value::from(0),
                 _ => Value::String("0".into()),
@@ -187,18 +221,26 @@ mod tests {
         .unwrap();
         assert!(!quota.spec.contains_key("other"));
         let mut usage = QuotaUsage::default();
-        assert!(quota.admit(&usage, 500, 512 << 20).is_ok());
+        let asking = |cpu, memory| QuotaUsage {
+            cpu_millis: cpu,
+            memory_bytes: memory,
+            services: 1,
+            volume_bytes: 0,
+        };
+        assert!(quota.admit(&usage, &asking(500, 512 << 20)).is_ok());
         usage.cpu_millis = 600;
-        let err = quota.admit(&usage, 500, 0).unwrap_err().to_string();
+        let err = quota
+            .admit(&usage, &asking(500, 0))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("requests.cpu would be 1100m of 1"), "{err}");
         usage = QuotaUsage {
-            cpu_millis: 0,
-            memory_bytes: 0,
             services: 2,
+            ..Default::default()
         };
         assert!(
             quota
-                .admit(&usage, 0, 0)
+                .admit(&usage, &asking(0, 0))
                 .unwrap_err()
                 .to_string()
                 .contains("count/pods")
@@ -211,8 +253,8 @@ mod tests {
         let quota = Quota::from_json(&json!({"requests.cpu": "2", "count/pods": 5})).unwrap();
         let usage = QuotaUsage {
             cpu_millis: 1500,
-            memory_bytes: 0,
             services: 1,
+            ..Default::default()
         };
         assert_eq!(
             quota.report(&usage),

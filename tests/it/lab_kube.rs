@@ -265,7 +265,8 @@ fn check_objects(fake: &FakeCluster, release: &str, platform_host: Option<&str>)
     let claim = fake
         .object("", "persistentvolumeclaims", ns, &format!("{release}-data"))
         .expect("claim");
-    assert_eq!(claim["spec"]["resources"]["requests"]["storage"], "10Gi");
+    // The size the package asks for (`persistence.size`), not the runtime's default.
+    assert_eq!(claim["spec"]["resources"]["requests"]["storage"], "1Gi");
     let applies: Vec<_> = fake
         .requests()
         .into_iter()

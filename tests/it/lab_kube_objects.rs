@@ -23,6 +23,7 @@ fn meta(release: &str, owner: &str) -> ServiceMeta {
         notes: "Password: `x`".into(),
         cpu_request_millis: 250,
         memory_request_bytes: 512 << 20,
+        volume_request_bytes: 2 << 30,
         created_ms: 1,
         probe: "tcp".into(),
         project_owner: "group:data-science".into(),
@@ -45,10 +46,12 @@ fn generated_objects_pass_the_api_servers_checks() {
             VolumeSpec {
                 name: "home".into(),
                 mount_path: "/home/onyxia".into(),
+                size_bytes: None,
             },
             VolumeSpec {
                 name: "data".into(),
                 mount_path: "/data".into(),
+                size_bytes: Some(2 << 30),
             },
         ],
         cpu_limit_millis: Some(4000),

@@ -125,7 +125,10 @@ pub fn build(
                 resources: Some(VolumeResourceRequirements {
                     requests: Some(BTreeMap::from([(
                         "storage".into(),
-                        Quantity(settings.volume_size.clone()),
+                        Quantity(match v.size_bytes {
+                            Some(bytes) => crate::catalog::values::format_memory(bytes),
+                            None => settings.volume_size.clone(),
+                        }),
                     )])),
                     ..Default::default()
                 }),
@@ -565,6 +568,7 @@ mod tests {
             notes: "Open [it](http://x)".into(),
             cpu_request_millis: 500,
             memory_request_bytes: 1 << 30,
+            volume_request_bytes: 3 << 29,
             created_ms: 1,
             probe: "http".into(),
             project_owner: "user:Jane Doe@example.org".into(),
@@ -577,6 +581,7 @@ mod tests {
             volumes: vec![VolumeSpec {
                 name: "home".into(),
                 mount_path: "/home/onyxia".into(),
+                size_bytes: Some(3 << 29),
             }],
             cpu_limit_millis: Some(2000),
             memory_limit_bytes: Some(4 << 30),
@@ -662,6 +667,7 @@ mod tests {
                 .as_ref()
                 .unwrap()["storage"];
             assert!(is_quantity(&storage.0));
+            assert_eq!(storage.0, "1536Mi", "the size the package asked for");
         }
         let pod = o
             .statefulset
