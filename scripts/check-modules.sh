@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 edges=(oidc s3 vault onyxia proxy web)
-core=(identity objects secrets store services policy catalog config clock.rs durable.rs sync.rs blocking.rs)
+core=(identity objects classes secrets store services policy catalog config clock.rs durable.rs sync.rs blocking.rs)
 edge_pattern="crate::($(IFS='|'; echo "${edges[*]}"))\\b"
 http_pattern='\b(reqwest|axum|hyper|hyper_util|s3s|tower|tower_http)::'
 

@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 
 use crate::catalog::launch::Reachability;
 use crate::catalog::schema::Registry;
+use crate::classes::Classroom;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::config::fixtures::Fixtures;
@@ -60,6 +61,7 @@ pub async fn build(
     config: &Config,
     fixtures: &Fixtures,
     verifier: Arc<Verifier>,
+    classroom: Arc<Classroom>,
     store: Arc<Store>,
     at: &Addresses<'_>,
     clock: Clock,
@@ -91,7 +93,7 @@ pub async fn build(
         store,
         clock.clone(),
     ));
-    let api = api_state(lab.clone(), verifier, regions, at, &clock);
+    let api = api_state(lab.clone(), verifier, classroom, regions, at, &clock);
     let proxy = Arc::new(Proxy::new(lab.clone(), &domain, at.public_url));
     Ok(LabParts {
         lab,
@@ -220,6 +222,7 @@ fn exposure(at: &Addresses<'_>, domain: &str) -> Exposure {
 fn api_state(
     lab: Arc<Lab>,
     verifier: Arc<Verifier>,
+    classroom: Arc<Classroom>,
     regions: Vec<Value>,
     at: &Addresses<'_>,
     clock: &Clock,
@@ -229,6 +232,7 @@ fn api_state(
     Arc::new(OnyxiaState {
         lab,
         verifier,
+        classroom,
         regions,
         oidc: json!({
             "issuerURI": issuer,

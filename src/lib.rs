@@ -6,6 +6,7 @@
 
 pub mod blocking;
 pub mod catalog;
+pub mod classes;
 pub mod clock;
 pub mod config;
 pub mod durable;

@@ -7,6 +7,9 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use onyxia_lite::config::{self, Config};
 use onyxia_lite::{Endpoints, Listeners, Platform};
 
+mod cli_class;
+use cli_class::ClassAction;
+
 /// Exit codes: 0 success, 1 runtime failure (port in use, data directory locked, I/O),
 /// 2 bad usage, configuration or fixtures.
 const EXIT_RUNTIME: u8 = 1;
@@ -42,7 +45,7 @@ enum Command {
     /// Exit 0 when the platform this configuration describes answers its health check (for
     /// container HEALTHCHECKs and readiness scripts), 1 when it does not.
     Healthcheck(HealthcheckArgs),
-    /// Manage a class's accounts (the platform must be stopped).
+    /// Manage a class's accounts and limits (the platform must be stopped).
     Class {
         #[command(subcommand)]
         action: ClassAction,
@@ -52,29 +55,6 @@ enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
-}
-
-#[derive(Subcommand)]
-enum ClassAction {
-    /// Enrol the users of a CSV class list: a header row naming `username` and any of
-    /// `email`, `display name`, `groups` (separated by `;`) and `password`. Listed users are
-    /// added or updated; those without a password get a one-time password, printed once.
-    Import(ClassImportArgs),
-}
-
-#[derive(Args)]
-struct ClassImportArgs {
-    #[command(flatten)]
-    common: Common,
-    /// The class list (CSV).
-    file: PathBuf,
-    /// Disable enrolled users the list no longer names (they can no longer log in).
-    #[arg(long)]
-    prune: bool,
-    /// Write the generated one-time passwords (CSV: username,password) to this file, readable
-    /// by its owner only, instead of standard output.
-    #[arg(long, value_name = "FILE")]
-    passwords_out: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -213,7 +193,10 @@ fn main() -> ExitCode {
         Command::Token(args) => token(args),
         Command::Class {
             action: ClassAction::Import(args),
-        } => class_import(args),
+        } => cli_class::class_import(args),
+        Command::Class {
+            action: ClassAction::Limits(args),
+        } => cli_class::class_limits(args),
         Command::Env(args) => print_running_env(args),
         Command::Services(args) => services(args),
         Command::Doctor { common } => doctor(common),
@@ -463,63 +446,6 @@ fn token(args: TokenArgs) -> ExitCode {
             ExitCode::from(EXIT_USAGE)
         }
     }
-}
-
-fn class_import(args: ClassImportArgs) -> ExitCode {
-    let loaded = match load(&args.common, Vec::new()) {
-        Ok(l) => l,
-        Err(code) => return code,
-    };
-    init_logging("warn");
-    let text = match std::fs::read_to_string(&args.file) {
-        Ok(text) => text,
-        Err(e) => {
-            eprintln!("onyxia-lite: cannot read {}: {e}", args.file.display());
-            return ExitCode::from(EXIT_USAGE);
-        }
-    };
-    let prune = match args.prune {
-        true => onyxia_lite::identity::enrol::Prune::AllEnrolled,
-        false => onyxia_lite::identity::enrol::Prune::No,
-    };
-    let report = match onyxia_lite::identity::enrol::cli_import(&loaded.config, &text, prune) {
-        Ok(report) => report,
-        Err(e) => {
-            eprintln!("onyxia-lite: {e}");
-            return ExitCode::from(if e.is_usage() {
-                EXIT_USAGE
-            } else {
-                EXIT_RUNTIME
-            });
-        }
-    };
-    let mut passwords = String::from("username,password\n");
-    for (user, password) in &report.passwords {
-        passwords.push_str(&format!("{user},{password}\n"));
-    }
-    match &args.passwords_out {
-        Some(path) => {
-            if let Err(e) = onyxia_lite::durable::write_private_file(path, passwords.as_bytes()) {
-                eprintln!("onyxia-lite: cannot write {}: {e}", path.display());
-                return ExitCode::from(EXIT_RUNTIME);
-            }
-        }
-        None if !report.passwords.is_empty() => print!("{passwords}"),
-        None => {}
-    }
-    eprintln!(
-        "class import: {} added, {} updated, {} unchanged, {} disabled; {} one-time passwords {}",
-        report.added.len(),
-        report.updated.len(),
-        report.unchanged.len(),
-        report.disabled.len(),
-        report.passwords.len(),
-        match &args.passwords_out {
-            Some(path) => format!("written to {}", path.display()),
-            None => "printed above".to_owned(),
-        }
-    );
-    ExitCode::SUCCESS
 }
 
 /// The runtime the config points at (or the detected one), with every probe made.

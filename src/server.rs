@@ -15,6 +15,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::classes::Classroom;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::config::fixtures::{FixtureError, Fixtures};
@@ -151,6 +152,7 @@ impl Platform {
             &config,
             &fixtures,
             core.verifier.clone(),
+            core.classroom.clone(),
             core.store.clone(),
             &lab_addresses(&endpoints),
             clock.clone(),
@@ -265,6 +267,7 @@ struct Core {
     vault: Router,
     vault_state: Arc<crate::vault::VaultState>,
     oidc: Arc<OidcState>,
+    classroom: Arc<Classroom>,
 }
 
 impl Core {
@@ -308,6 +311,13 @@ impl Core {
             data_dir,
             clock,
         )?;
+        let classroom = Arc::new(Classroom::new(
+            store.clone(),
+            identity.clone(),
+            s3.objects.clone(),
+            fixtures.s3.create_user_buckets,
+        )?);
+        classroom.sync()?;
         let oidc = Arc::new(OidcState::new(
             identity.clone(),
             verifier.clone(),
@@ -323,6 +333,7 @@ impl Core {
             vault,
             vault_state,
             oidc,
+            classroom,
         })
     }
 }

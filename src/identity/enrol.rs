@@ -235,6 +235,11 @@ impl Identity {
         Ok(report)
     }
 
+    /// Whether `username` was enrolled from a class list (not a fixture user only).
+    pub fn is_enrolled(&self, username: &str) -> Result<bool, StoreError> {
+        Ok(self.store.get(&USERS, username)?.is_some())
+    }
+
     /// What a teacher's class list may not do, one line per refused row: name a user the
     /// operator made (a fixture user), or a teacher, or make one; their passwords would be
     /// the teacher's to set.
@@ -303,15 +308,15 @@ impl Identity {
 #[path = "enrol_tests.rs"]
 mod tests;
 
-/// Why `onyxia-lite class import` could not run.
+/// Why an `onyxia-lite class` command could not run.
 #[derive(Debug, thiserror::Error)]
-pub enum ClassImportError {
+pub enum ClassCommandError {
     #[error("an ephemeral platform keeps no users; pass --data-dir")]
     Ephemeral,
     #[error(transparent)]
     List(#[from] ClassListError),
     #[error(
-        "{0} (stop the platform to import: the import writes the data directory it serves from)"
+        "{0} (stop the platform first: class commands write the data directory it serves from)"
     )]
     InUse(StoreError),
     #[error(transparent)]
@@ -324,13 +329,31 @@ pub enum ClassImportError {
     DataDir(#[source] std::io::Error),
 }
 
-impl ClassImportError {
+impl ClassCommandError {
     /// A mistake in what was asked (the list, the options), rather than a failure to run.
     pub fn is_usage(&self) -> bool {
         matches!(
             self,
-            ClassImportError::Ephemeral | ClassImportError::List(_) | ClassImportError::Fixtures(_)
+            ClassCommandError::Ephemeral
+                | ClassCommandError::List(_)
+                | ClassCommandError::Fixtures(_)
         )
+    }
+}
+
+/// The database of a stopped platform (its data directory made if missing), for the class
+/// commands; a running platform holds it (`InUse`).
+pub fn open_stopped(
+    config: &crate::config::Config,
+) -> Result<(std::sync::Arc<crate::store::Store>, std::path::PathBuf), ClassCommandError> {
+    if config.ephemeral {
+        return Err(ClassCommandError::Ephemeral);
+    }
+    let data_dir = config.persistent_data_dir();
+    crate::durable::create_private_dir(&data_dir).map_err(ClassCommandError::DataDir)?;
+    match crate::store::Store::open(&data_dir.join("onyxia-lite.redb")) {
+        Err(e @ StoreError::InUse { .. }) => Err(ClassCommandError::InUse(e)),
+        other => Ok((std::sync::Arc::new(other?), data_dir)),
     }
 }
 
@@ -339,17 +362,9 @@ pub fn cli_import(
     config: &crate::config::Config,
     class_list: &str,
     prune: Prune,
-) -> Result<ImportReport, ClassImportError> {
-    if config.ephemeral {
-        return Err(ClassImportError::Ephemeral);
-    }
+) -> Result<ImportReport, ClassCommandError> {
     let members = parse_class_list(class_list)?;
-    let data_dir = config.persistent_data_dir();
-    crate::durable::create_private_dir(&data_dir).map_err(ClassImportError::DataDir)?;
-    let store = match crate::store::Store::open(&data_dir.join("onyxia-lite.redb")) {
-        Err(e @ StoreError::InUse { .. }) => return Err(ClassImportError::InUse(e)),
-        other => std::sync::Arc::new(other?),
-    };
+    let (store, data_dir) = open_stopped(config)?;
     let fixtures = crate::config::fixtures::Fixtures::load(config.fixtures.as_deref())?;
     let public_url = config.public_base_url(config.port);
     let identity = Identity::new(

@@ -12,7 +12,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::user::authenticate;
+use super::user::{ApiUser, authenticate};
 use super::{OnyxiaState, Problem};
 use crate::identity::enrol::{self, Prune, TEACHERS};
 use crate::services::LabError;
@@ -23,13 +23,24 @@ pub struct ImportQuery {
     prune: bool,
 }
 
+/// The caller, when they are a teacher.
+pub async fn require_teacher(state: &OnyxiaState, headers: &HeaderMap) -> Result<ApiUser, Problem> {
+    let user = authenticate(state, headers).await?;
+    if !user.groups.iter().any(|g| g == TEACHERS) {
+        return Err(Problem::forbidden(format!(
+            "managing a class is for members of `{TEACHERS}`"
+        )));
+    }
+    Ok(user)
+}
+
 pub async fn import(
     State(state): State<Arc<OnyxiaState>>,
     Query(query): Query<ImportQuery>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, Problem> {
-    let user = authenticate(&state, &headers).await?;
+    let user = require_teacher(&state, &headers).await?;
     if state.verifier.external_issuer().is_some() {
         return Err(Problem::new(
             axum::http::StatusCode::CONFLICT,
@@ -37,15 +48,11 @@ pub async fn import(
             "users are managed by the external issuer",
         ));
     }
-    if !user.groups.iter().any(|g| g == TEACHERS) {
-        return Err(Problem::forbidden(format!(
-            "enrolling a class is for members of `{TEACHERS}`"
-        )));
-    }
     let text = std::str::from_utf8(&body)
         .map_err(|_| Problem::bad_request("the class list is not UTF-8 text"))?;
     let members = enrol::parse_class_list(text).map_err(|e| Problem::bad_request(e.to_string()))?;
     let identity = state.verifier.identity().clone();
+    let classroom = state.classroom.clone();
     let prune = if query.prune {
         Prune::ListedGroups
     } else {
@@ -56,11 +63,14 @@ pub async fn import(
         if !refused.is_empty() {
             return Ok(Err(refused));
         }
-        identity.import_class(&members, prune).map(Ok)
+        let report = identity.import_class(&members, prune)?;
+        // New members get their personal bucket, and their groups' limits apply to it.
+        classroom.sync()?;
+        Ok(Ok(report))
     })
     .await
     .map_err(|e| Problem::from(LabError::Blocking(e)))?
-    .map_err(|e| Problem::from(LabError::Store(e)))?;
+    .map_err(|e: crate::objects::ObjectError| Problem::internal(&e))?;
     let report = outcome.map_err(|refused| Problem::forbidden(refused.join("; ")))?;
     tracing::info!(
         teacher = %user.username,

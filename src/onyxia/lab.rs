@@ -14,9 +14,13 @@ use super::region::RegionSettings;
 use super::user::{ApiUser, Project, authenticate, project_of, region_of};
 use super::{OnyxiaState, Problem, json_response, parse_body};
 use crate::catalog::values;
+use crate::classes::limits::Limits;
 use crate::markup::rfc3339;
 use crate::runtime::{EventKind, RuntimeEvent};
-use crate::services::{Caller, InstallRequest, Service, Status};
+use crate::services::{Caller, InstallRequest, Quota, Service, Status};
+
+/// The quota report's key for the bytes of the personal bucket.
+const S3_STORAGE: &str = "s3.storage";
 
 /// How long an event stream stays open (onyxia-api's emitter timeout).
 const EVENT_STREAM_SECONDS: u64 = 600;
@@ -25,6 +29,10 @@ struct Context {
     user: ApiUser,
     project: Project,
     region: RegionSettings,
+    /// The class limits of the user, in a personal project (none in a group's).
+    limits: Limits,
+    /// The region's quota of the project, with the class limits written over it.
+    quota: Option<Quota>,
 }
 
 impl Context {
@@ -37,11 +45,7 @@ impl Context {
             group: self.project.group.as_deref(),
             // Everybody shares the single namespace: show others' services only when shared.
             group_project: group_project || self.region.single_namespace,
-            quota: if group_project {
-                self.region.group_quota.as_ref()
-            } else {
-                self.region.user_quota.as_ref()
-            },
+            quota: self.quota.as_ref(),
         }
     }
 }
@@ -50,10 +54,20 @@ async fn context(state: &OnyxiaState, headers: &HeaderMap) -> Result<Context, Pr
     let user = authenticate(state, headers).await?;
     let region = region_of(state, headers);
     let project = project_of(&user, &region, headers)?;
+    let (limits, quota) = match &project.group {
+        Some(_) => (Limits::default(), region.group_quota.clone()),
+        None => {
+            let limits = state.classroom.limits_of(&user.username, &user.groups);
+            let quota = limits.over_quota(region.user_quota.as_ref());
+            (limits, quota)
+        }
+    };
     Ok(Context {
         user,
         project,
         region,
+        limits,
+        quota,
     })
 }
 
@@ -366,7 +380,19 @@ pub async fn quota(
         ));
     };
     let usage = state.lab.usage(&ctx.project.id).await?;
-    Ok(json_response(&quota.report(&usage)))
+    let mut report = quota.report(&usage);
+    // An onyxia-lite key beside Kubernetes' ones: the personal bucket's bytes and limit.
+    if let Some(limit) = &ctx.limits.s3_storage {
+        let classroom = state.classroom.clone();
+        let username = ctx.user.username.clone();
+        let held = crate::blocking::run(move || classroom.personal_bytes(&username))
+            .await
+            .map_err(|e| Problem::from(crate::services::LabError::Blocking(e)))?
+            .map_err(|e| Problem::internal(&e))?;
+        report["spec"][S3_STORAGE] = Value::String(limit.clone());
+        report["usage"][S3_STORAGE] = Value::String(values::format_memory(held));
+    }
+    Ok(json_response(&report))
 }
 
 /// A service event as a Kubernetes `v1/Event`, which is what the web reads.

@@ -6,6 +6,7 @@
 
 mod catalogs;
 mod class;
+mod class_limits;
 mod lab;
 pub mod region;
 mod user;
@@ -28,6 +29,8 @@ pub struct OnyxiaState {
     /// Checks bearer tokens (the external issuer's when one is configured, else the
     /// embedded one's).
     pub verifier: Arc<Verifier>,
+    /// Class limits and personal buckets.
+    pub classroom: Arc<crate::classes::Classroom>,
     /// Regions as configured (the first is the default).
     pub regions: Vec<Value>,
     /// `oidcConfiguration` of `/public/configuration`.
@@ -70,6 +73,11 @@ pub fn router(state: Arc<OnyxiaState>) -> Router {
         .route("/my-lab/events", get(lab::events))
         .route("/my-lab/quota", get(lab::quota))
         .route("/class/import", post(class::import))
+        .route("/class/limits", get(class_limits::list))
+        .route(
+            "/class/limits/{kind}/{name}",
+            put(class_limits::put).delete(class_limits::delete),
+        )
         .fallback(not_found)
         .layer(axum::middleware::from_fn(errors_as_problems))
         .with_state(state)
@@ -162,6 +170,16 @@ impl Problem {
 
     pub fn not_found(detail: impl Into<String>) -> Self {
         Problem::new(StatusCode::NOT_FOUND, "Not Found", detail)
+    }
+
+    /// A failure of the platform, never of the client: logged, its text kept out of the answer.
+    pub fn internal(error: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %error, "API request failed");
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Internal Server Error",
+            "internal error; see the server log",
+        )
     }
 }
 

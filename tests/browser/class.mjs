@@ -1,5 +1,6 @@
-// A teacher enrols a class from the Class page, downloads the one-time passwords, and a
-// student's first login asks for their own password; a student sees no Class page.
+// A teacher enrols a class from the Class page, downloads the one-time passwords, limits the
+// class; a student's first login asks for their own password, they see the class's limits in
+// My services, and they see no Class page.
 import { readFileSync } from "node:fs";
 import { scenario, openLoggedIn, fillLogin, screenshot, BASE_URL } from "./lib.mjs";
 
@@ -27,6 +28,25 @@ await scenario("class", async ({ page, context, step }) => {
   await page.click("#class-import");
   await page.waitForSelector(".class-summary:has-text('2 unchanged')");
 
+  step("the teacher limits the class, and a mistake is refused with the server's words");
+  await page.selectOption("#limits-scope", "groups");
+  await page.fill("#limits-name", "class-z");
+  await page.fill("#limits-services", "1");
+  await page.fill("#limits-s3Storage", "lots");
+  await page.click("#limits-save");
+  await page.waitForSelector("#limits-status :text('s3Storage')");
+  await page.fill("#limits-s3Storage", "5Gi");
+  await page.click("#limits-save");
+  await page.waitForSelector("tr[data-limits='groups/class-z'] :text('5Gi')");
+  await screenshot(page, "class-limits");
+
+  step("a limit set for a student who is not enrolled is refused");
+  await page.selectOption("#limits-scope", "users");
+  await page.fill("#limits-name", "alice");
+  await page.click("#limits-save");
+  await page.waitForSelector("#limits-status :text('account of the platform')");
+  await page.waitForSelector("tr[data-limits='groups/class-z']");
+
   step("the student's first login asks for their own password");
   const other = await context.browser().newContext();
   const student = await other.newPage();
@@ -37,6 +57,16 @@ await scenario("class", async ({ page, context, step }) => {
   await student.fill("input[name=password-confirm]", "pupil-own-password");
   await Promise.all([student.waitForNavigation(), student.click("#kc-update")]);
   await student.waitForSelector("#main", { timeout: 20000 });
+
+  step("the student sees the class's limits in My services");
+  await student.goto(BASE_URL + "/my-services");
+  await student.waitForSelector("[data-quota='count/pods'] :text('Running services: 0 of 1')");
+  await student.waitForSelector("[data-quota='s3.storage'] :text('Personal bucket: 0 of 5Gi')");
+  await screenshot(student, "class-student-quota");
+
+  step("the teacher removes the class's limits");
+  await page.click("tr[data-limits='groups/class-z'] button");
+  await page.waitForSelector("tr[data-limits='groups/class-z']", { state: "detached" });
 
   step("a student has no Class page, and the API refuses them");
   if (await student.$("nav a[href='/class']")) throw new Error("a student sees the Class page");

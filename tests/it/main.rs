@@ -1,6 +1,7 @@
 //! The one integration-test binary: every test starts its own platform on port 0.
 
 mod class_enrolment;
+mod class_limits;
 mod config_and_store;
 mod connections;
 mod container_image;

@@ -14,6 +14,13 @@ export function serviceState(service) {
   return containers.length && containers.every((c) => c.ready) ? "running" : "starting";
 }
 
+// Readable names of the quota report's keys (Kubernetes' and onyxia-lite's `s3.storage`).
+const QUOTA_LABELS = {
+  "requests.cpu": "CPU requested", "limits.cpu": "CPU limit", "requests.memory": "Memory requested",
+  "limits.memory": "Memory limit", "requests.storage": "Volumes", "count/pods": "Running services",
+  "s3.storage": "Personal bucket",
+};
+
 const BADGES = {
   running: ["badge-ok", "Running"],
   starting: ["badge-warn", "Starting"],
@@ -165,7 +172,7 @@ export async function render(root, { signal, query }) {
       mount(quota, h("h2", {}, "Quota of the project"), h("div", { class: "grid-2" }, rows.map((key) => {
         const used = quantity(usage[key]);
         const hard = quantity(spec[key]);
-        return h("label", { class: "field" }, h("span", {}, `${key}: ${usage[key]} of ${spec[key]}`),
+        return h("label", { class: "field", "data-quota": key }, h("span", {}, `${QUOTA_LABELS[key] || key}: ${usage[key]} of ${spec[key]}`),
           h("progress", { max: String(hard || 1), value: String(Math.min(used, hard || 1)) }));
       })));
     } catch (error) {

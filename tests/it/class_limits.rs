@@ -1,0 +1,245 @@
+//! Class limits: a teacher sets a class's limits and a student's override through the API;
+//! installs on the Kubernetes runtime (over the fake API server) are held to running services,
+//! CPU and volume storage, the claim gets the size asked for, the quota endpoint reports the
+//! limits with the personal bucket's bytes, and the AWS SDK's uploads stop at the bucket's
+//! limit with MinIO's error. `onyxia-lite class limits` sets the same on a stopped platform.
+
+use std::process::Command;
+
+use aws_sdk_s3::primitives::ByteStream;
+use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::lab_kube_support::{fake_with_tiny, kube_config};
+use crate::lab_support::Api;
+use crate::process::BIN;
+use crate::s3_support::*;
+use crate::support::*;
+
+async fn install(api: &Api<'_>, release: &str, options: Value) -> (u16, Value) {
+    api.send(
+        Method::PUT,
+        "/my-lab/app",
+        &json!({"catalogId": "test", "packageName": "tiny", "packageVersion": "1.0.0",
+        "name": release, "options": options}),
+    )
+    .await
+}
+
+async fn put(s3: &aws_sdk_s3::Client, key: &str, bytes: usize) -> Result<(), String> {
+    s3.put_object()
+        .bucket("user-sam")
+        .key(key)
+        .body(ByteStream::from(vec![7u8; bytes]))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| code(&e))
+}
+
+#[tokio::test]
+async fn a_class_is_held_to_its_limits_at_install_and_upload() {
+    let dir = tempfile::tempdir().unwrap();
+    let (fake, kubeconfig) = fake_with_tiny(dir.path()).await;
+    let tp = TestPlatform::start_with(kube_config(&kubeconfig, None)).await;
+    let teacher = Api::new(&tp, "teacher");
+    let list = "username,groups,password\nsam,stats,sam-secret-1\nsue,stats,sue-secret-1\n";
+    let response = teacher
+        .request(Method::POST, "/class/import")
+        .header("content-type", "text/csv")
+        .body(list)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    let set = |path: &str, body: Value| {
+        let teacher = &teacher;
+        let path = format!("/class/limits/{path}");
+        async move { teacher.send(Method::PUT, &path, &body).await }
+    };
+    let class = json!({"services": 1, "cpu": "1", "s3Storage": "100Ki", "volumeStorage": "1Gi"});
+    assert_eq!(
+        set("groups/stats", class.clone()).await,
+        (200, class.clone())
+    );
+    assert_eq!(set("users/sue", json!({"services": 2})).await.0, 200);
+    let (status, all) = teacher.get("/class/limits").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        all,
+        json!({"groups": {"stats": class}, "users": {"sue": {"services": 2}}})
+    );
+
+    // What a teacher may not do, each refused in the API's problem format.
+    let (status, _) = Api::new(&tp, "alice").get("/class/limits").await;
+    assert_eq!(status, 403, "not a teacher");
+    for (path, body, expected) in [
+        ("groups/teachers", json!({"services": 9}), 403),
+        ("users/alice", json!({"services": 9}), 403),
+        ("users/teacher", json!({"services": 9}), 403),
+        ("users/nobody", json!({"services": 9}), 404),
+        ("groups/stats", json!({"cpu": "lots"}), 400),
+        ("groups/stats", json!({"gpu": 1}), 400),
+        ("classes/stats", json!({"services": 1}), 404),
+    ] {
+        let (status, problem) = set(path, body).await;
+        assert_eq!(status, expected, "{path}: {problem}");
+        assert!(problem["detail"].is_string(), "{problem}");
+    }
+
+    // Installs: one running service for sam, and the class's CPU and volume storage.
+    let sam = Api::new(&tp, "sam");
+    assert_eq!(install(&sam, "first", json!({})).await.0, 200);
+    let (status, problem) = install(&sam, "second", json!({})).await;
+    assert_eq!(status, 403, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("count/pods would be 2 of 1"),
+        "{problem}"
+    );
+    let sue = Api::new(&tp, "sue");
+    let volume = |size: &str| json!({"persistence": {"enabled": true, "size": size}});
+    let (status, problem) = install(&sue, "big-disk", volume("2Gi")).await;
+    assert_eq!(status, 403, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("requests.storage would be 2Gi of 1Gi"),
+        "{problem}"
+    );
+    let (status, problem) = install(
+        &sue,
+        "cpu-hungry",
+        json!({"resources": {"requests": {"cpu": "1500m"}}}),
+    )
+    .await;
+    assert_eq!(status, 403, "{problem}");
+    assert_eq!(install(&sue, "small-disk", volume("512Mi")).await.0, 200);
+    let claims: kube::Api<PersistentVolumeClaim> = kube::Api::namespaced(fake.client(), "user-sue");
+    eventually(
+        "the volume's claim",
+        std::time::Duration::from_secs(30),
+        async || {
+            claims
+                .list(&Default::default())
+                .await
+                .is_ok_and(|l| !l.items.is_empty())
+        },
+    )
+    .await;
+    let claim = &claims.list(&Default::default()).await.unwrap().items[0];
+    let requested = &claim
+        .spec
+        .as_ref()
+        .unwrap()
+        .resources
+        .as_ref()
+        .unwrap()
+        .requests;
+    assert_eq!(requested.as_ref().unwrap()["storage"].0, "512Mi");
+
+    // Uploads to sam's personal bucket (made at enrolment) stop at 100 KiB, every byte kept.
+    let credentials = sts_credentials(&tp, "sam", "sam-secret-1").await;
+    let s3 = session_client(&tp, &credentials);
+    put(&s3, "a", 60 * 1024).await.unwrap();
+    assert_eq!(
+        put(&s3, "b", 60 * 1024).await,
+        Err("XMinioAdminBucketQuotaExceeded".into())
+    );
+    put(&s3, "a", 30 * 1024)
+        .await
+        .expect("a smaller replacement fits");
+    put(&s3, "b", 60 * 1024).await.expect("room again");
+
+    // The quota endpoint reports the class's limits and the bucket's bytes.
+    let (status, quota) = sam.get("/my-lab/quota").await;
+    assert_eq!(status, 200, "{quota}");
+    assert_eq!(quota["spec"]["count/pods"], 1);
+    assert_eq!(quota["spec"]["requests.cpu"], "1");
+    assert_eq!(quota["spec"]["s3.storage"], "100Ki");
+    assert_eq!(quota["usage"]["count/pods"], 1);
+    assert_eq!(quota["usage"]["s3.storage"], "90Ki");
+
+    // A raised limit applies at once; a removed one lifts the cap.
+    assert_eq!(
+        set("groups/stats", json!({"s3Storage": "1Mi"})).await.0,
+        200
+    );
+    put(&s3, "c", 500 * 1024).await.unwrap();
+    let (status, _) = teacher
+        .send(Method::DELETE, "/class/limits/groups/stats", &json!(null))
+        .await;
+    assert_eq!(status, 204);
+    put(&s3, "d", 600 * 1024).await.unwrap();
+    assert_eq!(install(&sam, "second", json!({})).await.0, 200);
+    tp.stop().await;
+}
+
+fn limits_cli(data: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(BIN)
+        .args(["class", "limits", "--data-dir"])
+        .arg(data)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn class_limits_are_set_from_the_command_line_on_a_stopped_platform() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (rc, out, err) = limits_cli(
+        &data,
+        &["--group", "demo", "--s3-storage", "10Ki", "--services", "3"],
+    );
+    assert_eq!(rc, 0, "{err}");
+    let all: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        all["groups"]["demo"],
+        json!({"services": 3, "s3Storage": "10Ki"})
+    );
+    // Only the kinds named change.
+    let (rc, out, _) = limits_cli(&data, &["--group", "demo", "--services", "1"]);
+    assert_eq!(rc, 0);
+    let all: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        all["groups"]["demo"],
+        json!({"services": 1, "s3Storage": "10Ki"})
+    );
+    // Mistakes are usage errors.
+    assert_eq!(limits_cli(&data, &["--cpu", "1"]).0, 2, "no group or user");
+    let (rc, _, err) = limits_cli(&data, &["--group", "demo", "--memory", "lots"]);
+    assert_eq!(rc, 2);
+    assert!(err.contains("memory"), "{err}");
+
+    // The platform applies them to the personal buckets of the group's members (bob is in
+    // `demo`), and the command refuses to write while it serves.
+    let mut config = test_config();
+    config.ephemeral = false;
+    config.data_dir = Some(data.clone());
+    let tp = TestPlatform::start_with(config).await;
+    let (rc, _, err) = limits_cli(&data, &[]);
+    assert_ne!(rc, 0);
+    assert!(err.contains("stop the platform"), "{err}");
+    let s3 = session_client(&tp, &sts_credentials(&tp, "bob", "bob").await);
+    let over = s3
+        .put_object()
+        .bucket("user-bob")
+        .key("k")
+        .body(ByteStream::from(vec![0u8; 11 * 1024]))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&over), "XMinioAdminBucketQuotaExceeded");
+    tp.stop().await;
+}
