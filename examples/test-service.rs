@@ -1,5 +1,6 @@
 //! The tiny service the `tiny` test package runs in a container: its page, a WebSocket echo,
-//! its environment, and a fetch helper to check what the container can reach.
+//! its environment, a fetch helper to check what the container can reach, and `/burn` to keep
+//! a CPU busy for a while (a model training with nobody watching).
 //!
 //! `scripts/build-test-image.sh` puts this binary (with the libraries it links) in the local
 //! image `localhost/onyxia-lite-test:1`.
@@ -19,7 +20,8 @@ async fn main() {
         .route("/", get(page))
         .route("/env", get(env))
         .route("/ws", get(ws))
-        .route("/fetch", get(fetch));
+        .route("/fetch", get(fetch))
+        .route("/burn", get(burn));
     let listener = tokio::net::TcpListener::bind(format!("0.0.0.0:{port}"))
         .await
         .expect("bind");
@@ -65,6 +67,19 @@ async fn echo(mut socket: WebSocket) {
             return;
         }
     }
+}
+
+/// Spins one CPU for `seconds` (default 10) on a thread of its own; answers at once.
+async fn burn(Query(q): Query<BTreeMap<String, String>>) -> String {
+    let seconds: u64 = q.get("seconds").and_then(|s| s.parse().ok()).unwrap_or(10);
+    std::thread::spawn(move || {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+        let mut x = 0u64;
+        while std::time::Instant::now() < until {
+            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+        }
+    });
+    format!("burning for {seconds} s")
 }
 
 /// GET `url` with an optional `header` (`Name: value`); answers `status\nbody`.

@@ -44,6 +44,12 @@ pub struct ClassLimitsArgs {
     /// Sizes of the services' volumes, added up (`20Gi`).
     #[arg(long, value_name = "QUANTITY")]
     volume_storage: Option<String>,
+    /// Suspend a running service after this many minutes without use (0: never).
+    #[arg(long, value_name = "MINUTES")]
+    idle_minutes: Option<u64>,
+    /// Delete a service this many hours after its launch (0: never).
+    #[arg(long, value_name = "HOURS")]
+    max_age_hours: Option<u64>,
     /// Remove the group's or user's limits (with other options: replace them all).
     #[arg(long)]
     clear: bool,
@@ -139,6 +145,8 @@ pub fn class_limits(args: ClassLimitsArgs) -> ExitCode {
         services: args.services,
         s3_storage: args.s3_storage,
         volume_storage: args.volume_storage,
+        idle_minutes: args.idle_minutes,
+        max_age_hours: args.max_age_hours,
     };
     if scope.is_none() && (args.clear || !change.is_empty()) {
         eprintln!("onyxia-lite: name the --group or --user whose limits to set");

@@ -93,6 +93,12 @@ pub async fn build(
         store,
         clock.clone(),
     ));
+    let catalog_culling = lab
+        .catalogs
+        .iter()
+        .map(|c| (c.id.clone(), c.culling))
+        .collect();
+    lab.set_cull_policy(classroom.cull_policy(catalog_culling, &config.culling));
     let api = api_state(lab.clone(), verifier, classroom, regions, at, &clock);
     let proxy = Arc::new(Proxy::new(lab.clone(), &domain, at.public_url));
     Ok(LabParts {

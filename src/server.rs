@@ -184,6 +184,11 @@ impl Platform {
                 stopped.clone(),
             ));
         }
+        tasks.spawn(cull_services(
+            lab.lab.clone(),
+            Duration::from_secs(config.culling.interval_seconds),
+            stopped.clone(),
+        ));
         tasks.spawn(crate::s3::lifecycle_sweeps(
             core.s3.objects.clone(),
             clock,
@@ -555,6 +560,33 @@ fn local_addr(listener: &TcpListener, what: &'static str) -> Result<SocketAddr, 
 const PASSWORD_MEMORY_IDLE: Duration = Duration::from_secs(10);
 /// How often expired sessions, codes, STS keys and Vault tokens are swept.
 const SWEEP_PERIOD: Duration = Duration::from_secs(60);
+
+/// Looks for idle and expired services every `period` (see `services::culling`).
+async fn cull_services(
+    lab: Arc<crate::services::Lab>,
+    period: Duration,
+    mut stopped: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    if lab.runtime().is_none() {
+        return Ok(());
+    }
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                if let Err(e) = lab.cull_pass().await {
+                    tracing::warn!(error = %e, "cannot look for idle services");
+                }
+            }
+            changed = stopped.changed() => {
+                if changed.is_err() || *stopped.borrow() {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
 
 /// Work after start-up: hash fixture passwords once, then sweep expired state regularly.
 async fn background(

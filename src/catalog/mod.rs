@@ -83,6 +83,17 @@ struct CatalogFile {
     restrictions: Vec<Restriction>,
     #[serde(default)]
     visible: Option<Visible>,
+    #[serde(default)]
+    culling: Culling,
+}
+
+/// Idle culling of this catalog's services (`[culling]` in catalog.toml), over the platform's
+/// `culling.*` settings; 0 turns one off for the catalog.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Culling {
+    pub idle_minutes: Option<u64>,
+    pub max_age_hours: Option<u64>,
 }
 
 fn prod() -> String {
@@ -124,6 +135,7 @@ pub struct Catalog {
     pub visible: Visible,
     /// Where it was loaded from (`built-in` or a directory).
     pub location: String,
+    pub culling: Culling,
     /// Chart name → versions, newest first.
     pub charts: BTreeMap<String, Vec<Package>>,
 }
@@ -326,6 +338,7 @@ fn load_catalog(files: &dyn Files) -> Result<Catalog, CatalogError> {
             project: true,
         }),
         location,
+        culling: file.culling,
         charts,
     })
 }

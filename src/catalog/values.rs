@@ -114,9 +114,15 @@ pub enum QuantityError {
 /// A CPU quantity (`100m`, `2`, `0.5`) in millicores.
 pub fn cpu_millis(quantity: &Value) -> Result<u64, QuantityError> {
     let text = quantity_text(quantity)?;
-    let (number, scale) = match text.strip_suffix('m') {
-        Some(n) => (n, 1.0),
-        None => (text.as_str(), 1000.0),
+    // Nano- and microcores are how the metrics API reports use.
+    let (number, scale) = if let Some(n) = text.strip_suffix('n') {
+        (n, 1e-6)
+    } else if let Some(n) = text.strip_suffix('u') {
+        (n, 1e-3)
+    } else if let Some(n) = text.strip_suffix('m') {
+        (n, 1.0)
+    } else {
+        (text.as_str(), 1000.0)
     };
     let n: f64 = match number.trim().parse() {
         Ok(n) => n,
@@ -233,6 +239,8 @@ mod tests {
         assert!(memory_bytes(&json!("99999999999Ei")).is_err());
         assert_eq!(format_memory(2 << 30), "2Gi");
         assert_eq!(format_cpu(1500), "1500m");
+        assert_eq!(cpu_millis(&json!("250000000n")).unwrap(), 250);
+        assert_eq!(cpu_millis(&json!("1500u")).unwrap(), 2);
     }
 
     #[test]

@@ -34,6 +34,12 @@ pub struct Limits {
     /// Sizes of the services' volumes, suspended services' included.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volume_storage: Option<String>,
+    /// Minutes without use after which a running service is suspended (0: never).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_minutes: Option<u64>,
+    /// Hours after its launch when a service is deleted (0: never).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age_hours: Option<u64>,
 }
 
 /// A limit that is not one; the text is what the teacher is told.
@@ -86,6 +92,8 @@ impl Limits {
             services: self.services.or(other.services),
             s3_storage: self.s3_storage.or_else(|| other.s3_storage.clone()),
             volume_storage: self.volume_storage.or_else(|| other.volume_storage.clone()),
+            idle_minutes: self.idle_minutes.or(other.idle_minutes),
+            max_age_hours: self.max_age_hours.or(other.max_age_hours),
         }
     }
 
@@ -107,6 +115,12 @@ impl Limits {
         }
         let cpu = |s: &str| cpu_millis(&Value::String(s.into())).ok();
         let bytes = |s: &str| memory_bytes(&Value::String(s.into())).ok();
+        // For times, 0 (never) is the most generous.
+        let longest = |a: Option<u64>, b: Option<u64>| match (a, b) {
+            (Some(0), _) | (_, Some(0)) => Some(0),
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
         Limits {
             cpu: larger(self.cpu, &other.cpu, cpu),
             memory: larger(self.memory, &other.memory, bytes),
@@ -116,6 +130,8 @@ impl Limits {
             },
             s3_storage: larger(self.s3_storage, &other.s3_storage, bytes),
             volume_storage: larger(self.volume_storage, &other.volume_storage, bytes),
+            idle_minutes: longest(self.idle_minutes, other.idle_minutes),
+            max_age_hours: longest(self.max_age_hours, other.max_age_hours),
         }
     }
 
@@ -135,8 +151,13 @@ impl Limits {
             "requests.storage",
             self.volume_storage.clone().map(Value::String),
         );
-        // Limits of S3 storage alone still make a quota to report.
-        if base.is_none() && self.is_empty() {
+        // Limits of S3 storage alone still make a quota to report; culling times do not.
+        let quota_kinds = Limits {
+            idle_minutes: None,
+            max_age_hours: None,
+            ..self.clone()
+        };
+        if base.is_none() && quota_kinds.is_empty() {
             return None;
         }
         Some(Quota { spec })

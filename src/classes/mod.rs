@@ -5,6 +5,10 @@
 
 pub mod limits;
 
+use crate::config::CullingConfig;
+use crate::runtime::ServiceMeta;
+use crate::services::culling::{CullPolicy, CullSettings};
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -68,6 +72,39 @@ impl Classroom {
     /// The limits of a user who belongs to `groups`.
     pub fn limits_of(&self, username: &str, groups: &[String]) -> Limits {
         self.limits.effective(username, groups)
+    }
+
+    /// How services are culled: a class's `idleMinutes` and `maxAgeHours` (the owner's
+    /// effective limits), else the service's catalog's `[culling]`, else the platform's
+    /// `culling.*`; 0 at any level means never.
+    pub fn cull_policy(
+        self: &Arc<Self>,
+        catalogs: HashMap<String, crate::catalog::Culling>,
+        defaults: &CullingConfig,
+    ) -> CullPolicy {
+        let classroom = self.clone();
+        let threshold = crate::catalog::values::cpu_millis(&serde_json::Value::String(
+            defaults.cpu_threshold.clone(),
+        ))
+        .unwrap_or(50);
+        let (idle, age) = (defaults.idle_minutes, defaults.max_age_hours);
+        Arc::new(move |meta: &ServiceMeta| {
+            let groups = classroom
+                .identity
+                .realm
+                .user(&meta.owner)
+                .map(|u| u.groups.clone())
+                .unwrap_or_default();
+            let class = classroom.limits_of(&meta.owner, &groups);
+            let catalog = catalogs.get(&meta.catalog).copied().unwrap_or_default();
+            let idle_minutes = class.idle_minutes.or(catalog.idle_minutes).unwrap_or(idle);
+            let max_age_hours = class.max_age_hours.or(catalog.max_age_hours).unwrap_or(age);
+            CullSettings {
+                idle_after_ms: (idle_minutes > 0).then(|| idle_minutes.saturating_mul(60_000)),
+                max_age_ms: (max_age_hours > 0).then(|| max_age_hours.saturating_mul(3_600_000)),
+                cpu_threshold_millis: threshold,
+            }
+        })
     }
 
     /// What the personal bucket of `username` holds, in bytes (every version counted).

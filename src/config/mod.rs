@@ -46,7 +46,7 @@ config_section! {
         /// Seconds a request body may pause between two chunks, and a response may wait for the client to read, before the connection is closed.
         idle_timeout_seconds: u64 = "60",
     }
-    sections { oidc: OidcConfig, passwords: PasswordConfig, s3: S3Config, vault: VaultConfig, onyxia: OnyxiaConfig, web: WebConfig, runtime: RuntimeConfig }
+    sections { oidc: OidcConfig, passwords: PasswordConfig, s3: S3Config, vault: VaultConfig, onyxia: OnyxiaConfig, web: WebConfig, runtime: RuntimeConfig, culling: CullingConfig }
 }
 
 config_section! {
@@ -98,6 +98,20 @@ config_section! {
         kube_volume_size: String = "10Gi",
         /// Put a ResourceQuota in each project namespace with the region's quotas (onyxia.quota_*), so the cluster enforces them too.
         kube_namespace_quota: bool = "false",
+    }
+}
+
+config_section! {
+    /// Idle culling of services (see docs/CLASSES.md): these are the defaults, which a catalog's `culling` and a class's limits override.
+    pub struct CullingConfig {
+        /// Suspend a service after this many minutes without use: no page load, write or WebSocket message through the proxy, and its CPU below cpu_threshold. 0: never.
+        idle_minutes: u64 = "0",
+        /// Delete a service (suspended or not) this many hours after its launch. 0: never.
+        max_age_hours: u64 = "0",
+        /// CPU use (a Kubernetes quantity) under which a service counts as idle.
+        cpu_threshold: String = "50m",
+        /// Seconds between two looks at the services.
+        interval_seconds: u64 = "60",
     }
 }
 
@@ -379,6 +393,25 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: "passwords.argon2_memory_kib".into(),
                 message: "must be at least 8 × argon2_parallelism".into(),
+            });
+        }
+        if crate::catalog::values::cpu_millis(&serde_json::Value::String(
+            self.culling.cpu_threshold.clone(),
+        ))
+        .is_err()
+        {
+            return Err(ConfigError::Invalid {
+                key: "culling.cpu_threshold".into(),
+                message: format!(
+                    "must be a CPU quantity such as 50m, got `{}`",
+                    self.culling.cpu_threshold
+                ),
+            });
+        }
+        if self.culling.interval_seconds == 0 {
+            return Err(ConfigError::Invalid {
+                key: "culling.interval_seconds".into(),
+                message: "must be at least 1".into(),
             });
         }
         if !crate::runtime::kube::names::is_quantity(&self.runtime.kube_volume_size) {

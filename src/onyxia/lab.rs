@@ -17,6 +17,7 @@ use crate::catalog::values;
 use crate::classes::limits::Limits;
 use crate::markup::rfc3339;
 use crate::runtime::{EventKind, RuntimeEvent};
+use crate::services::culling::Deadlines;
 use crate::services::{Caller, InstallRequest, Quota, Service, Status};
 
 /// The quota report's key for the bytes of the personal bucket.
@@ -141,8 +142,9 @@ pub async fn install(
     Ok(json_response(&json!([[]])))
 }
 
-/// One service in onyxia-api's shape.
-fn service_json(s: &Service, project: &str) -> Value {
+/// One service in onyxia-api's shape, with onyxia-lite's culling deadlines (`suspendAt`,
+/// `expireAt`, epoch milliseconds) when they apply.
+fn service_json(s: &Service, project: &str, deadlines: Deadlines) -> Value {
     let status = match &s.status {
         Status::Installing => "pending-install",
         Status::Deployed => "deployed",
@@ -200,7 +202,18 @@ fn service_json(s: &Service, project: &str) -> Value {
     if let Status::Failed(reason) = &s.status {
         out["message"] = json!(reason);
     }
+    put_deadlines(&mut out, deadlines);
     out
+}
+
+/// `suspendAt` and `expireAt` (epoch milliseconds) of the deadlines that apply.
+fn put_deadlines(out: &mut Value, deadlines: Deadlines) {
+    if let Some(at) = deadlines.suspend_at_ms {
+        out["suspendAt"] = json!(at);
+    }
+    if let Some(at) = deadlines.delete_at_ms {
+        out["expireAt"] = json!(at);
+    }
 }
 
 #[derive(Deserialize)]
@@ -226,7 +239,12 @@ pub async fn get_service(
     let ctx = context(&state, &headers).await?;
     let release = release_of(q.service_id.as_deref())?;
     let service = state.lab.get(&ctx.caller(), release).await?;
-    Ok(json_response(&service_json(&service, &ctx.project.id)))
+    let deadlines = state.lab.deadlines(&service);
+    Ok(json_response(&service_json(
+        &service,
+        &ctx.project.id,
+        deadlines,
+    )))
 }
 
 pub async fn list_services(
@@ -237,7 +255,7 @@ pub async fn list_services(
     let services = state.lab.list(&ctx.caller()).await?;
     let apps: Vec<Value> = services
         .iter()
-        .map(|s| service_json(s, &ctx.project.id))
+        .map(|s| service_json(s, &ctx.project.id, state.lab.deadlines(s)))
         .collect();
     Ok(json_response(&json!({ "apps": apps, "groups": [] })))
 }
@@ -340,6 +358,22 @@ pub async fn resume(
     body: Bytes,
 ) -> Result<Response, Problem> {
     set_suspended(&state, &headers, &body, false).await
+}
+
+/// `POST /my-lab/app/extend` (an onyxia-lite extension): the owner postpones an idle
+/// suspension; answers the service's new deadlines.
+pub async fn extend(
+    State(state): State<Arc<OnyxiaState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let ctx = context(&state, &headers).await?;
+    let body: ServiceBody = parse_body(&body)?;
+    let release = release_of(Some(&body.service_id))?;
+    let deadlines = state.lab.extend(&ctx.caller(), release).await?;
+    let mut out = json!({});
+    put_deadlines(&mut out, deadlines);
+    Ok(json_response(&out))
 }
 
 pub async fn logs(

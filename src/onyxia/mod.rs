@@ -69,6 +69,7 @@ pub fn router(state: Arc<OnyxiaState>) -> Router {
         .route("/my-lab/app/share", post(lab::share))
         .route("/my-lab/app/suspend", post(lab::suspend))
         .route("/my-lab/app/resume", post(lab::resume))
+        .route("/my-lab/app/extend", post(lab::extend))
         .route("/my-lab/app/logs", get(lab::logs))
         .route("/my-lab/events", get(lab::events))
         .route("/my-lab/quota", get(lab::quota))

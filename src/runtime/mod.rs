@@ -175,4 +175,21 @@ pub trait Runtime: Send + Sync {
 
     /// Whether a running service answers its readiness probe (`meta.probe`).
     async fn answers(&self, service: &RuntimeService) -> bool;
+
+    /// How much CPU the running `services` use, as the engine measures it, keyed by
+    /// (project, release); a service the engine has no figure for is left out. An error says
+    /// the engine cannot measure at all (no metrics API), in words for the operator.
+    async fn cpu_usage(&self, services: &[RuntimeService]) -> RuntimeResult<CpuUsage>;
 }
+
+/// What the engine measured of one service's CPU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CpuReading {
+    /// CPU time used since the container started (Docker's stats), in nanoseconds: the rate
+    /// comes from two readings.
+    Total { nanos: u64 },
+    /// The recent rate (Kubernetes' metrics API), in millicores.
+    Rate { millicores: u64 },
+}
+
+pub type CpuUsage = std::collections::HashMap<(String, String), CpuReading>;

@@ -4,8 +4,11 @@
 //! A service exists on the engine (its labels say whose it is). `Lab` is the thin front; each
 //! job has its own file: installs and the installs still pending (`install.rs`), renames,
 //! shares and suspensions kept in redb (`overrides.rs`), readiness (`readiness.rs`, probed by
-//! the runtime), the proxy's routes (`routes.rs`), names and URLs (`naming.rs`), quotas.
+//! the runtime), the proxy's routes (`routes.rs`), names and URLs (`naming.rs`), quotas,
+//! use seen through the proxy (`activity.rs`) and idle culling (`culling.rs`).
 
+mod activity;
+pub mod culling;
 mod install;
 mod naming;
 mod overrides;
@@ -147,6 +150,10 @@ pub struct Lab {
     relisting: tokio::sync::Mutex<()>,
     /// Deploys still running after their install answered.
     deploys: Tasks,
+    /// Use through the proxy, the culling policy and what culling passes saw.
+    culling: culling::Culling,
+    /// When the platform started (services count as used then).
+    started_ms: u64,
 }
 
 impl Lab {
@@ -167,7 +174,7 @@ impl Lab {
             catalogs,
             registry,
             events: EventLog::new(clock.clone()),
-            clock,
+            clock: clock.clone(),
             exposure,
             reach,
             overrides: OverrideStore::new(store),
@@ -177,6 +184,8 @@ impl Lab {
             listing: Mutex::new(None),
             relisting: tokio::sync::Mutex::new(()),
             deploys: Tasks::default(),
+            culling: culling::Culling::default(),
+            started_ms: clock.millis(),
         }
     }
 
@@ -394,23 +403,9 @@ impl Lab {
                 }
             }
         }
-        if let Some(runtime) = &self.runtime {
-            let deleted = runtime.delete(caller.project, release).await;
-            self.events.touch();
-            match deleted {
-                Ok(()) | Err(RuntimeError::NotFound) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        self.routes.set(release, None);
-        self.overrides.clear(caller.project, release).await?;
-        self.events.record(
-            caller.project,
-            release,
-            "Deleted",
-            format!("Service {} deleted", service.meta.friendly_name),
-            EventKind::Normal,
-        );
+        let text = format!("Service {} deleted", service.meta.friendly_name);
+        self.remove_service(&service.meta, "Deleted", text, EventKind::Normal)
+            .await?;
         Ok(())
     }
 
@@ -467,38 +462,82 @@ impl Lab {
                 "service `{release}` is still being installed"
             )));
         }
+        let (reason, text) = if suspend {
+            ("Suspended", "Service suspended")
+        } else {
+            ("Resumed", "Service resumed")
+        };
+        self.apply_suspension(
+            caller.project,
+            release,
+            suspend,
+            reason,
+            text.into(),
+            EventKind::Normal,
+        )
+        .await
+    }
+
+    /// Removes a service from the engine with everything kept for it, recording why.
+    async fn remove_service(
+        &self,
+        meta: &ServiceMeta,
+        reason: &str,
+        text: String,
+        kind: EventKind,
+    ) -> Result<(), LabError> {
+        let (project, release) = (meta.project.as_str(), meta.release.as_str());
+        if let Some(runtime) = &self.runtime {
+            let deleted = runtime.delete(project, release).await;
+            self.events.touch();
+            match deleted {
+                Ok(()) | Err(RuntimeError::NotFound) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.routes.set(release, None);
+        self.culling.activity.forget(release);
+        self.overrides.clear(project, release).await?;
+        self.events.record(project, release, reason, text, kind);
+        Ok(())
+    }
+
+    /// Suspends or resumes a service, recording why (the caller checked it may).
+    async fn apply_suspension(
+        &self,
+        project: &str,
+        release: &str,
+        suspend: bool,
+        reason: &str,
+        text: String,
+        kind: EventKind,
+    ) -> Result<(), LabError> {
         let runtime = self.require_runtime()?;
-        let was = service.suspended;
+        let was = self.overrides.get(project, release).suspended;
         let now = self.clock.millis();
         self.overrides
-            .update(caller.project, release, move |o| {
+            .update(project, release, move |o| {
                 o.suspended = suspend;
                 if !suspend {
                     o.resumed_ms = Some(now);
                 }
             })
             .await?;
-        self.readiness.forget(caller.project, release);
+        self.readiness.forget(project, release);
         let result = if suspend {
             self.routes.set(release, None);
-            runtime.suspend(caller.project, release).await
+            runtime.suspend(project, release).await
         } else {
-            runtime.resume(caller.project, release).await
+            runtime.resume(project, release).await
         };
         self.events.touch();
         if let Err(e) = result {
             self.overrides
-                .update(caller.project, release, move |o| o.suspended = was)
+                .update(project, release, move |o| o.suspended = was)
                 .await?;
             return Err(e.into());
         }
-        let (reason, text) = if suspend {
-            ("Suspended", "Service suspended")
-        } else {
-            ("Resumed", "Service resumed")
-        };
-        self.events
-            .record(caller.project, release, reason, text, EventKind::Normal);
+        self.events.record(project, release, reason, text, kind);
         Ok(())
     }
 

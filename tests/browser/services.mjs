@@ -1,5 +1,5 @@
-// My services: a service launched through the API is followed live, renamed, paused,
-// resumed, its events, logs and notes read, and deleted; then "Delete all"; and in a group
+// My services: a service launched through the API is followed live, says when idle culling
+// would pause it (and is kept running on demand), renamed, paused, resumed, its events, logs and notes read, and deleted; then "Delete all"; and in a group
 // project, shared and unshared.
 import { scenario, openLoggedIn, screenshot, BASE_URL } from "./lib.mjs";
 import { apiToken, apiGet, apiHeaders, waitFor } from "./api.mjs";
@@ -30,6 +30,12 @@ await scenario("services", async ({ page, step }) => {
   const href = await page.getAttribute(`${card(id)} a:has-text("Open")`, "href");
   if (!href.startsWith(`http://${id}.`)) throw new Error(`Open links to ${href}`);
   await screenshot(page, "my-services-running");
+
+  step("the service says when it pauses unless used (idle culling), and Keep running answers");
+  await page.waitForSelector(`${card(id)} .cull-idle:text-matches("Pauses in 4[45] min unless used")`);
+  await page.waitForSelector(`${card(id)} .cull-age:has-text("maximum age")`);
+  await page.click(`${card(id)} button:has-text("Keep running")`);
+  await page.waitForSelector(".toast:has-text('It keeps running')");
 
   step("the install's events are listed");
   await page.click("summary:has-text('Recent events')");

@@ -165,6 +165,16 @@ async fn a_class_is_held_to_its_limits_at_install_and_upload() {
     assert_eq!(quota["usage"]["count/pods"], 1);
     assert_eq!(quota["usage"]["s3.storage"], "90Ki");
 
+    // A student's own idle time applies to their running services at once.
+    assert_eq!(set("users/sam", json!({"idleMinutes": 5})).await.0, 200);
+    let (_, first) = sam.get("/my-lab/app?serviceId=first").await;
+    let now = tp.running.clock().millis();
+    let suspend_at = first["suspendAt"].as_u64().expect("an idle deadline");
+    assert!(
+        suspend_at > now && suspend_at <= now + 5 * 60_000,
+        "{first}"
+    );
+
     // A raised limit applies at once; a removed one lifts the cap.
     assert_eq!(
         set("groups/stats", json!({"s3Storage": "1Mi"})).await.0,

@@ -255,7 +255,11 @@ async fn browser_malformed_launch_links_launch_nothing() {
 #[tokio::test]
 #[ignore = "needs Chromium (and Podman to launch): scripts/test.sh provides them and runs it"]
 async fn browser_my_services_lifecycle() {
-    scenario_with_engine("services", |_| {}).await;
+    scenario_with_engine("services", |config| {
+        config.culling.idle_minutes = 45;
+        config.culling.max_age_hours = 48;
+    })
+    .await;
 }
 
 #[tokio::test]

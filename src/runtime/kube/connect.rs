@@ -130,6 +130,8 @@ pub const PERMISSIONS: &[Permission] = &[
     ("get", "", "pods", "log"),
     ("create", "", "pods", "portforward"),
     ("list", "", "events", ""),
+    // CPU use for idle culling (metrics-server).
+    ("list", "metrics.k8s.io", "pods", ""),
 ];
 
 /// What the cluster answered for one permission.

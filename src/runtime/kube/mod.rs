@@ -9,6 +9,7 @@
 
 mod cache;
 pub mod connect;
+mod metrics;
 pub mod names;
 pub mod objects;
 mod state;
@@ -506,6 +507,10 @@ impl Runtime for KubeRuntime {
     /// The cluster runs the readiness probe; its verdict is the pod's Ready condition.
     async fn answers(&self, service: &RuntimeService) -> bool {
         service.ready == Some(true)
+    }
+
+    async fn cpu_usage(&self, services: &[RuntimeService]) -> RuntimeResult<super::CpuUsage> {
+        metrics::cpu_usage(&self.client, services).await
     }
 }
 

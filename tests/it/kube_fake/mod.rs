@@ -2,7 +2,8 @@
 //!
 //! It serves over real HTTP on loopback: core/v1 namespaces, resourcequotas, secrets, services,
 //! persistentvolumeclaims, pods (with log and portforward) and events; apps/v1 statefulsets;
-//! networking.k8s.io/v1 ingresses; authorization.k8s.io/v1 selfsubjectaccessreviews. Every write
+//! networking.k8s.io/v1 ingresses; authorization.k8s.io/v1 selfsubjectaccessreviews;
+//! metrics.k8s.io/v1beta1 pod metrics (CPU set by the test). Every write
 //! is validated (see `checks`), then the controllers run (see `controllers`). Collections can
 //! be watched (see `watches`).
 
@@ -202,6 +203,19 @@ impl FakeCluster {
             .into_iter()
             .map(|(_, v)| v)
             .collect()
+    }
+
+    /// The CPU use (a quantity such as `750m` or `1200000n`) the metrics API reports for a pod.
+    pub fn set_pod_cpu(&self, namespace: &str, pod: &str, cpu: &str) {
+        self.shared
+            .lock()
+            .pod_cpu
+            .insert((namespace.to_owned(), pod.to_owned()), cpu.to_owned());
+    }
+
+    /// Serves no metrics API, as a cluster without metrics-server.
+    pub fn without_metrics(&self) {
+        self.shared.lock().metrics = false;
     }
 
     /// How long a pod of a known image takes to become Ready (default 0).

@@ -20,6 +20,7 @@ use super::{RecordedRequest, Shared, kubelet, portforward, writes};
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/version", get(version))
+        .route("/apis/metrics.k8s.io/v1beta1/pods", get(pod_metrics))
         .route(
             "/api/v1/namespaces/{ns}/pods/{name}/portforward",
             get(portforward::handler),
@@ -59,6 +60,43 @@ async fn version() -> Response {
         "platform": "linux/amd64",
     });
     json_response(StatusCode::OK, &info)
+}
+
+/// `PodMetricsList` of every running pod, as metrics-server answers it.
+async fn pod_metrics(AxState(shared): AxState<Arc<Shared>>) -> Response {
+    let st = shared.lock();
+    if !st.metrics {
+        return no_such_path().into_response();
+    }
+    let items: Vec<Value> = st
+        .list("", "pods", None)
+        .into_iter()
+        .filter(|(_, pod)| pod["status"]["phase"] == "Running")
+        .map(|(_, pod)| {
+            let ns = pod["metadata"]["namespace"].as_str().unwrap_or_default();
+            let name = pod["metadata"]["name"].as_str().unwrap_or_default();
+            let cpu = st
+                .pod_cpu
+                .get(&(ns.to_owned(), name.to_owned()))
+                .cloned()
+                .unwrap_or_else(|| "0".into());
+            let containers: Vec<Value> = pod["spec"]["containers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|c| json!({"name": c["name"], "usage": {"cpu": cpu, "memory": "10Mi"}}))
+                .collect();
+            json!({
+                "metadata": {"name": name, "namespace": ns},
+                "timestamp": "2026-01-01T00:00:00Z", "window": "15s",
+                "containers": containers,
+            })
+        })
+        .collect();
+    json_response(
+        StatusCode::OK,
+        &json!({"kind": "PodMetricsList", "apiVersion": "metrics.k8s.io/v1beta1", "metadata": {}, "items": items}),
+    )
 }
 
 /// What a request path names.

@@ -176,6 +176,10 @@ pub struct State {
     pub denied: Vec<(String, String)>,
     pub requests: Vec<RecordedRequest>,
     pub pod_delay: Duration,
+    /// (namespace, pod) → the CPU use the metrics API reports (default `0`).
+    pub pod_cpu: HashMap<(String, String), String>,
+    /// Whether the metrics API is served at all.
+    pub metrics: bool,
     /// Pod uid → the images the kubelet last acted on, and when the pod may become Ready.
     pub kubelet: HashMap<String, (String, Option<Instant>)>,
     pub next_cluster_ip: u32,
@@ -198,6 +202,8 @@ impl State {
             denied: Vec::new(),
             requests: Vec::new(),
             pod_delay: Duration::ZERO,
+            pod_cpu: HashMap::new(),
+            metrics: true,
             kubelet: HashMap::new(),
             next_cluster_ip: 1,
             owners: HashMap::new(),

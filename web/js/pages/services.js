@@ -75,6 +75,7 @@ export async function render(root, { signal, query }) {
         service.share ? h("span", { class: "badge badge-muted" }, "shared") : null,
         service.startedAt ? h("span", { class: "muted" }, `updated ${timeAgo(service.startedAt)}`) : null),
       state === "failed" || reason ? h("p", { class: state === "failed" ? "notice notice-error" : "muted" }, reason || "The service failed to start: see its events and logs.") : null,
+      cullNotice(service),
       h("div", { class: "card-actions" },
         url && state === "running"
           ? h("a", { class: "button primary", href: url, target: "_blank", rel: "noopener", "aria-label": `Open ${name}` }, "Open")
@@ -88,6 +89,24 @@ export async function render(root, { signal, query }) {
           ? h("button", { type: "button", class: "button small", onclick: () => suspend(service, !service.suspended) }, service.suspended ? "Resume" : "Pause")
           : null,
         h("button", { type: "button", class: "button small danger", onclick: () => remove(service) }, "Delete")));
+  }
+
+  // Idle culling: when the service pauses if nobody uses it, and when it is deleted for its age.
+  function cullNotice(service) {
+    const parts = [];
+    if (service.suspendAt) {
+      const minutes = Math.max(0, Math.round((service.suspendAt - Date.now()) / 60000));
+      parts.push(h("span", { class: "cull-idle" }, `Pauses in ${minutes} min unless used (its files are kept). `),
+        h("button", { type: "button", class: "button small", onclick: () => extend(service) }, "Keep running"));
+    }
+    if (service.expireAt) {
+      parts.push(h("span", { class: "cull-age" }, ` Deleted on ${new Date(service.expireAt).toLocaleString()} (maximum age).`));
+    }
+    return parts.length ? h("p", { class: "muted cull-notice" }, parts) : null;
+  }
+
+  async function extend(service) {
+    await act("It keeps running", () => request("POST", "/my-lab/app/extend", { body: { serviceID: service.id } }));
   }
 
   async function act(what, call) {

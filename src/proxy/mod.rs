@@ -1,6 +1,10 @@
 //! The service proxy: requests for `<release>.<expose domain>` on the main listener go to the
 //! service's port, published on the host's loopback. HTTP/1.1, streamed both ways, and
-//! protocol upgrades (WebSocket) spliced once the service agrees.
+//! protocol upgrades (WebSocket) spliced once the service agrees (`splice.rs`). Page loads,
+//! writes and WebSocket messages from the client are reported to the lab as use of the
+//! service, which idle culling reads.
+
+mod splice;
 
 use std::sync::Arc;
 
@@ -12,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::io::AsyncWriteExt;
 
 use crate::markup::escape;
 use crate::services::Lab;
@@ -117,6 +122,15 @@ async fn forward(proxy: &Proxy, release: &str, mut request: Request) -> Response
         );
     };
     let upgrade = request.headers().contains_key(header::UPGRADE);
+    let protocol = request
+        .headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    if is_use(request.method(), request.headers()) {
+        proxy.lab.saw_use(release);
+    }
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut request));
     let (mut parts, body) = request.into_parts();
     let path = parts
@@ -180,13 +194,24 @@ async fn forward(proxy: &Proxy, release: &str, mut request: Request) -> Response
         let (mut out_parts, incoming) = response.into_parts();
         let mut upstream_response = hyper::Response::from_parts(out_parts.clone(), incoming);
         let service_upgrade = hyper::upgrade::on(&mut upstream_response);
+        let lab = proxy.lab.clone();
+        let release = release.to_owned();
         proxy.splices.spawn("splice", async move {
             let (Ok(client), Ok(service)) = (client_upgrade.await, service_upgrade.await) else {
                 return;
             };
-            let mut client = TokioIo::new(client);
-            let mut service = TokioIo::new(service);
-            let _ = tokio::io::copy_bidirectional(&mut client, &mut service).await;
+            let (client_read, mut client_write) = tokio::io::split(TokioIo::new(client));
+            let (mut service_read, service_write) = tokio::io::split(TokioIo::new(service));
+            let watcher = splice::FrameWatcher::new(&protocol);
+            let up = splice::copy_watched(client_read, service_write, watcher, || {
+                lab.saw_use(&release)
+            });
+            let down = async {
+                tokio::io::copy(&mut service_read, &mut client_write).await?;
+                client_write.shutdown().await
+            };
+            // Either side failing ends both; a side that ends cleanly waits for the other.
+            let _ = tokio::try_join!(up, down);
         });
         out_parts.extensions = Default::default();
         return Response::from_parts(out_parts, Body::empty());
@@ -194,6 +219,25 @@ async fn forward(proxy: &Proxy, release: &str, mut request: Request) -> Response
     let (mut out_parts, incoming) = response.into_parts();
     strip_hop_by_hop(&mut out_parts.headers, false);
     Response::from_parts(out_parts, Body::new(incoming))
+}
+
+/// Whether a request is someone using the service, as opposed to an open page keeping
+/// itself up to date: a page load (a navigation) or a request that changes something
+/// (anything but GET, HEAD and OPTIONS). Background polls of an open tab are GETs made by
+/// scripts, which browsers mark with a `Sec-Fetch-Mode` other than `navigate`.
+fn is_use(method: &axum::http::Method, headers: &axum::http::HeaderMap) -> bool {
+    use axum::http::Method;
+    if ![Method::GET, Method::HEAD, Method::OPTIONS].contains(method) {
+        return true;
+    }
+    match headers.get("sec-fetch-mode").and_then(|v| v.to_str().ok()) {
+        Some(mode) => mode == "navigate",
+        // Clients that do not say: a request for a page is a page load.
+        None => headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("text/html")),
+    }
 }
 
 /// Removes hop-by-hop headers, including those `Connection` names. An upgrade keeps
