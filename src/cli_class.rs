@@ -17,6 +17,21 @@ pub enum ClassAction {
     /// Show the class limits, or set those of one group or user: only the kinds named change.
     /// A user's limit of a kind is their own, else the largest of their groups'.
     Limits(ClassLimitsArgs),
+    /// Usage per user and per group (hours running, CPU-hours, memory-hours, services
+    /// launched, bytes in personal buckets) of the services launched since a date.
+    Report(ClassReportArgs),
+}
+
+#[derive(Args)]
+pub struct ClassReportArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Services launched since: a date (2026-09-01), an RFC 3339 time, or days ago (30d).
+    #[arg(long, default_value = "30d")]
+    since: String,
+    /// csv or json.
+    #[arg(long, default_value = "csv")]
+    format: String,
 }
 
 #[derive(Args)]
@@ -89,14 +104,7 @@ pub fn class_import(args: ClassImportArgs) -> ExitCode {
     };
     let report = match onyxia_lite::identity::enrol::cli_import(&loaded.config, &text, prune) {
         Ok(report) => report,
-        Err(e) => {
-            eprintln!("onyxia-lite: {e}");
-            return ExitCode::from(if e.is_usage() {
-                EXIT_USAGE
-            } else {
-                EXIT_RUNTIME
-            });
-        }
+        Err(e) => return failed(&e),
     };
     let mut passwords = String::from("username,password\n");
     for (user, password) in &report.passwords {
@@ -161,13 +169,50 @@ pub fn class_limits(args: ClassLimitsArgs) -> ExitCode {
             println!("{}", serde_json::to_string_pretty(&all).unwrap_or_default());
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            eprintln!("onyxia-lite: {e}");
-            ExitCode::from(if e.is_usage() {
-                EXIT_USAGE
-            } else {
-                EXIT_RUNTIME
-            })
-        }
+        Err(e) => failed(&e),
     }
+}
+
+pub fn class_report(args: ClassReportArgs) -> ExitCode {
+    let loaded = match load(&args.common, Vec::new()) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    init_logging("warn");
+    let now = onyxia_lite::clock::Clock::system().millis();
+    let since = match onyxia_lite::classes::report::parse_since(&args.since, now) {
+        Ok(since) => since,
+        Err(e) => {
+            eprintln!("onyxia-lite: --since {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    if !["csv", "json"].contains(&args.format.as_str()) {
+        eprintln!("onyxia-lite: --format is csv or json");
+        return ExitCode::from(EXIT_USAGE);
+    }
+    match onyxia_lite::classes::cli_report(&loaded.config, since) {
+        Ok(report) if args.format == "csv" => {
+            print!("{}", onyxia_lite::classes::report::to_csv(&report));
+            ExitCode::SUCCESS
+        }
+        Ok(report) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).unwrap_or_default()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => failed(&e),
+    }
+}
+
+/// A class command's failure: a usage error (2) for what was asked, else a runtime error (1).
+fn failed(e: &onyxia_lite::identity::enrol::ClassCommandError) -> ExitCode {
+    eprintln!("onyxia-lite: {e}");
+    ExitCode::from(if e.is_usage() {
+        EXIT_USAGE
+    } else {
+        EXIT_RUNTIME
+    })
 }

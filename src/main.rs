@@ -197,6 +197,9 @@ fn main() -> ExitCode {
         Command::Class {
             action: ClassAction::Limits(args),
         } => cli_class::class_limits(args),
+        Command::Class {
+            action: ClassAction::Report(args),
+        } => cli_class::class_report(args),
         Command::Env(args) => print_running_env(args),
         Command::Services(args) => services(args),
         Command::Doctor { common } => doctor(common),

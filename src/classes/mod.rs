@@ -4,6 +4,7 @@
 //! the personal buckets of enrolled users.
 
 pub mod limits;
+pub mod report;
 
 use crate::config::CullingConfig;
 use crate::runtime::ServiceMeta;
@@ -44,6 +45,38 @@ pub fn cli_limits(
         limits.set(scope, merged)?;
     }
     Ok(limits.all())
+}
+
+/// `onyxia-lite class report` on a stopped platform: the usage report since `since`.
+pub fn cli_report(
+    config: &crate::config::Config,
+    since: u64,
+) -> Result<report::UsageReport, crate::identity::enrol::ClassCommandError> {
+    let (store, data_dir) = crate::identity::enrol::open_stopped(config)?;
+    let fixtures = crate::config::fixtures::Fixtures::load(config.fixtures.as_deref())?;
+    let identity = Identity::new(
+        config,
+        &fixtures,
+        &config.public_base_url(config.port),
+        store.clone(),
+        &data_dir,
+        crate::clock::Clock::system(),
+    )?;
+    let meter = crate::services::metering::Meter::new(store.clone());
+    let services = meter.services_since(since)?;
+    let concurrency = meter.concurrency_since(since)?;
+    let snapshot = std::sync::Mutex::new(store.snapshot()?);
+    let bytes = |user: &str| {
+        let mut snapshot = crate::sync::lock(&snapshot);
+        crate::objects::usage::of(&mut *snapshot, &personal_bucket(user)).map_or(0, |u| u.bytes)
+    };
+    Ok(report::build(
+        since,
+        &identity.realm.users(),
+        &services,
+        concurrency,
+        bytes,
+    ))
 }
 
 pub struct Classroom {
@@ -105,6 +138,21 @@ impl Classroom {
                 cpu_threshold_millis: threshold,
             }
         })
+    }
+
+    /// Usage of every user and group for services launched since `since` (epoch ms).
+    /// Blocking (redb reads).
+    pub fn report(
+        &self,
+        meter: &crate::services::metering::Meter,
+        since: u64,
+    ) -> Result<report::UsageReport, ObjectError> {
+        let services = meter.services_since(since)?;
+        let concurrency = meter.concurrency_since(since)?;
+        let users = self.identity.realm.users();
+        Ok(report::build(since, &users, &services, concurrency, |u| {
+            self.personal_bytes(u).unwrap_or(0)
+        }))
     }
 
     /// What the personal bucket of `username` holds, in bytes (every version counted).

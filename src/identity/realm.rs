@@ -161,7 +161,7 @@ impl Client {
 }
 
 /// A realm user, as tokens describe them.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct User {
     pub username: String,
     /// Stable subject id, derived from realm and username so every start agrees on it.

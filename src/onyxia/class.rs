@@ -3,17 +3,18 @@
 //! list is read and checked as `onyxia-lite class import` reads it; a teacher may not name the
 //! platform's own accounts or teachers, and their prune reaches only the groups their list
 //! names. The answer is the import's report, generated one-time passwords included (once).
+//! `GET /api/class/report` answers the usage report (JSON or CSV).
 
 use std::sync::Arc;
 
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::user::{ApiUser, authenticate};
-use super::{OnyxiaState, Problem};
+use super::{OnyxiaState, Problem, json_response};
 use crate::identity::enrol::{self, Prune, TEACHERS};
 use crate::services::LabError;
 
@@ -91,4 +92,50 @@ pub async fn import(
         "disabled": report.disabled,
         "passwords": passwords,
     })))
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ReportQuery {
+    #[serde(default)]
+    since: Option<String>,
+    #[serde(default)]
+    format: Option<String>,
+}
+
+/// `GET /api/class/report?since=30d&format=json|csv`: usage of every user and group for the
+/// services launched since then (default: 30 days).
+pub async fn report(
+    State(state): State<Arc<OnyxiaState>>,
+    Query(query): Query<ReportQuery>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    require_teacher(&state, &headers).await?;
+    let now = state.lab.clock().millis();
+    let since = crate::classes::report::parse_since(query.since.as_deref().unwrap_or("30d"), now)
+        .map_err(Problem::bad_request)?;
+    let csv = match query.format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(other) => {
+            return Err(Problem::bad_request(format!(
+                "format `{other}`: csv or json"
+            )));
+        }
+    };
+    let (classroom, meter) = (state.classroom.clone(), state.lab.meter.clone());
+    let report = crate::blocking::run(move || classroom.report(&meter, since))
+        .await
+        .map_err(|e| Problem::internal(&e))?
+        .map_err(|e| Problem::internal(&e))?;
+    if csv {
+        let mut response = crate::classes::report::to_csv(&report).into_response();
+        response.headers_mut().insert(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("text/csv; charset=utf-8"),
+        );
+        return Ok(response);
+    }
+    Ok(json_response(
+        &serde_json::to_value(&report).map_err(|e| Problem::internal(&e))?,
+    ))
 }

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use super::activity::Activity;
+use super::metering;
 use super::{Caller, Lab, LabError, Service};
 use crate::runtime::{CpuReading, EventKind, Phase, RuntimeService, ServiceMeta};
 
@@ -122,15 +123,13 @@ impl Lab {
         Ok(self.deadlines(&service))
     }
 
-    /// Looks at every service once: suspends the idle, deletes those past their maximum age.
+    /// Looks at every service once: records what the running ones used (`metering.rs`),
+    /// suspends the idle, deletes those past their maximum age.
     pub async fn cull_pass(&self) -> Result<CullReport, LabError> {
         let mut report = CullReport::default();
         let Some(runtime) = self.runtime.clone() else {
             return Ok(report);
         };
-        if crate::sync::read(&self.culling.policy).is_none() {
-            return Ok(report);
-        }
         let services = runtime.list(None).await?;
         let running: Vec<RuntimeService> = services
             .iter()
@@ -148,6 +147,7 @@ impl Lab {
         };
         let read_at = Instant::now();
         let now = self.clock.millis();
+        self.meter_look(&running, &cpu, now).await;
         for s in &services {
             let settings = self.cull_settings(&s.meta);
             if let Some(age) = settings.max_age_ms
@@ -228,6 +228,41 @@ impl Lab {
             tracing::info!(suspended = ?report.suspended, deleted = ?report.deleted, "culled services");
         }
         Ok(report)
+    }
+}
+
+impl Lab {
+    /// Records what the running services used since the previous look.
+    async fn meter_look(
+        &self,
+        running: &[RuntimeService],
+        cpu: &crate::runtime::CpuUsage,
+        now: u64,
+    ) {
+        let seen: Vec<(ServiceMeta, u64)> = running
+            .iter()
+            .map(|s| {
+                let key = (s.meta.project.clone(), s.meta.release.clone());
+                (s.meta.clone(), self.meter.cpu_of(s, cpu.get(&key), now))
+            })
+            .collect();
+        let meter = self.meter.clone();
+        let recorded = crate::blocking::run(move || {
+            let seen: Vec<metering::Seen<'_>> = seen
+                .iter()
+                .map(|(meta, cpu_millicores)| metering::Seen {
+                    meta,
+                    cpu_millicores: *cpu_millicores,
+                })
+                .collect();
+            meter.record(&seen, now)
+        })
+        .await;
+        match recorded {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "cannot record usage"),
+            Err(e) => tracing::warn!(error = %e, "cannot record usage"),
+        }
     }
 }
 

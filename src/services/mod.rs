@@ -5,11 +5,13 @@
 //! job has its own file: installs and the installs still pending (`install.rs`), renames,
 //! shares and suspensions kept in redb (`overrides.rs`), readiness (`readiness.rs`, probed by
 //! the runtime), the proxy's routes (`routes.rs`), names and URLs (`naming.rs`), quotas,
-//! use seen through the proxy (`activity.rs`) and idle culling (`culling.rs`).
+//! use seen through the proxy (`activity.rs`), idle culling (`culling.rs`) and usage metering
+//! (`metering.rs`).
 
 mod activity;
 pub mod culling;
 mod install;
+pub mod metering;
 mod naming;
 mod overrides;
 pub mod quota;
@@ -154,6 +156,8 @@ pub struct Lab {
     culling: culling::Culling,
     /// When the platform started (services count as used then).
     started_ms: u64,
+    /// What services used, recorded at each look.
+    pub meter: Arc<metering::Meter>,
 }
 
 impl Lab {
@@ -177,6 +181,7 @@ impl Lab {
             clock: clock.clone(),
             exposure,
             reach,
+            meter: Arc::new(metering::Meter::new(store.clone())),
             overrides: OverrideStore::new(store),
             pending: Mutex::new(HashMap::new()),
             readiness: Readiness::default(),
@@ -201,6 +206,11 @@ impl Lab {
                 "deploys still running at shutdown were cancelled"
             );
         }
+    }
+
+    /// The platform's clock, as the lab reads it.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     pub fn runtime(&self) -> Option<&Arc<dyn Runtime>> {

@@ -189,6 +189,44 @@ async fn idle_services_are_suspended_and_busy_ones_kept_on_the_fake_cluster() {
         )
     );
 
+    // The usage report: alice's three services, each metered while it ran.
+    let teacher = Api::new(&tp, "teacher");
+    let (status, report) = teacher.get("/class/report?since=1d").await;
+    assert_eq!(status, 200, "{report}");
+    let alice_row = report["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["name"] == "alice")
+        .unwrap();
+    assert_eq!(alice_row["servicesLaunched"], 3, "{alice_row}");
+    // Each ran 31 minutes between the first two looks (then `used` 40 and `busy` 51 more).
+    let hours = alice_row["runningHours"].as_f64().unwrap();
+    assert!(
+        (hours - (3.0 * 31.0 + 40.0 + 51.0) / 60.0).abs() < 0.01,
+        "{alice_row}"
+    );
+    // CPU-hours are what the metrics API said: `busy` at 800m for its first 31 minutes.
+    let cpu = alice_row["cpuHours"].as_f64().unwrap();
+    assert!((cpu - 0.8 * 31.0 / 60.0).abs() < 0.01, "{alice_row}");
+    assert!(report["concurrency"].as_array().unwrap().len() >= 4);
+    let csv = teacher
+        .request(Method::GET, "/class/report?since=1d&format=csv")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    let csv = csv.text().await.unwrap();
+    assert!(
+        csv.lines()
+            .any(|l| l.starts_with("user,alice,") && l.ends_with(",3,0")),
+        "{csv}"
+    );
+    let (status, _) = teacher.get("/class/report?since=someday").await;
+    assert_eq!(status, 400);
+    let (status, _) = Api::new(&tp, "alice").get("/class/report").await;
+    assert_eq!(status, 403);
+
     // A stranger cannot extend someone else's service.
     let (status, _) = Api::new(&tp, "bob")
         .send(

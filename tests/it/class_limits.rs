@@ -191,8 +191,13 @@ async fn a_class_is_held_to_its_limits_at_install_and_upload() {
 }
 
 fn limits_cli(data: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    class_cli(data, "limits", args)
+}
+
+/// Runs `onyxia-lite class <command> --data-dir <data> <args>`: (exit code, stdout, stderr).
+fn class_cli(data: &std::path::Path, command: &str, args: &[&str]) -> (i32, String, String) {
     let out = Command::new(BIN)
-        .args(["class", "limits", "--data-dir"])
+        .args(["class", command, "--data-dir"])
         .arg(data)
         .args(args)
         .output()
@@ -241,6 +246,8 @@ async fn class_limits_are_set_from_the_command_line_on_a_stopped_platform() {
     let (rc, _, err) = limits_cli(&data, &[]);
     assert_ne!(rc, 0);
     assert!(err.contains("stop the platform"), "{err}");
+    let (rc, _, err) = class_cli(&data, "report", &["--since", "1d"]);
+    assert_ne!(rc, 0, "the report waits for the platform to stop: {err}");
     let s3 = session_client(&tp, &sts_credentials(&tp, "bob", "bob").await);
     let over = s3
         .put_object()
@@ -252,4 +259,35 @@ async fn class_limits_are_set_from_the_command_line_on_a_stopped_platform() {
         .unwrap_err();
     assert_eq!(code(&over), "XMinioAdminBucketQuotaExceeded");
     tp.stop().await;
+
+    // The usage report of the stopped platform: everyone, with bob's bytes refused above.
+    // The object store's commit thread lets go of the database a moment after the stop.
+    let mut tries = 0;
+    let (csv, err) = loop {
+        let (rc, csv, err) = class_cli(&data, "report", &["--since", "2026-01-01"]);
+        if rc == 0 || tries == 50 || !err.contains("stop the platform") {
+            assert_eq!(rc, 0, "{err}");
+            break (csv, err);
+        }
+        tries += 1;
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert!(err.is_empty(), "{err}");
+    assert!(csv.starts_with("kind,name,groups,running_hours"), "{csv}");
+    assert!(
+        csv.contains("\nuser,bob,demo,0.00,0.00,0.00,0,0\n"),
+        "{csv}"
+    );
+    let (rc, json, _) = class_cli(&data, "report", &["--format", "json"]);
+    assert_eq!(rc, 0);
+    let report: Value = serde_json::from_str(&json).unwrap();
+    assert!(
+        report["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["name"] == "demo")
+    );
+    assert_eq!(class_cli(&data, "report", &["--since", "someday"]).0, 2);
+    assert_eq!(class_cli(&data, "report", &["--format", "xml"]).0, 2);
 }

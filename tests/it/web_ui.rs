@@ -293,6 +293,12 @@ async fn browser_teacher_enrols_a_class() {
 }
 
 #[tokio::test]
+#[ignore = "needs Chromium and Podman: scripts/test.sh provides them and runs it"]
+async fn browser_teacher_reads_the_usage_report() {
+    scenario_with_engine("class-usage", |config| config.culling.interval_seconds = 1).await;
+}
+
+#[tokio::test]
 #[ignore = "needs Chromium (and Podman to launch): scripts/test.sh provides them and runs it"]
 async fn browser_first_login_replaces_a_one_time_password() {
     require_browser();

@@ -11,7 +11,11 @@ const KINDS = [
   ["memory", "Memory", "4Gi"],
   ["s3Storage", "Personal bucket", "5Gi"],
   ["volumeStorage", "Volumes", "20Gi"],
+  ["idleMinutes", "Pause after idle (minutes)", "30"],
+  ["maxAgeHours", "Delete after (hours)", "72"],
 ];
+
+const COUNTS = ["services", "idleMinutes", "maxAgeHours"];
 
 export function limitsSection() {
   const section = h("section", { class: "card", id: "class-limits", "aria-label": "Class limits" });
@@ -36,7 +40,7 @@ export function limitsSection() {
     for (const [key] of KINDS) {
       const value = inputs[key].value.trim();
       if (!value) continue;
-      limits[key] = key === "services" ? Number(value) : value;
+      limits[key] = COUNTS.includes(key) ? Number(value) : value;
     }
     return limits;
   }

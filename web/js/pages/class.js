@@ -1,10 +1,11 @@
-// Class enrolment and limits, for teachers: a CSV class list becomes accounts; the one-time
+// Class enrolment, limits and usage, for teachers: a CSV class list becomes accounts; the one-time
 // passwords of new students are shown once, to hand out (or download as CSV). The server checks who may
 // enrol whom: this page only shows what it answered.
 
 import { h, mount, errorBox, spinner, toast } from "../dom.js";
 import { request } from "../api.js";
 import { limitsSection } from "./class-limits.js";
+import { usageSection } from "./class-usage.js";
 
 const EXAMPLE = "username,email,display name,groups\nstudent1,s1@school.org,Sam One,class-a\n";
 
@@ -43,7 +44,7 @@ export async function render(root) {
   mount(root,
     h("div", { class: "page-header" }, h("div", {}, h("h1", {}, "Class"),
       h("p", {}, "Enrol your students from a class list. Importing the same list again changes nothing; students keep their passwords."))),
-    form, result, limitsSection());
+    form, result, limitsSection(), usageSection());
 }
 
 function names(label, list) {
