@@ -321,6 +321,10 @@ impl Core {
             identity.clone(),
             s3.objects.clone(),
             fixtures.s3.create_user_buckets,
+            Some(crate::classes::Secrets {
+                kv: vault_state.kv.clone(),
+                mounts: vault_state.mounts.clone(),
+            }),
         )?);
         classroom.sync()?;
         let oidc = Arc::new(OidcState::new(

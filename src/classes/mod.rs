@@ -5,6 +5,7 @@
 
 pub mod limits;
 pub mod report;
+pub mod reset;
 
 use crate::config::CullingConfig;
 use crate::runtime::ServiceMeta;
@@ -85,6 +86,14 @@ pub struct Classroom {
     objects: Arc<ObjectStore>,
     /// Whether every realm user gets a personal bucket (the S3 fixtures' `create_user_buckets`).
     user_buckets: bool,
+    /// The secrets store and its mounts, for a class reset.
+    kv: Option<Secrets>,
+}
+
+/// The KV store and its mounts.
+pub struct Secrets {
+    pub kv: Arc<crate::secrets::kv::Kv>,
+    pub mounts: Vec<String>,
 }
 
 impl Classroom {
@@ -93,12 +102,14 @@ impl Classroom {
         identity: Arc<Identity>,
         objects: Arc<ObjectStore>,
         user_buckets: bool,
+        kv: Option<Secrets>,
     ) -> Result<Self, StoreError> {
         Ok(Classroom {
             limits: ClassLimits::open(store)?,
             identity,
             objects,
             user_buckets,
+            kv,
         })
     }
 

@@ -139,3 +139,29 @@ pub async fn report(
         &serde_json::to_value(&report).map_err(|e| Problem::internal(&e))?,
     ))
 }
+
+/// `POST /api/class/reset` with a [`ResetPlan`](crate::classes::reset::ResetPlan) as JSON:
+/// end of term for the enrolled students of some groups; with `"dryRun": true`, only what
+/// would go.
+pub async fn reset(
+    State(state): State<Arc<OnyxiaState>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, Problem> {
+    use crate::classes::reset::{ResetError, ResetPlan};
+    let teacher = require_teacher(&state, &headers).await?;
+    let plan: ResetPlan = super::parse_body(&body)?;
+    let report = state
+        .classroom
+        .reset(&state.lab, &plan)
+        .await
+        .map_err(|e| match e {
+            ResetError::Plan(m) => Problem::bad_request(m),
+            ResetError::Lab(e) => Problem::from(e),
+            e => Problem::internal(&e),
+        })?;
+    tracing::info!(teacher = %teacher.username, groups = ?plan.groups, dry_run = plan.dry_run, students = report.students.len(), "class reset");
+    Ok(json_response(
+        &serde_json::to_value(&report).map_err(|e| Problem::internal(&e))?,
+    ))
+}

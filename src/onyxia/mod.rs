@@ -76,6 +76,7 @@ pub fn router(state: Arc<OnyxiaState>) -> Router {
         .route("/class/import", post(class::import))
         .route("/class/limits", get(class_limits::list))
         .route("/class/report", get(class::report))
+        .route("/class/reset", post(class::reset))
         .route(
             "/class/limits/{kind}/{name}",
             put(class_limits::put).delete(class_limits::delete),

@@ -488,6 +488,53 @@ impl Lab {
         .await
     }
 
+    /// The services in the personal projects of `owners`, as the engine lists them.
+    pub async fn services_owned_by(&self, owners: &[String]) -> Result<Vec<ServiceMeta>, LabError> {
+        let Some(runtime) = &self.runtime else {
+            return Ok(Vec::new());
+        };
+        Ok(runtime
+            .list(None)
+            .await?
+            .into_iter()
+            .map(|s| s.meta)
+            .filter(|m| owners.contains(&m.owner) && m.project_owner == format!("user:{}", m.owner))
+            .collect())
+    }
+
+    /// Deletes a service on the platform's behalf (a class reset), recording why.
+    pub async fn delete_for_platform(
+        &self,
+        meta: &ServiceMeta,
+        reason: &str,
+        text: String,
+    ) -> Result<(), LabError> {
+        self.remove_service(meta, reason, text, EventKind::Warning)
+            .await
+    }
+
+    /// Suspends a service on the platform's behalf (a class reset), recording why; one
+    /// already suspended stays so.
+    pub async fn suspend_for_platform(
+        &self,
+        meta: &ServiceMeta,
+        reason: &str,
+        text: String,
+    ) -> Result<(), LabError> {
+        if self.overrides.is_suspended(meta) {
+            return Ok(());
+        }
+        self.apply_suspension(
+            &meta.project,
+            &meta.release,
+            true,
+            reason,
+            text,
+            EventKind::Warning,
+        )
+        .await
+    }
+
     /// Removes a service from the engine with everything kept for it, recording why.
     async fn remove_service(
         &self,

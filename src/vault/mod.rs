@@ -27,7 +27,7 @@ use crate::store::Store;
 const MAX_BODY: usize = 32 * 1024 * 1024;
 
 pub struct VaultState {
-    pub kv: Kv,
+    pub kv: Arc<Kv>,
     pub tokens: Tokens,
     pub policies: Policies,
     pub mounts: Vec<String>,
@@ -230,7 +230,7 @@ pub fn build(
         }
     }
     let state = Arc::new(VaultState {
-        kv,
+        kv: Arc::new(kv),
         tokens: Tokens::new(store, config.vault.root_token.expose().to_owned(), clock),
         policies: Policies::new(&fixtures.vault.policies),
         mounts,

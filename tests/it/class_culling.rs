@@ -296,3 +296,128 @@ async fn on_podman_a_busy_service_is_kept_and_an_idle_one_suspended() {
     }
     tp.stop().await;
 }
+
+#[tokio::test]
+async fn a_class_reset_lists_then_pauses_archives_and_deletes_what_students_left() {
+    use aws_sdk_s3::primitives::ByteStream;
+    let dir = tempfile::tempdir().unwrap();
+    let (_fake, kubeconfig) = fake_with_tiny(dir.path()).await;
+    let tp = TestPlatform::start_with(kube_config(&kubeconfig, None)).await;
+    let teacher = Api::new(&tp, "teacher");
+    let list = "username,groups,password\nsam,stats,sam-secret-1\n";
+    let imported = teacher
+        .request(Method::POST, "/class/import")
+        .header("content-type", "text/csv")
+        .body(list)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(imported.status(), 200);
+    // What sam leaves: a service, two files, a secret; alice (not enrolled) has a service too.
+    install(&Api::new(&tp, "sam"), "sam-notebook").await;
+    install(&Api::new(&tp, "alice"), "alice-notebook").await;
+    let credentials = crate::s3_support::sts_credentials(&tp, "sam", "sam-secret-1").await;
+    let s3 = crate::s3_support::session_client(&tp, &credentials);
+    for (key, body) in [("data/a.csv", "x,y\n1,2\n"), ("b.txt", "bee")] {
+        s3.put_object()
+            .bucket("user-sam")
+            .key(key)
+            .body(ByteStream::from_static(body.as_bytes()))
+            .send()
+            .await
+            .unwrap();
+    }
+    let vault = tp
+        .running
+        .endpoints
+        .vault_url
+        .replace("localhost", "127.0.0.1");
+    let token = crate::lab_support::vault_token(&tp, "sam").await;
+    let secret_url = format!("{vault}/v1/onyxia-kv/data/user-sam/notes");
+    let http = reqwest::Client::new();
+    let wrote = http
+        .post(&secret_url)
+        .header("X-Vault-Token", &token)
+        .json(&json!({"data": {"k": "v"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrote.status(), 200);
+
+    let plan = json!({"groups": ["stats"], "services": "suspend", "buckets": "archive",
+        "archiveBucket": "stats-archive", "secrets": "delete", "dryRun": true});
+    let (status, report) = teacher.send(Method::POST, "/class/reset", &plan).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["students"], json!(["sam"]));
+    assert_eq!(
+        report["services"],
+        json!([["sam", "sam-notebook", "would be suspended"]])
+    );
+    assert_eq!(
+        report["buckets"],
+        json!([["user-sam", 2, 11, "would be archived and deleted"]])
+    );
+    assert_eq!(report["secrets"], json!([["sam", 1, "would be deleted"]]));
+    assert_eq!(
+        service(&Api::new(&tp, "sam"), "sam-notebook").await["suspended"],
+        false
+    );
+
+    let mut plan = plan;
+    plan["dryRun"] = json!(false);
+    let (status, report) = teacher.send(Method::POST, "/class/reset", &plan).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["buckets"][0][3], "archived and deleted");
+    assert_eq!(
+        service(&Api::new(&tp, "sam"), "sam-notebook").await["suspended"],
+        true
+    );
+    assert_eq!(
+        service(&Api::new(&tp, "alice"), "alice-notebook").await["suspended"],
+        false
+    );
+    let root = crate::s3_support::root_client(&tp);
+    let archived = root
+        .get_object()
+        .bucket("stats-archive")
+        .key("sam/data/a.csv")
+        .send()
+        .await
+        .unwrap();
+    let body = archived.body.collect().await.unwrap().into_bytes();
+    assert_eq!(&body[..], b"x,y\n1,2\n");
+    let gone = root
+        .head_bucket()
+        .bucket("user-sam")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(gone.raw_response().map(|r| r.status().as_u16()), Some(404));
+    let read = http
+        .get(&secret_url)
+        .header(
+            "X-Vault-Token",
+            crate::lab_support::vault_token(&tp, "sam").await,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 404);
+
+    // Mistakes and strangers.
+    for (plan, expected) in [
+        (json!({"groups": ["teachers"]}), 400),
+        (json!({"groups": []}), 400),
+        (json!({"groups": ["stats"], "buckets": "archive"}), 400),
+        (json!({"groups": ["stats"], "buckets": "shred"}), 400),
+        (json!({"groups": ["stats"], "bogus": 1}), 400),
+    ] {
+        let (status, problem) = teacher.send(Method::POST, "/class/reset", &plan).await;
+        assert_eq!(status, expected, "{plan}: {problem}");
+    }
+    let (status, _) = Api::new(&tp, "alice")
+        .send(Method::POST, "/class/reset", &json!({"groups": ["stats"]}))
+        .await;
+    assert_eq!(status, 403);
+    tp.stop().await;
+}

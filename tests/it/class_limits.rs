@@ -291,3 +291,94 @@ async fn class_limits_are_set_from_the_command_line_on_a_stopped_platform() {
     assert_eq!(class_cli(&data, "report", &["--since", "someday"]).0, 2);
     assert_eq!(class_cli(&data, "report", &["--format", "xml"]).0, 2);
 }
+
+#[tokio::test]
+async fn course_data_is_read_by_the_class_and_written_by_teachers() {
+    let tp = TestPlatform::start().await;
+    let teacher = Api::new(&tp, "teacher");
+    let list = "username,groups,password\nsam,stats,sam-secret-1\nzed,other,zed-secret-1\n";
+    let imported = teacher
+        .request(Method::POST, "/class/import")
+        .header("content-type", "text/csv")
+        .body(list)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(imported.status(), 200);
+    let as_user = async |user: &str, password: &str| {
+        session_client(&tp, &sts_credentials(&tp, user, password).await)
+    };
+    let teacher_s3 = as_user("teacher", "teacher").await;
+    teacher_s3
+        .create_bucket()
+        .bucket("course-stats")
+        .send()
+        .await
+        .unwrap();
+    teacher_s3
+        .put_object()
+        .bucket("course-stats")
+        .key("week1/syllabus.md")
+        .body(ByteStream::from_static(b"# Week 1"))
+        .send()
+        .await
+        .unwrap();
+
+    // A student of the class reads and lists it, and cannot change it.
+    let sam = as_user("sam", "sam-secret-1").await;
+    let read = sam
+        .get_object()
+        .bucket("course-stats")
+        .key("week1/syllabus.md")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        &read.body.collect().await.unwrap().into_bytes()[..],
+        b"# Week 1"
+    );
+    let listed = sam
+        .list_objects_v2()
+        .bucket("course-stats")
+        .prefix("week1/")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.key_count(), Some(1));
+    let write = sam
+        .put_object()
+        .bucket("course-stats")
+        .key("week1/answers.md")
+        .body(ByteStream::from_static(b"42"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&write), "AccessDenied");
+    let delete = sam
+        .delete_object()
+        .bucket("course-stats")
+        .key("week1/syllabus.md")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&delete), "AccessDenied");
+
+    // A student of another class does not see it; nor can they make a course bucket.
+    let zed = as_user("zed", "zed-secret-1").await;
+    let denied = zed
+        .get_object()
+        .bucket("course-stats")
+        .key("week1/syllabus.md")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&denied), "AccessDenied");
+    let made = zed
+        .create_bucket()
+        .bucket("course-other")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&made), "AccessDenied");
+    tp.stop().await;
+}
