@@ -305,14 +305,7 @@ async fn a_class_reset_lists_then_pauses_archives_and_deletes_what_students_left
     let tp = TestPlatform::start_with(kube_config(&kubeconfig, None)).await;
     let teacher = Api::new(&tp, "teacher");
     let list = "username,groups,password\nsam,stats,sam-secret-1\n";
-    let imported = teacher
-        .request(Method::POST, "/class/import")
-        .header("content-type", "text/csv")
-        .body(list)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(imported.status(), 200);
+    crate::class_limits::enrol(&teacher, list).await;
     // What sam leaves: a service, two files, a secret; alice (not enrolled) has a service too.
     install(&Api::new(&tp, "sam"), "sam-notebook").await;
     install(&Api::new(&tp, "alice"), "alice-notebook").await;

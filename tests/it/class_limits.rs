@@ -27,6 +27,18 @@ async fn install(api: &Api<'_>, release: &str, options: Value) -> (u16, Value) {
     .await
 }
 
+/// Enrols a class list through the API as `teacher`.
+pub async fn enrol(teacher: &Api<'_>, list: &str) {
+    let response = teacher
+        .request(Method::POST, "/class/import")
+        .header("content-type", "text/csv")
+        .body(list.to_owned())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
 async fn put(s3: &aws_sdk_s3::Client, key: &str, bytes: usize) -> Result<(), String> {
     s3.put_object()
         .bucket("user-sam")
@@ -45,14 +57,7 @@ async fn a_class_is_held_to_its_limits_at_install_and_upload() {
     let tp = TestPlatform::start_with(kube_config(&kubeconfig, None)).await;
     let teacher = Api::new(&tp, "teacher");
     let list = "username,groups,password\nsam,stats,sam-secret-1\nsue,stats,sue-secret-1\n";
-    let response = teacher
-        .request(Method::POST, "/class/import")
-        .header("content-type", "text/csv")
-        .body(list)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    enrol(&teacher, list).await;
 
     let set = |path: &str, body: Value| {
         let teacher = &teacher;
@@ -297,14 +302,7 @@ async fn course_data_is_read_by_the_class_and_written_by_teachers() {
     let tp = TestPlatform::start().await;
     let teacher = Api::new(&tp, "teacher");
     let list = "username,groups,password\nsam,stats,sam-secret-1\nzed,other,zed-secret-1\n";
-    let imported = teacher
-        .request(Method::POST, "/class/import")
-        .header("content-type", "text/csv")
-        .body(list)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(imported.status(), 200);
+    enrol(&teacher, list).await;
     let as_user = async |user: &str, password: &str| {
         session_client(&tp, &sts_credentials(&tp, user, password).await)
     };
