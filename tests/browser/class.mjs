@@ -68,6 +68,18 @@ await scenario("class", async ({ page, context, step }) => {
   await page.click("tr[data-limits='groups/class-z'] button");
   await page.waitForSelector("tr[data-limits='groups/class-z']", { state: "detached" });
 
+  step("end of term: the teacher lists what a reset would do, then does it");
+  await page.fill("#reset-groups", "class-z");
+  await page.selectOption("#reset-buckets", "delete");
+  await page.click("#reset-preview");
+  await page.waitForSelector("#reset-result :text('2 students — nothing changed yet')");
+  await page.waitForSelector("#reset-table :text('user-pupil1')");
+  await page.waitForSelector("#reset-table :text('would be deleted')");
+  await screenshot(page, "class-reset-preview");
+  await page.click("#reset-apply");
+  await page.click("dialog button:has-text('Reset')");
+  await page.waitForSelector("#reset-table td:text-is('deleted')");
+
   step("a student has no Class page, and the API refuses them");
   if (await student.$("nav a[href='/class']")) throw new Error("a student sees the Class page");
   await student.goto(BASE_URL + "/class");

@@ -1,4 +1,4 @@
-// Class enrolment, limits and usage, for teachers: a CSV class list becomes accounts; the one-time
+// Class enrolment, limits, usage and the end-of-term reset, for teachers: a CSV class list becomes accounts; the one-time
 // passwords of new students are shown once, to hand out (or download as CSV). The server checks who may
 // enrol whom: this page only shows what it answered.
 
@@ -6,6 +6,7 @@ import { h, mount, errorBox, spinner, toast } from "../dom.js";
 import { request } from "../api.js";
 import { limitsSection } from "./class-limits.js";
 import { usageSection } from "./class-usage.js";
+import { resetSection } from "./class-reset.js";
 
 const EXAMPLE = "username,email,display name,groups\nstudent1,s1@school.org,Sam One,class-a\n";
 
@@ -44,7 +45,7 @@ export async function render(root) {
   mount(root,
     h("div", { class: "page-header" }, h("div", {}, h("h1", {}, "Class"),
       h("p", {}, "Enrol your students from a class list. Importing the same list again changes nothing; students keep their passwords."))),
-    form, result, limitsSection(), usageSection());
+    form, result, limitsSection(), usageSection(), resetSection());
 }
 
 function names(label, list) {
