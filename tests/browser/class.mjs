@@ -45,6 +45,7 @@ await scenario("class", async ({ page, context, step }) => {
   await page.fill("#limits-name", "alice");
   await page.click("#limits-save");
   await page.waitForSelector("#limits-status :text('account of the platform')");
+  if (await page.$("#limits-status :text('Switch project')")) throw new Error("a project hint on a class refusal");
   await page.waitForSelector("tr[data-limits='groups/class-z']");
 
   step("the student's first login asks for their own password");

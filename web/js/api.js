@@ -108,11 +108,13 @@ async function problem(response) {
   } catch { /* not JSON */ }
   const errors = Array.isArray(body.errors) ? body.errors : [];
   const message = body.detail || body.title || body.error_description || body.message || `HTTP ${response.status}`;
-  const hint = hintFor(response.status, message);
+  const hint = hintFor(response.status, message, new URL(response.url).pathname);
   return new ApiError(response.status, message, { hint, errors });
 }
 
-function hintFor(status, message) {
+function hintFor(status, message, path) {
+  // A class page's refusals say themselves why (not a teacher, not a class's account).
+  if (status === 403 && path.startsWith("/api/class/")) return null;
   if (status === 503) return "Start Docker or Podman on the machine running onyxia-lite (`onyxia-lite doctor` says what it found), then try again.";
   if (status === 403 && /quota/i.test(message)) return "Delete or pause a service of this project, or ask for a larger quota.";
   if (status === 403) return "You cannot do this in the selected project. Switch project, or ask its owner.";
