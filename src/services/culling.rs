@@ -14,7 +14,7 @@ use std::time::Instant;
 use super::activity::Activity;
 use super::metering;
 use super::{Caller, Lab, LabError, Service};
-use crate::runtime::{CpuReading, EventKind, Phase, RuntimeService, ServiceMeta};
+use crate::runtime::{CpuReading, CpuUsage, EventKind, Phase, RuntimeService, ServiceMeta};
 
 /// How one service is culled; `None` never.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -33,17 +33,11 @@ pub type CullPolicy = Arc<dyn Fn(&ServiceMeta) -> CullSettings + Send + Sync>;
 pub struct Culling {
     pub activity: Activity,
     policy: std::sync::RwLock<Option<CullPolicy>>,
-    /// (project, release) → what the last passes saw.
-    watched: std::sync::Mutex<HashMap<(String, String), Watch>>,
+    /// (project, release) → the last cumulative CPU reading and when it was taken, for the
+    /// rate at the next look.
+    totals: std::sync::Mutex<HashMap<(String, String), (Instant, u64)>>,
     /// The engine's inability to measure CPU was logged.
     warned: AtomicBool,
-}
-
-struct Watch {
-    /// Last time the service was used or busy (platform ms).
-    active_ms: u64,
-    /// The last cumulative CPU reading and when it was taken.
-    cpu: Option<(Instant, u64)>,
 }
 
 /// What one pass did, by release.
@@ -62,12 +56,12 @@ pub struct Deadlines {
     pub delete_at_ms: Option<u64>,
 }
 
-/// How busy a service was since the last pass.
-enum Cpu {
-    Busy,
-    Quiet(u64),
-    /// No figure (the engine cannot measure, or a first cumulative reading).
-    Unknown,
+/// What a look measured of a running service's CPU.
+#[derive(Clone, Copy)]
+enum Measured {
+    Millicores(u64),
+    /// A first cumulative reading: the rate comes at the next look.
+    First,
 }
 
 impl Lab {
@@ -88,14 +82,11 @@ impl Lab {
         self.culling.activity.record(release, self.clock.millis());
     }
 
-    /// When the service counted as used last: its last use or busy pass, else its (re)start
+    /// When the service counted as used last: its last use or busy look, else its (re)start
     /// or the platform's start, whichever is latest.
     fn active_since(&self, meta: &ServiceMeta, changed_ms: u64) -> u64 {
-        let watched = crate::sync::lock(&self.culling.watched)
-            .get(&(meta.project.clone(), meta.release.clone()))
-            .map_or(0, |w| w.active_ms);
         let used = self.culling.activity.last(&meta.release).unwrap_or(0);
-        [watched, used, meta.created_ms, changed_ms, self.started_ms]
+        [used, meta.created_ms, changed_ms, self.started_ms]
             .into_iter()
             .max()
             .unwrap_or(0)
@@ -145,9 +136,9 @@ impl Lab {
                 HashMap::new()
             }
         };
-        let read_at = Instant::now();
+        let measured = self.measure(&running, &cpu);
         let now = self.clock.millis();
-        self.meter_look(&running, &cpu, now).await;
+        self.meter_look(&running, &measured, now).await;
         for s in &services {
             let settings = self.cull_settings(&s.meta);
             if let Some(age) = settings.max_age_ms
@@ -163,67 +154,45 @@ impl Lab {
                 continue;
             }
             let key = (s.meta.project.clone(), s.meta.release.clone());
-            let Some(idle_after) = settings.idle_after_ms else {
+            let (Some(idle_after), Some(&measured)) = (settings.idle_after_ms, measured.get(&key))
+            else {
                 continue;
             };
-            if !running
-                .iter()
-                .any(|r| r.meta.release == s.meta.release && r.meta.project == s.meta.project)
+            let threshold = settings.cpu_threshold_millis;
+            if let Some(Measured::Millicores(m)) = measured
+                && m > threshold
             {
-                crate::sync::lock(&self.culling.watched).remove(&key);
+                // Busy counts as use: the idle time starts again.
+                if now.saturating_sub(self.active_since(&s.meta, s.changed_ms)) >= idle_after {
+                    report.kept_busy.push(key.1.clone());
+                }
+                self.culling.activity.record(&s.meta.release, now);
                 continue;
             }
-            let active = self.active_since(&s.meta, s.changed_ms);
-            let busy = {
-                let mut watched = crate::sync::lock(&self.culling.watched);
-                let watch = watched.entry(key.clone()).or_insert(Watch {
-                    active_ms: active,
-                    cpu: None,
-                });
-                watch.active_ms = active;
-                let busy = judge(watch, cpu.get(&key), read_at, settings.cpu_threshold_millis);
-                if let Cpu::Busy = busy {
-                    watch.active_ms = now;
-                }
-                busy
-            };
-            let idle_for = now.saturating_sub(active);
-            match busy {
-                Cpu::Busy if idle_for >= idle_after => report.kept_busy.push(key.1.clone()),
-                Cpu::Busy => {}
-                // A first cumulative reading cannot tell: wait for the next pass.
-                Cpu::Unknown if cpu.contains_key(&key) => {}
-                quiet if idle_for >= idle_after => {
-                    let cpu_words = match quiet {
-                        Cpu::Quiet(m) => {
-                            format!("CPU at {m}m, under {}m", settings.cpu_threshold_millis)
-                        }
-                        _ => "CPU use unknown".to_owned(),
-                    };
-                    let text = format!(
-                        "Suspended after {} without use through the proxy ({cpu_words}); resume it from My services",
-                        minutes(idle_after)
-                    );
-                    self.apply_suspension(
-                        &s.meta.project,
-                        &s.meta.release,
-                        true,
-                        "IdleSuspended",
-                        text,
-                        EventKind::Warning,
-                    )
-                    .await?;
-                    crate::sync::lock(&self.culling.watched).remove(&key);
-                    report.suspended.push(key.1.clone());
-                }
-                _ => {}
+            if now.saturating_sub(self.active_since(&s.meta, s.changed_ms)) < idle_after {
+                continue;
             }
+            let cpu_words = match measured {
+                Some(Measured::Millicores(m)) => format!("CPU at {m}m, under {threshold}m"),
+                // A first cumulative reading cannot tell: wait for the next look.
+                Some(Measured::First) => continue,
+                None => "CPU use unknown".to_owned(),
+            };
+            let text = format!(
+                "Suspended after {} without use through the proxy ({cpu_words}); resume it from My services",
+                minutes(idle_after)
+            );
+            self.apply_suspension(
+                &s.meta.project,
+                &s.meta.release,
+                true,
+                "IdleSuspended",
+                text,
+                EventKind::Warning,
+            )
+            .await?;
+            report.suspended.push(key.1.clone());
         }
-        crate::sync::lock(&self.culling.watched).retain(|k, _| {
-            services
-                .iter()
-                .any(|s| s.meta.project == k.0 && s.meta.release == k.1)
-        });
         if report != CullReport::default() {
             tracing::info!(suspended = ?report.suspended, deleted = ?report.deleted, "culled services");
         }
@@ -232,59 +201,73 @@ impl Lab {
 }
 
 impl Lab {
-    /// Records what the running services used since the previous look.
-    async fn meter_look(
+    /// What each running service's CPU was since the previous look, keyed like `cpu` (a
+    /// service left out has no figure): the engine's rate, or the rate between two
+    /// cumulative readings over the real time between them, since that is what CPU time
+    /// counts. Forgets the readings of services no longer running.
+    fn measure(
         &self,
         running: &[RuntimeService],
-        cpu: &crate::runtime::CpuUsage,
-        now: u64,
-    ) {
-        let seen: Vec<(ServiceMeta, u64)> = running
+        cpu: &CpuUsage,
+    ) -> HashMap<(String, String), Option<Measured>> {
+        let at = Instant::now();
+        let mut totals = crate::sync::lock(&self.culling.totals);
+        totals.retain(|key, _| cpu.contains_key(key));
+        running
             .iter()
             .map(|s| {
                 let key = (s.meta.project.clone(), s.meta.release.clone());
-                (s.meta.clone(), self.meter.cpu_of(s, cpu.get(&key), now))
+                let measured = match cpu.get(&key) {
+                    None => None,
+                    Some(CpuReading::Rate { millicores }) => {
+                        Some(Measured::Millicores(*millicores))
+                    }
+                    Some(CpuReading::Total { nanos }) => {
+                        match totals.insert(key.clone(), (at, *nanos)) {
+                            None => Some(Measured::First),
+                            Some((then, before)) => {
+                                let elapsed = at.duration_since(then).as_nanos().max(1);
+                                let used = u128::from(nanos.saturating_sub(before));
+                                let millicores =
+                                    u64::try_from(used * 1000 / elapsed).unwrap_or(u64::MAX);
+                                Some(Measured::Millicores(millicores))
+                            }
+                        }
+                    }
+                };
+                (key, measured)
+            })
+            .collect()
+    }
+
+    /// Records what the running services used since the previous look: the CPU measured,
+    /// else what each requested.
+    async fn meter_look(
+        &self,
+        running: &[RuntimeService],
+        measured: &HashMap<(String, String), Option<Measured>>,
+        now: u64,
+    ) {
+        let seen: Vec<metering::Seen> = running
+            .iter()
+            .map(|s| {
+                let key = (s.meta.project.clone(), s.meta.release.clone());
+                let cpu_millicores = match measured.get(&key) {
+                    Some(Some(Measured::Millicores(m))) => *m,
+                    _ => s.meta.cpu_request_millis,
+                };
+                metering::Seen {
+                    meta: s.meta.clone(),
+                    cpu_millicores,
+                }
             })
             .collect();
         let meter = self.meter.clone();
-        let recorded = crate::blocking::run(move || {
-            let seen: Vec<metering::Seen<'_>> = seen
-                .iter()
-                .map(|(meta, cpu_millicores)| metering::Seen {
-                    meta,
-                    cpu_millicores: *cpu_millicores,
-                })
-                .collect();
-            meter.record(&seen, now)
-        })
-        .await;
-        match recorded {
+        match crate::blocking::run(move || meter.record(&seen, now)).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::warn!(error = %e, "cannot record usage"),
             Err(e) => tracing::warn!(error = %e, "cannot record usage"),
         }
-    }
-}
-
-/// Whether a service was busy, from its reading now and, for cumulative readings, the last one.
-fn judge(watch: &mut Watch, reading: Option<&CpuReading>, at: Instant, threshold: u64) -> Cpu {
-    let millicores = match reading {
-        None => return Cpu::Unknown,
-        Some(CpuReading::Rate { millicores }) => *millicores,
-        Some(CpuReading::Total { nanos }) => {
-            let previous = watch.cpu.replace((at, *nanos));
-            let Some((then, before)) = previous else {
-                return Cpu::Unknown;
-            };
-            let elapsed = at.duration_since(then).as_nanos().max(1);
-            let used = u128::from(nanos.saturating_sub(before));
-            u64::try_from(used * 1000 / elapsed).unwrap_or(u64::MAX)
-        }
-    };
-    if millicores > threshold {
-        Cpu::Busy
-    } else {
-        Cpu::Quiet(millicores)
     }
 }
 

@@ -4,12 +4,11 @@
 //! measures it, else the CPU the service requested; memory-hours are its memory request. Only
 //! time the platform was up and the service running counts.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
-use crate::runtime::{CpuReading, RuntimeService, ServiceMeta};
+use crate::runtime::ServiceMeta;
 use crate::store::{Store, StoreError, Table};
 
 /// One service's usage over its life.
@@ -39,8 +38,8 @@ fn row(meta: &ServiceMeta) -> String {
 
 /// A look at one running service: its meta, and its CPU in millicores (measured, or the
 /// request when unknown).
-pub struct Seen<'a> {
-    pub meta: &'a ServiceMeta,
+pub struct Seen {
+    pub meta: ServiceMeta,
     pub cpu_millicores: u64,
 }
 
@@ -48,8 +47,6 @@ pub struct Meter {
     store: Arc<Store>,
     /// The previous look's time: only time between two looks of a running platform counts.
     previous: Mutex<Option<u64>>,
-    /// Cumulative CPU readings of the previous look, for rates.
-    totals: Mutex<HashMap<(String, String), (u64, u64)>>,
 }
 
 impl Meter {
@@ -57,38 +54,16 @@ impl Meter {
         Meter {
             store,
             previous: Mutex::new(None),
-            totals: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// The CPU a running service used since the previous look, in millicores: the engine's
-    /// rate, or the rate between two cumulative readings on the platform's clock, else its
-    /// request.
-    pub fn cpu_of(&self, service: &RuntimeService, reading: Option<&CpuReading>, now: u64) -> u64 {
-        let key = (service.meta.project.clone(), service.meta.release.clone());
-        match reading {
-            Some(CpuReading::Rate { millicores }) => *millicores,
-            Some(CpuReading::Total { nanos }) => {
-                let before = crate::sync::lock(&self.totals).insert(key, (now, *nanos));
-                match before {
-                    Some((then, used)) if now > then => {
-                        let ns = u128::from(nanos.saturating_sub(used));
-                        u64::try_from(ns / u128::from(now - then) / 1000).unwrap_or(u64::MAX)
-                    }
-                    _ => service.meta.cpu_request_millis,
-                }
-            }
-            None => service.meta.cpu_request_millis,
         }
     }
 
     /// Records a look at `now`: each running service's time since the previous look, and how
     /// many ran. Blocking (one redb transaction).
-    pub fn record(&self, seen: &[Seen<'_>], now: u64) -> Result<(), StoreError> {
+    pub fn record(&self, seen: &[Seen], now: u64) -> Result<(), StoreError> {
         let since = crate::sync::lock(&self.previous).replace(now);
         self.store.write(|w| {
             for s in seen {
-                let key = row(s.meta);
+                let key = row(&s.meta);
                 let mut usage = w.get(&SERVICES, &key)?.unwrap_or_else(|| ServiceUsage {
                     owner: s.meta.owner.clone(),
                     project: s.meta.project.clone(),
