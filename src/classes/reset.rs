@@ -94,12 +94,14 @@ impl Classroom {
         let mut students = Vec::new();
         for user in self.identity.realm.users() {
             let listed = user.groups.iter().any(|g| groups.contains(g));
-            let teacher = user.groups.iter().any(|g| g == TEACHERS);
-            let enrolled = self
-                .identity
-                .is_enrolled(&user.username)
-                .map_err(ObjectError::from)?;
-            if listed && !teacher && enrolled {
+            // The students a teacher may act on: not teachers, not the operator's accounts.
+            if listed
+                && self
+                    .identity
+                    .refusal_for_teacher(&user.username, false)
+                    .map_err(ObjectError::from)?
+                    .is_none()
+            {
                 students.push(user.username.clone());
             }
         }

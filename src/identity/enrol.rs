@@ -246,23 +246,34 @@ impl Identity {
     pub fn refused_for_teacher(&self, members: &[ClassMember]) -> Result<Vec<String>, StoreError> {
         let mut refused = Vec::new();
         for member in members {
-            let existing = self.realm.user(&member.username);
-            let enrolled = self.store.get(&USERS, &member.username)?.is_some();
-            if existing.is_some() && !enrolled {
-                refused.push(format!(
-                    "`{}` is an account of the platform, not of a class",
-                    member.username
-                ));
-            } else if member.groups.iter().any(|g| g == TEACHERS)
-                || existing.is_some_and(|u| u.groups.iter().any(|g| g == TEACHERS))
-            {
-                refused.push(format!(
-                    "`{}`: teachers are enrolled by the platform's operator",
-                    member.username
-                ));
+            let joins_teachers = member.groups.iter().any(|g| g == TEACHERS);
+            if let Some(why) = self.refusal_for_teacher(&member.username, joins_teachers)? {
+                refused.push(why);
             }
         }
         Ok(refused)
+    }
+
+    /// Why a teacher may not act on `username` (list them, limit them), if they may not: an
+    /// account the operator made (a fixture user), or a teacher — already, or by the list
+    /// (`joins_teachers`).
+    pub fn refusal_for_teacher(
+        &self,
+        username: &str,
+        joins_teachers: bool,
+    ) -> Result<Option<String>, StoreError> {
+        let existing = self.realm.user(username);
+        if existing.is_some() && !self.is_enrolled(username)? {
+            return Ok(Some(format!(
+                "`{username}` is an account of the platform, not of a class"
+            )));
+        }
+        if joins_teachers || existing.is_some_and(|u| u.groups.iter().any(|g| g == TEACHERS)) {
+            return Ok(Some(format!(
+                "`{username}`: teachers are managed by the platform's operator"
+            )));
+        }
+        Ok(None)
     }
 
     /// Disables a user: no login, and their sessions and refresh tokens end (so tokens bound

@@ -80,28 +80,16 @@ async fn set(
             return Err(Problem::bad_request("a group name is 1 to 255 characters"));
         }
         Scope::User(username) => {
-            let user = identity.realm.user(username);
-            if user
-                .as_ref()
-                .is_some_and(|u| u.groups.iter().any(|g| g == TEACHERS))
-            {
-                return Err(Problem::forbidden("teachers are limited by the operator"));
-            }
-            let name = username.clone();
-            let enrolled_by_class = {
-                let identity = identity.clone();
-                crate::blocking::run(move || identity.is_enrolled(&name))
-                    .await
-                    .map_err(|e| Problem::internal(&e))?
-                    .map_err(|e| Problem::internal(&e))?
-            };
-            if user.is_none() {
+            if identity.realm.user(username).is_none() {
                 return Err(Problem::not_found(format!("no user `{username}`")));
             }
-            if !enrolled_by_class {
-                return Err(Problem::forbidden(format!(
-                    "`{username}` is an account of the platform, not of a class"
-                )));
+            let name = username.clone();
+            let refusal = crate::blocking::run(move || identity.refusal_for_teacher(&name, false))
+                .await
+                .map_err(|e| Problem::internal(&e))?
+                .map_err(|e| Problem::internal(&e))?;
+            if let Some(why) = refusal {
+                return Err(Problem::forbidden(why));
             }
         }
         Scope::Group(_) => {}
