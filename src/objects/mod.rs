@@ -217,9 +217,13 @@ impl ObjectStore {
         crate::sync::read(&self.limits).get(bucket).copied()
     }
 
-    /// What a bucket holds now.
+    /// What a bucket holds now (`NoSuchBucket` when there is no such bucket).
     pub fn usage(&self, bucket: &str) -> Result<BucketUsage> {
-        usage::of(&mut self.store.snapshot()?, bucket)
+        let mut snapshot = self.store.snapshot()?;
+        if snapshot.get(&BUCKETS, bucket)?.is_none() {
+            return Err(ObjectError::NoSuchBucket);
+        }
+        usage::of(&mut snapshot, bucket)
     }
 
     /// Seed items created at an earlier start (read once, so a start with nothing new to

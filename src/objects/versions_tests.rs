@@ -292,4 +292,8 @@ fn usage_counts_every_version_and_a_limit_refuses_growth_only() {
     let objects = open(dir.path());
     assert_eq!(objects.usage("bkt").unwrap(), before);
     assert_eq!(objects.limit("bkt"), None, "limits are set by their owner");
+    assert!(matches!(
+        objects.usage("no-such-bucket"),
+        Err(ObjectError::NoSuchBucket)
+    ));
 }
