@@ -53,31 +53,22 @@ pub fn cli_report(
     config: &crate::config::Config,
     since: u64,
 ) -> Result<report::UsageReport, crate::identity::enrol::ClassCommandError> {
-    let (store, data_dir) = crate::identity::enrol::open_stopped(config)?;
-    let fixtures = crate::config::fixtures::Fixtures::load(config.fixtures.as_deref())?;
-    let identity = Identity::new(
-        config,
-        &fixtures,
-        &config.public_base_url(config.port),
-        store.clone(),
-        &data_dir,
-        crate::clock::Clock::system(),
-    )?;
+    let (identity, store) = crate::identity::enrol::stopped_identity(config)?;
     let meter = crate::services::metering::Meter::new(store.clone());
-    let services = meter.services_since(since)?;
-    let concurrency = meter.concurrency_since(since)?;
-    let snapshot = std::sync::Mutex::new(store.snapshot()?);
+    // The object store's own figures, read without opening it (its blob sweep is not needed).
     let bytes = |user: &str| {
-        let mut snapshot = crate::sync::lock(&snapshot);
-        crate::objects::usage::of(&mut *snapshot, &personal_bucket(user)).map_or(0, |u| u.bytes)
+        let usage = match store.snapshot() {
+            Ok(mut s) => crate::objects::usage::of(&mut s, &personal_bucket(user)).ok(),
+            Err(_) => None,
+        };
+        usage.map_or(0, |u| u.bytes)
     };
-    Ok(report::build(
+    Ok(report::gather(
+        &meter,
         since,
         &identity.realm.users(),
-        &services,
-        concurrency,
         bytes,
-    ))
+    )?)
 }
 
 pub struct Classroom {
@@ -158,12 +149,10 @@ impl Classroom {
         meter: &crate::services::metering::Meter,
         since: u64,
     ) -> Result<report::UsageReport, ObjectError> {
-        let services = meter.services_since(since)?;
-        let concurrency = meter.concurrency_since(since)?;
         let users = self.identity.realm.users();
-        Ok(report::build(since, &users, &services, concurrency, |u| {
+        Ok(report::gather(meter, since, &users, |u| {
             self.personal_bytes(u).unwrap_or(0)
-        }))
+        })?)
     }
 
     /// What the personal bucket of `username` holds, in bytes (every version counted).

@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::identity::realm::User;
-use crate::services::metering::ServiceUsage;
+use crate::services::metering::{Meter, ServiceUsage};
+use crate::store::StoreError;
 
 /// One row of the report.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -94,6 +95,18 @@ pub fn build(
         groups: groups.into_values().collect(),
         concurrency,
     }
+}
+
+/// The report of the services `meter` recorded as launched since `since`.
+pub fn gather(
+    meter: &Meter,
+    since: u64,
+    users: &[std::sync::Arc<User>],
+    personal_bytes: impl Fn(&str) -> u64,
+) -> Result<UsageReport, StoreError> {
+    let services = meter.services_since(since)?;
+    let concurrency = meter.concurrency_since(since)?;
+    Ok(build(since, users, &services, concurrency, personal_bytes))
 }
 
 /// The report as CSV: one line per user, then per group (`kind` tells which).

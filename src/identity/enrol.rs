@@ -375,16 +375,24 @@ pub fn cli_import(
     prune: Prune,
 ) -> Result<ImportReport, ClassCommandError> {
     let members = parse_class_list(class_list)?;
+    let (identity, _) = stopped_identity(config)?;
+    Ok(identity.import_class(&members, prune)?)
+}
+
+/// The identity core of a stopped platform (its realm users, enrolled ones included) and its
+/// database, for the class commands.
+pub fn stopped_identity(
+    config: &crate::config::Config,
+) -> Result<(Identity, std::sync::Arc<crate::store::Store>), ClassCommandError> {
     let (store, data_dir) = open_stopped(config)?;
     let fixtures = crate::config::fixtures::Fixtures::load(config.fixtures.as_deref())?;
-    let public_url = config.public_base_url(config.port);
     let identity = Identity::new(
         config,
         &fixtures,
-        &public_url,
-        store,
+        &config.public_base_url(config.port),
+        store.clone(),
         &data_dir,
         crate::clock::Clock::system(),
     )?;
-    Ok(identity.import_class(&members, prune)?)
+    Ok((identity, store))
 }
