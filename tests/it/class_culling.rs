@@ -310,7 +310,7 @@ async fn a_class_reset_lists_then_pauses_archives_and_deletes_what_students_left
     let (_fake, kubeconfig) = fake_with_tiny(dir.path()).await;
     let tp = TestPlatform::start_with(kube_config(&kubeconfig, None)).await;
     let teacher = Api::new(&tp, "teacher");
-    let list = "username,groups,password\nsam,stats,sam-secret-1\n";
+    let list = "username,groups,password\nsam,stats,sam-secret-1\ntom,stats,tom-secret-1\n";
     crate::class_limits::enrol(&teacher, list).await;
     // What sam leaves: a service, two files, a secret; alice (not enrolled) has a service too.
     install(&Api::new(&tp, "sam"), "sam-notebook").await;
@@ -343,11 +343,19 @@ async fn a_class_reset_lists_then_pauses_archives_and_deletes_what_students_left
         .unwrap();
     assert_eq!(wrote.status(), 200);
 
+    // tom deleted his personal bucket: the reset has none of his to archive.
+    let root = crate::s3_support::root_client(&tp);
+    root.delete_bucket()
+        .bucket("user-tom")
+        .send()
+        .await
+        .unwrap();
+
     let plan = json!({"groups": ["stats"], "services": "suspend", "buckets": "archive",
         "archiveBucket": "stats-archive", "secrets": "delete", "dryRun": true});
     let (status, report) = teacher.send(Method::POST, "/class/reset", &plan).await;
     assert_eq!(status, 200, "{report}");
-    assert_eq!(report["students"], json!(["sam"]));
+    assert_eq!(report["students"], json!(["sam", "tom"]));
     assert_eq!(
         report["services"],
         json!([["sam", "sam-notebook", "would be suspended"]])
@@ -356,7 +364,13 @@ async fn a_class_reset_lists_then_pauses_archives_and_deletes_what_students_left
         report["buckets"],
         json!([["user-sam", 2, 11, "would be archived and deleted"]])
     );
-    assert_eq!(report["secrets"], json!([["sam", 1, "would be deleted"]]));
+    assert_eq!(
+        report["secrets"],
+        json!([
+            ["sam", 1, "would be deleted"],
+            ["tom", 0, "would be deleted"]
+        ])
+    );
     assert_eq!(
         service(&Api::new(&tp, "sam"), "sam-notebook").await["suspended"],
         false
@@ -375,7 +389,6 @@ async fn a_class_reset_lists_then_pauses_archives_and_deletes_what_students_left
         service(&Api::new(&tp, "alice"), "alice-notebook").await["suspended"],
         false
     );
-    let root = crate::s3_support::root_client(&tp);
     let archived = root
         .get_object()
         .bucket("stats-archive")
