@@ -12,18 +12,11 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::lab_kube_support::{fake_with_tiny, kube_config};
-use crate::lab_support::{Api, ready, wait_for};
+use crate::lab_support::{Api, install_tiny, ready, wait_for};
 use crate::support::TestPlatform;
 
 async fn install(api: &Api<'_>, release: &str) {
-    let (status, body) = api
-        .send(
-            Method::PUT,
-            "/my-lab/app",
-            &json!({"catalogId": "test", "packageName": "tiny", "packageVersion": "1.0.0",
-            "name": release, "options": {}}),
-        )
-        .await;
+    let (status, body) = install_tiny(api, release, json!({})).await;
     assert_eq!(status, 200, "{body}");
     wait_for(api, release, Duration::from_secs(30), ready).await;
 }

@@ -12,20 +12,10 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::lab_kube_support::{fake_with_tiny, kube_config};
-use crate::lab_support::Api;
+use crate::lab_support::{Api, install_tiny};
 use crate::process::BIN;
 use crate::s3_support::*;
 use crate::support::*;
-
-async fn install(api: &Api<'_>, release: &str, options: Value) -> (u16, Value) {
-    api.send(
-        Method::PUT,
-        "/my-lab/app",
-        &json!({"catalogId": "test", "packageName": "tiny", "packageVersion": "1.0.0",
-        "name": release, "options": options}),
-    )
-    .await
-}
 
 /// Enrols a class list through the API as `teacher`.
 pub async fn enrol(teacher: &Api<'_>, list: &str) {
@@ -96,8 +86,8 @@ async fn a_class_is_held_to_its_limits_at_install_and_upload() {
 
     // Installs: one running service for sam, and the class's CPU and volume storage.
     let sam = Api::new(&tp, "sam");
-    assert_eq!(install(&sam, "first", json!({})).await.0, 200);
-    let (status, problem) = install(&sam, "second", json!({})).await;
+    assert_eq!(install_tiny(&sam, "first", json!({})).await.0, 200);
+    let (status, problem) = install_tiny(&sam, "second", json!({})).await;
     assert_eq!(status, 403, "{problem}");
     assert!(
         problem["detail"]
@@ -108,7 +98,7 @@ async fn a_class_is_held_to_its_limits_at_install_and_upload() {
     );
     let sue = Api::new(&tp, "sue");
     let volume = |size: &str| json!({"persistence": {"enabled": true, "size": size}});
-    let (status, problem) = install(&sue, "big-disk", volume("2Gi")).await;
+    let (status, problem) = install_tiny(&sue, "big-disk", volume("2Gi")).await;
     assert_eq!(status, 403, "{problem}");
     assert!(
         problem["detail"]
@@ -117,14 +107,17 @@ async fn a_class_is_held_to_its_limits_at_install_and_upload() {
             .contains("requests.storage would be 2Gi of 1Gi"),
         "{problem}"
     );
-    let (status, problem) = install(
+    let (status, problem) = install_tiny(
         &sue,
         "cpu-hungry",
         json!({"resources": {"requests": {"cpu": "1500m"}}}),
     )
     .await;
     assert_eq!(status, 403, "{problem}");
-    assert_eq!(install(&sue, "small-disk", volume("512Mi")).await.0, 200);
+    assert_eq!(
+        install_tiny(&sue, "small-disk", volume("512Mi")).await.0,
+        200
+    );
     let claims: kube::Api<PersistentVolumeClaim> = kube::Api::namespaced(fake.client(), "user-sue");
     eventually(
         "the volume's claim",
@@ -191,7 +184,7 @@ async fn a_class_is_held_to_its_limits_at_install_and_upload() {
         .await;
     assert_eq!(status, 204);
     put(&s3, "d", 600 * 1024).await.unwrap();
-    assert_eq!(install(&sam, "second", json!({})).await.0, 200);
+    assert_eq!(install_tiny(&sam, "second", json!({})).await.0, 200);
     tp.stop().await;
 }
 

@@ -213,3 +213,14 @@ pub async fn websocket_echo(tp: &TestPlatform, release: &str) {
         .unwrap();
     assert_eq!(reply.into_text().unwrap().as_str(), "echo: ping");
 }
+
+/// Installs the `tiny` test package as `release` with `options`: (status, body) of the answer.
+pub async fn install_tiny(api: &Api<'_>, release: &str, options: Value) -> (u16, Value) {
+    api.send(
+        reqwest::Method::PUT,
+        "/my-lab/app",
+        &serde_json::json!({"catalogId": "test", "packageName": "tiny", "packageVersion": "1.0.0",
+            "name": release, "options": options}),
+    )
+    .await
+}
