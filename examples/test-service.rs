@@ -1,6 +1,7 @@
 //! The tiny service the `tiny` test package runs in a container: its page, a WebSocket echo,
 //! its environment, a fetch helper to check what the container can reach, and `/burn` to keep
-//! a CPU busy for a while (a model training with nobody watching).
+//! a CPU busy for a while (a model training with nobody watching), and `/file` and `/write`
+//! to read and try to write files (mounted course data).
 //!
 //! `scripts/build-test-image.sh` puts this binary (with the libraries it links) in the local
 //! image `localhost/onyxia-lite-test:1`.
@@ -21,7 +22,9 @@ async fn main() {
         .route("/env", get(env))
         .route("/ws", get(ws))
         .route("/fetch", get(fetch))
-        .route("/burn", get(burn));
+        .route("/burn", get(burn))
+        .route("/file", get(file))
+        .route("/write", get(write));
     let listener = tokio::net::TcpListener::bind(format!("0.0.0.0:{port}"))
         .await
         .expect("bind");
@@ -96,6 +99,39 @@ async fn fetch(Query(q): Query<BTreeMap<String, String>>) -> String {
             let status = r.status().as_u16();
             format!("{status}\n{}", r.text().await.unwrap_or_default())
         }
+        Err(e) => format!("error\n{e}"),
+    }
+}
+
+/// The file at `path`, or its directory's entries one per line; answers `ok\n…` or `error\n…`.
+async fn file(Query(q): Query<BTreeMap<String, String>>) -> String {
+    let Some(path) = q.get("path") else {
+        return "missing path".into();
+    };
+    let read = match std::fs::read_dir(path) {
+        Ok(entries) => {
+            let mut names: Vec<String> = entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            Ok(names.join("\n"))
+        }
+        Err(_) => std::fs::read_to_string(path),
+    };
+    match read {
+        Ok(text) => format!("ok\n{text}"),
+        Err(e) => format!("error\n{e}"),
+    }
+}
+
+/// Tries to write `text` to `path`; answers `ok` or `error\n…`.
+async fn write(Query(q): Query<BTreeMap<String, String>>) -> String {
+    let Some(path) = q.get("path") else {
+        return "missing path".into();
+    };
+    match std::fs::write(path, q.get("text").map_or("", String::as_str)) {
+        Ok(()) => "ok".into(),
         Err(e) => format!("error\n{e}"),
     }
 }

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 image=localhost/onyxia-lite-test:1
 cargo build --locked --quiet --example test-service
-binary=target/debug/examples/test-service
+binary=${CARGO_TARGET_DIR:-target}/debug/examples/test-service
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 mkdir -p "$root/bin" "$root/data" "$root/tmp" "$root/etc"

@@ -16,6 +16,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::classes::Classroom;
+use crate::classes::course::CourseCopies;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::config::fixtures::{FixtureError, Fixtures};
@@ -184,6 +185,8 @@ impl Platform {
                 stopped.clone(),
             ));
         }
+        lab.lab.set_course_data(core.courses.clone());
+        tasks.spawn(sync_course_copies(core.courses.clone(), stopped.clone()));
         tasks.spawn(cull_services(
             lab.lab.clone(),
             Duration::from_secs(config.culling.interval_seconds),
@@ -273,6 +276,7 @@ struct Core {
     vault_state: Arc<crate::vault::VaultState>,
     oidc: Arc<OidcState>,
     classroom: Arc<Classroom>,
+    courses: Arc<CourseCopies>,
 }
 
 impl Core {
@@ -327,6 +331,13 @@ impl Core {
             }),
         )?);
         classroom.sync()?;
+        let courses = Arc::new(CourseCopies::new(
+            s3.objects.clone(),
+            s3.keys.policies.clone(),
+            identity.clone(),
+            &config.s3,
+            data_dir,
+        ));
         let oidc = Arc::new(OidcState::new(
             identity.clone(),
             verifier.clone(),
@@ -343,6 +354,7 @@ impl Core {
             vault_state,
             oidc,
             classroom,
+            courses,
         })
     }
 }
@@ -583,6 +595,28 @@ async fn cull_services(
                     tracing::warn!(error = %e, "cannot look for idle services");
                 }
             }
+            changed = stopped.changed() => {
+                if changed.is_err() || *stopped.borrow() {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+/// How often copies of course buckets are brought up to date.
+const COURSE_SYNC_PERIOD: Duration = Duration::from_secs(60);
+
+/// Keeps the copies of course buckets that services mount up to date.
+async fn sync_course_copies(
+    courses: Arc<CourseCopies>,
+    mut stopped: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let mut tick = tokio::time::interval(COURSE_SYNC_PERIOD);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => courses.sync_all().await,
             changed = stopped.changed() => {
                 if changed.is_err() || *stopped.borrow() {
                     return Ok(());

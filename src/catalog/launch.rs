@@ -22,7 +22,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::values;
-use crate::runtime::{ContainerSpec, VolumeSpec};
+use crate::runtime::{ContainerSpec, CourseMount, VolumeSpec};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -48,6 +48,17 @@ pub struct LaunchTemplate {
     /// for services that do not speak HTTP (databases).
     #[serde(default)]
     pub probe: Probe,
+    /// A course bucket to mount read-only, when its bucket renders to a name.
+    #[serde(default)]
+    pub course: Option<CourseEntry>,
+}
+
+/// `course: { bucket: "{{ course.bucket }}", path: /home/onyxia/work/course }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CourseEntry {
+    pub bucket: String,
+    pub path: String,
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq)]
@@ -216,6 +227,7 @@ impl LaunchTemplate {
         templates.extend(self.command.iter().map(String::as_str));
         templates.extend(self.args.iter().map(String::as_str));
         templates.extend(self.env.iter().map(|e| e.value.as_str()));
+        templates.extend(self.course.iter().map(|c| c.bucket.as_str()));
         let r = &self.resources;
         templates.extend(
             [
@@ -246,6 +258,22 @@ impl LaunchTemplate {
             })?;
         }
         Ok(())
+    }
+
+    /// The course to mount, when its bucket renders to a name.
+    fn render_course(
+        &self,
+        render: &dyn Fn(&str) -> Result<String, TemplateError>,
+    ) -> Result<Option<CourseMount>, TemplateError> {
+        let Some(c) = &self.course else {
+            return Ok(None);
+        };
+        let bucket = render(&c.bucket)?;
+        Ok((!bucket.is_empty()).then(|| CourseMount {
+            bucket,
+            mount_path: c.path.clone(),
+            host_dir: None,
+        }))
     }
 
     /// Renders the template for `values` of release `release` in `namespace`.
@@ -318,6 +346,11 @@ impl LaunchTemplate {
             }
         }
         let volume_request = volumes.iter().filter_map(|v| v.size_bytes).sum();
+        let course = self.render_course(&render)?;
+        if let Some(c) = &course {
+            env_vars.insert("COURSE_BUCKET".into(), c.bucket.clone());
+            env_vars.insert("COURSE_DIR".into(), c.mount_path.clone());
+        }
         let r = &self.resources;
         let cpu = |t| -> Result<Option<u64>, RenderError> {
             Ok(quantity(t)?
@@ -353,6 +386,7 @@ impl LaunchTemplate {
                 memory_limit_bytes: memory_limit.filter(|b| *b > 0),
                 working_dir: self.working_dir.clone(),
                 user: self.user.clone(),
+                course,
             },
             cpu_request_millis: cpu_request,
             memory_request_bytes: memory_request,

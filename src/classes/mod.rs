@@ -3,6 +3,7 @@
 //! the quota an install is judged by, and the byte limit of each personal bucket — and makes
 //! the personal buckets of enrolled users.
 
+pub mod course;
 pub mod limits;
 pub mod report;
 pub mod reset;

@@ -117,6 +117,14 @@ impl Identity {
         c
     }
 
+    /// The claims of the access token `client_id` would give a realm user (what S3's STS
+    /// judges their policies by); `None` for an unknown user or client.
+    pub fn access_claims_for(&self, username: &str, client_id: &str) -> Option<Claims> {
+        let user = self.realm.user(username)?;
+        let client = self.realm.client(client_id)?;
+        Some(self.user_claims(&user, client, Target::Access))
+    }
+
     fn apply_mappers(&self, c: &mut Claims, user: Option<&User>, client: &Client, target: Target) {
         for m in &client.mappers {
             let wanted = match target {

@@ -223,6 +223,7 @@ impl From<LabError> for Problem {
                 errors,
             },
             LabError::Conflict(m) => Problem::new(StatusCode::CONFLICT, "Conflict", m),
+            LabError::Forbidden(m) => Problem::new(StatusCode::FORBIDDEN, "Forbidden", m),
             LabError::QuotaExceeded(m) => {
                 Problem::new(StatusCode::FORBIDDEN, "Quota exceeded", m.to_string())
             }

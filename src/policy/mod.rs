@@ -102,6 +102,22 @@ pub enum Decision {
     NotApplicable,
 }
 
+/// The canned policy names a token's policy claim holds: a comma-separated string or a list.
+pub fn names_in_claim(claim: Option<&Value>) -> Vec<String> {
+    match claim {
+        Some(Value::String(s)) => s
+            .split(',')
+            .map(|p| p.trim().to_owned())
+            .filter(|p| !p.is_empty())
+            .collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|v| v.as_str().map(|s| s.trim().to_owned()))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// AWS's limit on a bucket policy's size.
 pub const MAX_POLICY_BYTES: usize = 20 * 1024;
 

@@ -237,6 +237,10 @@ impl DockerRuntime {
 
 #[async_trait]
 impl Runtime for DockerRuntime {
+    fn mounts_host_dirs(&self) -> bool {
+        true
+    }
+
     fn info(&self) -> &RuntimeInfo {
         &self.info
     }
@@ -299,6 +303,11 @@ impl Runtime for DockerRuntime {
             };
             self.docker.create_volume(request).await.map_err(engine)?;
             binds.push(format!("{volume_name}:{}", volume.mount_path));
+        }
+        if let Some(course) = &spec.course
+            && let Some(dir) = &course.host_dir
+        {
+            binds.push(format!("{}:{}:ro", dir.display(), course.mount_path));
         }
         let port_key = format!("{}/tcp", spec.port);
         let host_config = HostConfig {

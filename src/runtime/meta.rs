@@ -38,6 +38,7 @@ pub fn encode(meta: &ServiceMeta, port: u16, prefix: &str) -> HashMap<String, St
         ("probe", meta.probe.clone()),
         ("project-owner", meta.project_owner.clone()),
         ("values", meta.values.to_string()),
+        ("course", meta.course.clone()),
     ];
     fields
         .into_iter()
@@ -68,6 +69,7 @@ pub fn decode(map: &HashMap<String, String>, prefix: &str) -> Option<ServiceMeta
         created_ms: number("created-ms"),
         probe: get("probe").unwrap_or_default(),
         project_owner: get("project-owner").unwrap_or_default(),
+        course: get("course").unwrap_or_default(),
     })
 }
 
@@ -99,6 +101,7 @@ mod tests {
             created_ms: 42,
             probe: "tcp".into(),
             project_owner: "user:alice".into(),
+            course: "course-demo".into(),
         };
         for prefix in [DOCKER, KUBE] {
             let map = encode(&meta, 8080, prefix);

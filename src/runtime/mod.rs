@@ -37,6 +37,18 @@ pub struct ContainerSpec {
     pub memory_limit_bytes: Option<u64>,
     pub working_dir: Option<String>,
     pub user: Option<String>,
+    /// A course bucket shown read-only inside the service.
+    pub course: Option<CourseMount>,
+}
+
+/// A course bucket mounted read-only into a service.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CourseMount {
+    pub bucket: String,
+    pub mount_path: String,
+    /// The bucket's copy on this machine, for runtimes that mount host directories
+    /// ([`Runtime::mounts_host_dirs`]); the lab fills it in before deploying.
+    pub host_dir: Option<std::path::PathBuf>,
 }
 
 /// A named volume that outlives suspensions and is removed with the service.
@@ -80,6 +92,9 @@ pub struct ServiceMeta {
     /// group's, empty for a namespace everybody shares.
     #[serde(default)]
     pub project_owner: String,
+    /// The course bucket mounted into it, empty for none.
+    #[serde(default)]
+    pub course: String,
 }
 
 /// The state of a service's container as the engine reports it.
@@ -144,6 +159,12 @@ pub type RuntimeResult<T> = Result<T, RuntimeError>;
 #[async_trait]
 pub trait Runtime: Send + Sync {
     fn info(&self) -> &RuntimeInfo;
+
+    /// Whether a course is mounted from a directory of this machine (Docker, Podman); the
+    /// others copy it into the service themselves.
+    fn mounts_host_dirs(&self) -> bool {
+        false
+    }
 
     /// Creates the service's volumes and container and starts it. Missing images are pulled,
     /// with progress recorded in `events`. Returns once the container is started.

@@ -92,21 +92,6 @@ fn iso8601(secs: u64) -> String {
     )
 }
 
-fn policy_names(claim: Option<&Value>) -> Vec<String> {
-    match claim {
-        Some(Value::String(s)) => s
-            .split(',')
-            .map(|p| p.trim().to_owned())
-            .filter(|p| !p.is_empty())
-            .collect(),
-        Some(Value::Array(items)) => items
-            .iter()
-            .filter_map(|v| v.as_str().map(|s| s.trim().to_owned()))
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
 #[async_trait::async_trait]
 impl S3Route for Sts {
     fn is_match(
@@ -253,7 +238,7 @@ impl Sts {
             Some(d) => now + d,
             None => token_exp,
         };
-        let names = policy_names(claims.get(&self.policy_claim));
+        let names = crate::policy::names_in_claim(claims.get(&self.policy_claim));
         if names.is_empty() {
             return Err(err(
                 StatusCode::FORBIDDEN,

@@ -82,6 +82,7 @@ impl Lab {
             .launch
             .render(&effective, &req.release, caller.project, &self.reach)
             .map_err(|e| LabError::Validation(vec![e.to_string()]))?;
+        self.check_course(caller, &launch.spec)?;
         Ok((package, effective, launch))
     }
 
@@ -138,6 +139,11 @@ impl Lab {
                 None if caller.group_project => String::new(),
                 None => format!("user:{}", caller.username),
             },
+            course: spec
+                .course
+                .as_ref()
+                .map(|c| c.bucket.clone())
+                .unwrap_or_default(),
         };
         let key = (meta.project.clone(), meta.release.clone());
         // Name and quota checks and the reservation happen under one lock, so two concurrent
@@ -184,10 +190,13 @@ impl Lab {
         self: Arc<Self>,
         runtime: Arc<dyn Runtime>,
         meta: ServiceMeta,
-        spec: ContainerSpec,
+        mut spec: ContainerSpec,
         key: (String, String),
     ) {
-        let result = runtime.deploy(&meta, &spec, &self.events).await;
+        let result = match self.prepare_course(runtime.as_ref(), &mut spec).await {
+            Ok(()) => runtime.deploy(&meta, &spec, &self.events).await,
+            Err(e) => Err(e),
+        };
         self.events.touch();
         let cancelled = {
             let mut pending = crate::sync::lock(&self.pending);

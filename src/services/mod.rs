@@ -9,6 +9,7 @@
 //! (`metering.rs`).
 
 mod activity;
+pub mod courses;
 pub mod culling;
 mod install;
 pub mod metering;
@@ -52,6 +53,9 @@ pub enum LabError {
     Validation(Vec<String>),
     #[error("{0}")]
     Conflict(String),
+    /// Allowed to install, but not what the request names (a course bucket they cannot read).
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     QuotaExceeded(quota::QuotaExceeded),
     #[error("{0}")]
@@ -158,6 +162,8 @@ pub struct Lab {
     started_ms: u64,
     /// What services used, recorded at each look.
     pub meter: Arc<metering::Meter>,
+    /// Who may mount which course and where copies live (set by `classes`).
+    courses: std::sync::OnceLock<Arc<dyn courses::CourseData>>,
 }
 
 impl Lab {
@@ -182,6 +188,7 @@ impl Lab {
             exposure,
             reach,
             meter: Arc::new(metering::Meter::new(store.clone())),
+            courses: std::sync::OnceLock::new(),
             overrides: OverrideStore::new(store),
             pending: Mutex::new(HashMap::new()),
             readiness: Readiness::default(),
@@ -585,6 +592,7 @@ impl Lab {
             self.routes.set(release, None);
             runtime.suspend(project, release).await
         } else {
+            self.refresh_course(project, release).await;
             runtime.resume(project, release).await
         };
         self.events.touch();

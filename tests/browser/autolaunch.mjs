@@ -1,10 +1,11 @@
-// A classroom link opened while logged out: log in, and the service starts with no click.
+// A classroom link opened while logged out: log in, and the service starts with no click, with
+// the class's course data in it.
 import { scenario, fillLogin, screenshot, BASE_URL } from "./lib.mjs";
 import { apiToken, apiGet, deleteService, waitFor } from "./api.mjs";
 
 await scenario("autolaunch", async ({ page, step }) => {
   const name = `class ${Date.now()}`;
-  const link = `/launcher/test/tiny?autoLaunch=true&name=${encodeURIComponent(name)}&resources.limits.cpu=%C2%AB400m%C2%BB&persistence.enabled=false&init.personalInit=%C2%ABhttps%3A%2F%2Fexample.org%2Finit.sh%C2%BB`;
+  const link = `/launcher/test/tiny?autoLaunch=true&name=${encodeURIComponent(name)}&resources.limits.cpu=%C2%AB400m%C2%BB&persistence.enabled=false&init.personalInit=%C2%ABhttps%3A%2F%2Fexample.org%2Finit.sh%C2%BB&course.bucket=%C2%ABcourse-demo%C2%BB`;
   step("a logged-out student opens the link and is asked to log in");
   await page.goto(BASE_URL + link);
   await page.waitForSelector("input[name=username]");
@@ -26,6 +27,7 @@ await scenario("autolaunch", async ({ page, step }) => {
   const app = mine[0];
   if (app.env["resources.limits.cpu"] !== "400m") throw new Error(`cpu limit ${app.env["resources.limits.cpu"]}`);
   if (app.env["init.personalInit"] !== "https://example.org/init.sh") throw new Error(`init ${app.env["init.personalInit"]}`);
+  if (app.env["course.bucket"] !== "course-demo") throw new Error(`course ${app.env["course.bucket"]}`);
 
   step("the student lands on the running service");
   const url = app.urls[0];
@@ -34,6 +36,11 @@ await scenario("autolaunch", async ({ page, step }) => {
   const body = await service.textContent("body");
   if (!body.includes(app.id)) throw new Error(`the service page at ${url} says: ${body.slice(0, 200)}`);
   await screenshot(service, "running-service");
+
+  step("the course named by the link is a read-only folder in the service");
+  await service.goto(new URL("/file?path=/course/week1/welcome.md", url).href);
+  const course = await service.textContent("body");
+  if (course !== "ok\nWelcome to week 1") throw new Error(`the course file reads: ${course}`);
 
   step("reloading the launcher link's landing page does not launch twice");
   await page.goBack().catch(() => {});

@@ -27,6 +27,7 @@ fn meta(release: &str, owner: &str) -> ServiceMeta {
         created_ms: 1,
         probe: "tcp".into(),
         project_owner: "group:data-science".into(),
+        course: String::new(),
     }
 }
 
@@ -58,6 +59,7 @@ fn generated_objects_pass_the_api_servers_checks() {
         memory_limit_bytes: Some(8 << 30),
         working_dir: Some("/home/onyxia".into()),
         user: Some("1000:100".into()),
+        course: None,
     };
     let settings = ObjectSettings {
         ingress: Some(IngressSettings {

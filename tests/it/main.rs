@@ -1,5 +1,6 @@
 //! The one integration-test binary: every test starts its own platform on port 0.
 
+mod class_course;
 mod class_culling;
 mod class_enrolment;
 mod class_limits;

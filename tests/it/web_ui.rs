@@ -237,7 +237,27 @@ async fn browser_catalog_to_running_service() {
 #[tokio::test]
 #[ignore = "needs Chromium (and Podman to launch): scripts/test.sh provides them and runs it"]
 async fn browser_autolaunch_link_logs_in_then_launches() {
-    scenario_with_engine("autolaunch", |_| {}).await;
+    require_browser();
+    require_engine().await;
+    let tp = TestPlatform::start_with(test_config_with_engine()).await;
+    // The link names the demo class's course bucket.
+    let s3 = crate::s3_support::root_client(&tp);
+    s3.create_bucket()
+        .bucket("course-demo")
+        .send()
+        .await
+        .unwrap();
+    s3.put_object()
+        .bucket("course-demo")
+        .key("week1/welcome.md")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(
+            b"Welcome to week 1",
+        ))
+        .send()
+        .await
+        .unwrap();
+    run_scenario(&tp, "autolaunch").await;
+    tp.stop().await;
 }
 
 #[tokio::test]

@@ -572,6 +572,7 @@ mod tests {
             created_ms: 1,
             probe: "http".into(),
             project_owner: "user:Jane Doe@example.org".into(),
+            course: String::new(),
         };
         let spec = ContainerSpec {
             image: "inseefrlab/onyxia-jupyter-python:py3.12".into(),
