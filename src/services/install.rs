@@ -12,7 +12,7 @@ use super::quota::QuotaUsage;
 use super::{Caller, InstallRequest, Lab, LabError, Service, Status, suspendable};
 use crate::catalog::launch::{Launch, render_notes};
 use crate::catalog::{Package, schema, values};
-use crate::runtime::{ContainerSpec, EventKind, Runtime, RuntimeService, ServiceMeta};
+use crate::runtime::{ContainerSpec, EventKind, Runtime, ServiceMeta};
 
 pub(super) struct Pending {
     pub meta: ServiceMeta,
@@ -103,7 +103,7 @@ impl Lab {
             },
         ) = self.prepare(caller, &req)?;
         let runtime = self.require_runtime()?.clone();
-        let existing = self.engine_services(&runtime).await?;
+        let listing = self.listing_for_install(&runtime).await?;
         let url = self.exposure.url(&req.release);
         let meta = ServiceMeta {
             release: req.release.clone(),
@@ -150,8 +150,9 @@ impl Lab {
         // installs cannot both pass them.
         {
             let mut pending = crate::sync::lock(&self.pending);
+            let existing = self.with_own_changes(&listing);
             let live = || pending.values().filter(|p| !p.cancelled);
-            let taken = existing.iter().any(|s| s.meta.release == req.release)
+            let taken = existing.iter().any(|m| m.release == req.release)
                 || live().any(|p| p.meta.release == req.release);
             if taken {
                 return Err(LabError::Conflict(format!(
@@ -204,6 +205,9 @@ impl Lab {
             match &result {
                 Ok(()) => {
                     pending.remove(&key);
+                    if !cancelled {
+                        self.record_own_change(&key.0, &key.1, Some(meta.clone()));
+                    }
                 }
                 Err(e) if !cancelled => {
                     if let Some(p) = pending.get_mut(&key) {
@@ -221,6 +225,8 @@ impl Lab {
             // to start) goes.
             let _ = runtime.delete(&key.0, &key.1).await;
             self.events.touch();
+            let _pending = crate::sync::lock(&self.pending);
+            self.record_own_change(&key.0, &key.1, None);
             return;
         }
         match result {
@@ -241,12 +247,12 @@ impl Lab {
     pub(super) fn project_usage(
         &self,
         project: &str,
-        existing: &[RuntimeService],
+        existing: &[ServiceMeta],
         pending: &PendingInstalls,
     ) -> QuotaUsage {
         let mut usage = QuotaUsage::default();
-        for s in existing.iter().filter(|s| s.meta.project == project) {
-            usage.add(&s.meta, self.overrides.is_suspended(&s.meta));
+        for meta in existing.iter().filter(|m| m.project == project) {
+            usage.add(meta, self.overrides.is_suspended(meta));
         }
         for p in pending.values() {
             if p.meta.project == project && !p.cancelled && p.failure.is_none() {

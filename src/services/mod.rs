@@ -5,13 +5,14 @@
 //! job has its own file: installs and the installs still pending (`install.rs`), renames,
 //! shares and suspensions kept in redb (`overrides.rs`), readiness (`readiness.rs`, probed by
 //! the runtime), the proxy's routes (`routes.rs`), names and URLs (`naming.rs`), quotas,
-//! use seen through the proxy (`activity.rs`), idle culling (`culling.rs`) and usage metering
-//! (`metering.rs`).
+//! use seen through the proxy (`activity.rs`), idle culling (`culling.rs`), usage metering
+//! (`metering.rs`), course data (`courses.rs`) and the engine's listing (`listing.rs`).
 
 mod activity;
 pub mod courses;
 pub mod culling;
 mod install;
+mod listing;
 pub mod metering;
 mod naming;
 mod overrides;
@@ -127,15 +128,6 @@ pub struct Service {
     pub updated_ms: u64,
 }
 
-struct CachedListing {
-    generation: u64,
-    at: std::time::Instant,
-    services: Arc<Vec<RuntimeService>>,
-}
-
-/// A cached listing is used for at most this long, in case an engine event was missed.
-const LISTING_MAX_AGE: Duration = Duration::from_secs(5);
-
 pub struct Lab {
     runtime: Option<Arc<dyn Runtime>>,
     pub probes: Vec<Probe>,
@@ -150,10 +142,8 @@ pub struct Lab {
     pending: Mutex<PendingInstalls>,
     readiness: Readiness,
     routes: Routes,
-    /// The engine's listing, valid while no event arrived since (and for a few seconds).
-    listing: Mutex<Option<CachedListing>>,
-    /// Held while the listing is read again, so concurrent misses share one read.
-    relisting: tokio::sync::Mutex<()>,
+    /// The engine's listing, kept between reads, and the lab's own changes since.
+    listing: listing::Listing,
     /// Deploys still running after their install answered.
     deploys: Tasks,
     /// Use through the proxy, the culling policy and what culling passes saw.
@@ -193,8 +183,7 @@ impl Lab {
             pending: Mutex::new(HashMap::new()),
             readiness: Readiness::default(),
             routes: Routes::default(),
-            listing: Mutex::new(None),
-            relisting: tokio::sync::Mutex::new(()),
+            listing: listing::Listing::default(),
             deploys: Tasks::default(),
             culling: culling::Culling::default(),
             started_ms: clock.millis(),
@@ -228,38 +217,6 @@ impl Lab {
         self.runtime
             .as_ref()
             .ok_or_else(|| LabError::NoRuntime(no_runtime_message(&self.probes)))
-    }
-
-    /// Services on the engine (all projects), from the cache when no event says it is stale.
-    async fn engine_services(
-        &self,
-        runtime: &Arc<dyn Runtime>,
-    ) -> Result<Arc<Vec<RuntimeService>>, LabError> {
-        if let Some(fresh) = self.fresh_listing() {
-            return Ok(fresh);
-        }
-        // A burst of requests after a change reads the engine once, not once each.
-        let _relisting = self.relisting.lock().await;
-        if let Some(fresh) = self.fresh_listing() {
-            return Ok(fresh);
-        }
-        let generation = self.events.generation();
-        let services = Arc::new(runtime.list(None).await?);
-        *crate::sync::lock(&self.listing) = Some(CachedListing {
-            generation,
-            at: std::time::Instant::now(),
-            services: services.clone(),
-        });
-        Ok(services)
-    }
-
-    /// The cached listing, while no event made it stale.
-    fn fresh_listing(&self) -> Option<Arc<Vec<RuntimeService>>> {
-        let generation = self.events.generation();
-        crate::sync::lock(&self.listing)
-            .as_ref()
-            .filter(|c| c.generation == generation && c.at.elapsed() < LISTING_MAX_AGE)
-            .map(|c| c.services.clone())
     }
 
     /// Services of one project on the engine.
@@ -555,7 +512,10 @@ impl Lab {
             let deleted = runtime.delete(project, release).await;
             self.events.touch();
             match deleted {
-                Ok(()) | Err(RuntimeError::NotFound) => {}
+                Ok(()) | Err(RuntimeError::NotFound) => {
+                    let _pending = crate::sync::lock(&self.pending);
+                    self.record_own_change(project, release, None);
+                }
                 Err(e) => return Err(e.into()),
             }
         }
@@ -619,9 +579,14 @@ impl Lab {
 
     /// Requests of the project's running services (suspended ones count for nothing).
     pub async fn usage(&self, project: &str) -> Result<QuotaUsage, LabError> {
-        let existing = match &self.runtime {
-            Some(runtime) => self.engine_services(runtime).await?,
-            None => Arc::new(Vec::new()),
+        let existing: Vec<ServiceMeta> = match &self.runtime {
+            Some(runtime) => self
+                .engine_services(runtime)
+                .await?
+                .iter()
+                .map(|s| s.meta.clone())
+                .collect(),
+            None => Vec::new(),
         };
         let pending = crate::sync::lock(&self.pending);
         Ok(self.project_usage(project, &existing, &pending))

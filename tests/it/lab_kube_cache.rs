@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::kube_fake::{FakeCluster, RecordedRequest};
 use crate::lab_kube_support::{fake_with_tiny, kube_config};
-use crate::lab_support::{Api, ready, wait_for};
+use crate::lab_support::{Api, install_tiny, ready, wait_for};
 use crate::support::TestPlatform;
 
 const MANAGED: &str = "onyxia-lite%2Fmanaged%3Dtrue";
@@ -146,5 +146,44 @@ async fn without_the_watch_permission_the_runtime_lists_from_the_cluster() {
             .any(|l| l.starts_with("/apis/apps/v1/statefulsets?")),
         "{listings:?}"
     );
+    tp.stop().await;
+}
+
+/// Installs judge names and quotas on the lab's last listing plus its own deploys and removals
+/// since, so a burst of launches waits for no fresh listing and misses nothing the lab did.
+#[tokio::test]
+async fn installs_count_the_labs_own_deploys_and_removals_before_a_new_listing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_fake, kubeconfig) = fake_with_tiny(dir.path()).await;
+    let mut config = kube_config(&kubeconfig, None);
+    config.onyxia.quota_services = 1;
+    let tp = TestPlatform::start_with(config).await;
+    let alice = Api::new(&tp, "alice");
+    // The listing the next installs judge by, taken before any service exists.
+    assert_eq!(alice.get("/my-lab/services").await.0, 200);
+    let (status, body) = install_tiny(&alice, "first", json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    wait_for(&alice, "first", Duration::from_secs(30), ready).await;
+
+    // Deployed since that listing: its name is taken and it counts against the quota.
+    let (status, body) = install_tiny(&alice, "first", json!({})).await;
+    assert_eq!(status, 409, "{body}");
+    let (status, body) = install_tiny(&alice, "second", json!({})).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("count/pods"),
+        "{body}"
+    );
+
+    // Removed since: it counts no more, at once.
+    let (status, _) = alice
+        .send(Method::DELETE, "/my-lab/app?path=first", &json!(null))
+        .await;
+    assert_eq!(status, 200);
+    let (status, body) = install_tiny(&alice, "second", json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    wait_for(&alice, "second", Duration::from_secs(30), ready).await;
+    let (status, body) = install_tiny(&alice, "first", json!({})).await;
+    assert_eq!(status, 403, "{body}");
     tp.stop().await;
 }
