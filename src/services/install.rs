@@ -103,7 +103,7 @@ impl Lab {
             },
         ) = self.prepare(caller, &req)?;
         let runtime = self.require_runtime()?.clone();
-        let listing = self.listing_for_install(&runtime).await?;
+        self.listing_for_install(&runtime).await?;
         let url = self.exposure.url(&req.release);
         let meta = ServiceMeta {
             release: req.release.clone(),
@@ -150,10 +150,10 @@ impl Lab {
         // installs cannot both pass them.
         {
             let mut pending = crate::sync::lock(&self.pending);
-            let existing = self.with_own_changes(&listing);
-            let live = || pending.values().filter(|p| !p.cancelled);
+            let existing = self.with_own_changes();
+            // A cancelled install still holds its name until what it made is removed.
             let taken = existing.iter().any(|m| m.release == req.release)
-                || live().any(|p| p.meta.release == req.release);
+                || pending.values().any(|p| p.meta.release == req.release);
             if taken {
                 return Err(LabError::Conflict(format!(
                     "a service named `{}` already exists",
@@ -203,29 +203,27 @@ impl Lab {
             let mut pending = crate::sync::lock(&self.pending);
             let cancelled = pending.get(&key).is_some_and(|p| p.cancelled);
             match &result {
+                // Removed below, once what it made is gone.
+                _ if cancelled => {}
                 Ok(()) => {
                     pending.remove(&key);
-                    if !cancelled {
-                        self.record_own_change(&key.0, &key.1, Some(meta.clone()));
-                    }
+                    self.record_own_change(&key.0, &key.1, Some(meta.clone()));
                 }
-                Err(e) if !cancelled => {
+                Err(e) => {
                     if let Some(p) = pending.get_mut(&key) {
                         p.failure = Some(e.to_string());
                     }
-                }
-                Err(_) => {
-                    pending.remove(&key);
                 }
             }
             cancelled
         };
         if cancelled {
             // Deleted while installing: whatever got made (even a container that failed
-            // to start) goes.
+            // to start) goes, and only then is the name free again.
             let _ = runtime.delete(&key.0, &key.1).await;
             self.events.touch();
-            let _pending = crate::sync::lock(&self.pending);
+            let mut pending = crate::sync::lock(&self.pending);
+            pending.remove(&key);
             self.record_own_change(&key.0, &key.1, None);
             return;
         }

@@ -34,11 +34,11 @@ pub(super) struct Listing {
 type OwnChanges = HashMap<(String, String), (u64, Option<ServiceMeta>)>;
 
 #[derive(Clone)]
-pub(super) struct CachedListing {
+struct CachedListing {
     /// The event generation when the read started: it shows every change made before.
     generation: u64,
     at: Instant,
-    pub services: Arc<Vec<RuntimeService>>,
+    services: Arc<Vec<RuntimeService>>,
 }
 
 impl Lab {
@@ -64,8 +64,11 @@ impl Lab {
             at: Instant::now(),
             services: Arc::new(runtime.list(None).await?),
         };
+        // Replaced and pruned under the lock `with_own_changes` reads both under, so it never
+        // pairs a listing with changes pruned for a newer one.
+        let mut own = crate::sync::lock(&self.listing.own);
         *crate::sync::lock(&self.listing.cached) = Some(listing.clone());
-        crate::sync::lock(&self.listing.own).retain(|_, (changed, _)| *changed > generation);
+        own.retain(|_, (changed, _)| *changed > generation);
         Ok(listing)
     }
 
@@ -80,14 +83,14 @@ impl Lab {
             .cloned()
     }
 
-    /// The listing an install judges by: the last one while young enough (an event having
+    /// Makes sure a listing young enough for an install exists: the last one (an event having
     /// made it stale starts a read in the background), else a fresh one.
     pub(super) async fn listing_for_install(
         self: &Arc<Self>,
         runtime: &Arc<dyn Runtime>,
-    ) -> Result<CachedListing, LabError> {
+    ) -> Result<(), LabError> {
         let Some(recent) = self.cached_listing(false) else {
-            return self.fresh_listing(runtime).await;
+            return self.fresh_listing(runtime).await.map(|_| ());
         };
         let stale = recent.generation != self.events.generation();
         if stale && !self.listing.refreshing.swap(true, Ordering::AcqRel) {
@@ -99,14 +102,17 @@ impl Lab {
                 lab.listing.refreshing.store(false, Ordering::Release);
             });
         }
-        Ok(recent)
+        Ok(())
     }
 
-    /// The services `listing` saw, with the lab's own changes since it was taken. Call with
-    /// the pending installs locked: changes are recorded under that lock, so a deploy that
-    /// just finished is either still pending or here.
-    pub(super) fn with_own_changes(&self, listing: &CachedListing) -> Vec<ServiceMeta> {
+    /// The services the newest listing saw, with the lab's own changes since it was taken.
+    /// Call with the pending installs locked: changes are recorded under that lock, so a deploy
+    /// that just finished is either still pending or here.
+    pub(super) fn with_own_changes(&self) -> Vec<ServiceMeta> {
         let own = crate::sync::lock(&self.listing.own);
+        let Some(listing) = crate::sync::lock(&self.listing.cached).clone() else {
+            return own.values().filter_map(|(_, now)| now.clone()).collect();
+        };
         let newer = |project: &str, release: &str| {
             own.get(&(project.to_owned(), release.to_owned()))
                 .is_some_and(|(changed, _)| *changed > listing.generation)
