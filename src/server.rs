@@ -333,9 +333,9 @@ impl Core {
         classroom.sync()?;
         let courses = Arc::new(CourseCopies::new(
             s3.objects.clone(),
-            s3.keys.policies.clone(),
+            s3.course_reads.clone(),
             identity.clone(),
-            &config.s3,
+            config,
             data_dir,
         ));
         let oidc = Arc::new(OidcState::new(

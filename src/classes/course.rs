@@ -8,7 +8,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use futures_util::StreamExt;
 use serde_json::{Map, Value};
@@ -18,22 +18,34 @@ use crate::identity::Identity;
 use crate::objects::list::ListQuery;
 use crate::objects::{ByteStream, ReadError};
 use crate::objects::{ObjectError, ObjectRecord, ObjectStore};
-use crate::policy::{self, Decision, Policy};
-use crate::services::courses::CourseData;
+use crate::services::courses::{CourseData, CourseRefusal};
+
+/// S3's own judgement of reads (the user's policies, then the bucket's policy and ACLs),
+/// handed in by the S3 edge, so a mount shows exactly what the user could read over S3.
+pub trait ReadAccess: Send + Sync {
+    /// For the holder of STS keys got with these token claims: whether `action` on `resource`
+    /// (`bucket` or `bucket/key`) is allowed.
+    fn judge<'a>(&'a self, claims: &Map<String, Value>) -> Judge<'a>;
+}
+
+/// `(action, resource) → allowed` for one user.
+pub type Judge<'a> = Box<dyn Fn(&str, &str) -> bool + 'a>;
 
 /// The copies of course buckets on this machine, and who may mount them.
 pub struct CourseCopies {
     objects: Arc<ObjectStore>,
-    /// The S3 canned policies, by name, and the token claim naming a user's.
-    policies: HashMap<String, Policy>,
-    policy_claim: String,
+    access: Arc<dyn ReadAccess>,
     identity: Arc<Identity>,
     sts_client_id: String,
+    /// `runtime.course_mounts`.
+    mounts: bool,
     /// `<data_dir>/courses`.
     root: PathBuf,
-    /// One copy of a bucket at a time; concurrent starts wait and then find little to do.
-    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// One pass over a bucket at a time, and when the last one began and what it did.
+    locks: Mutex<HashMap<String, Arc<PassLock>>>,
 }
+
+type PassLock = tokio::sync::Mutex<Option<(Instant, CopyOutcome)>>;
 
 /// What one pass over a bucket changed.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
@@ -42,72 +54,78 @@ pub struct CopyOutcome {
     pub written: usize,
     pub removed: usize,
     pub bytes_written: u64,
+    /// Objects that could not be copied (logged); the next pass tries again.
+    pub failed: usize,
 }
 
 /// The temp directory beside the copies (a bucket name never starts with a dot).
 const TEMP: &str = ".incoming";
+/// The longest file name Linux filesystems take, in bytes.
+const NAME_MAX: usize = 255;
 
 impl CourseCopies {
     pub fn new(
         objects: Arc<ObjectStore>,
-        policies: HashMap<String, Policy>,
+        access: Arc<dyn ReadAccess>,
         identity: Arc<Identity>,
-        s3: &crate::config::S3Config,
+        config: &crate::config::Config,
         data_dir: &Path,
     ) -> Self {
         CourseCopies {
             objects,
-            policies,
-            policy_claim: s3.policy_claim.clone(),
+            access,
             identity,
-            sts_client_id: s3.sts_client_id.clone(),
+            sts_client_id: config.s3.sts_client_id.clone(),
+            mounts: config.runtime.course_mounts,
             root: data_dir.join("courses"),
             locks: Mutex::new(HashMap::new()),
         }
     }
 
     /// Brings `bucket`'s copy up to date: new and changed objects written, files of objects
-    /// gone removed.
+    /// gone removed. A caller that waited while another brought the copy up to date, in a pass
+    /// that began after it asked, takes that pass's result.
     pub async fn sync(&self, bucket: &str) -> Result<CopyOutcome, CourseError> {
+        let asked = Instant::now();
         let lock = crate::sync::lock(&self.locks)
             .entry(bucket.to_owned())
             .or_default()
             .clone();
-        let _held = lock.lock().await;
+        let mut last = lock.lock().await;
+        if let Some((began, outcome)) = *last
+            && began >= asked
+        {
+            return Ok(outcome);
+        }
+        let began = Instant::now();
+        let outcome = self.sync_now(bucket).await?;
+        *last = Some((began, outcome));
+        Ok(outcome)
+    }
+
+    async fn sync_now(&self, bucket: &str) -> Result<CopyOutcome, CourseError> {
         let dir = self.root.join(bucket);
-        let temp = self.root.join(TEMP);
-        for d in [&self.root, &dir, &temp] {
-            create_shared_dir(d).map_err(io("creating the course directory"))?;
-        }
-        // Keys come in order, so a key always comes before any key under it as a folder: a
-        // key whose folder is a file already kept is left out.
-        let mut wanted = BTreeSet::new();
-        let mut files = Vec::new();
-        for (key, record) in self.current_objects(bucket)? {
-            let Some(relative) = relative_path(&key) else {
-                tracing::debug!(%bucket, %key, "course object with no safe file name left out");
-                continue;
-            };
-            let path = dir.join(&relative);
-            if path.ancestors().skip(1).any(|a| wanted.contains(a)) {
-                tracing::debug!(%bucket, %key, "course object under a file of the same name left out");
-                continue;
-            }
-            wanted.insert(path.clone());
-            files.push((key, path, record));
-        }
-        // What is gone goes first, so a file where a folder now belongs is out of the way.
-        let removed = remove_unwanted(&dir, &wanted).map_err(io("pruning the course copy"))?;
+        // Each bucket's temp files apart: a pass may clear what a crash left of its own.
+        let temp = self.root.join(TEMP).join(bucket);
+        let objects = self.current_objects(bucket)?;
+        let (dirs, planned) = (dir.clone(), temp.clone());
+        let plan = crate::blocking::run(move || plan(&dirs, &planned, objects)).await??;
         let mut outcome = CopyOutcome {
-            files: files.len(),
-            removed,
+            files: plan.files,
+            removed: plan.removed,
             ..Default::default()
         };
-        for (key, path, record) in files {
-            if !is_current(&path, &record) {
-                self.write_file(bucket, &key, &record, &path, &temp).await?;
-                outcome.written += 1;
-                outcome.bytes_written += record.size;
+        for (key, path, record) in plan.stale {
+            // One object that cannot be copied does not keep the others from services.
+            match self.write_file(bucket, &key, &record, &path, &temp).await {
+                Ok(()) => {
+                    outcome.written += 1;
+                    outcome.bytes_written += record.size;
+                }
+                Err(e) => {
+                    outcome.failed += 1;
+                    tracing::warn!(%bucket, %key, error = %e, "course object not copied");
+                }
             }
         }
         Ok(outcome)
@@ -175,16 +193,8 @@ impl CourseCopies {
             file.sync_all().await.map_err(io("syncing a course file"))?;
             let file = file.into_std().await;
             let modified = UNIX_EPOCH + Duration::from_millis(record.last_modified);
-            file.set_modified(modified)
-                .map_err(io("dating a course file"))?;
-            set_mode(&tmp, 0o644).map_err(io("opening a course file to services"))?;
-            if let Some(parent) = path.parent() {
-                create_shared_dir(parent).map_err(io("creating a course folder"))?;
-            }
-            if path.is_dir() {
-                std::fs::remove_dir_all(path).map_err(io("replacing a course folder"))?;
-            }
-            crate::durable::install(&tmp, path).map_err(io("installing a course file"))
+            let (tmp, path) = (tmp.clone(), path.to_owned());
+            crate::blocking::run(move || install_file(&file, modified, &tmp, &path)).await?
         }
         .await;
         if written.is_err() {
@@ -215,6 +225,9 @@ impl CourseCopies {
                     tracing::info!(%bucket, written = o.written, removed = o.removed, "course copy updated");
                 }
                 Ok(_) => {}
+                Err(CourseError::Objects(ObjectError::NoSuchBucket)) => {
+                    tracing::debug!(%bucket, "course bucket gone: its last copy stays");
+                }
                 Err(e) => tracing::warn!(%bucket, error = %e, "course copy not updated"),
             }
         }
@@ -228,47 +241,57 @@ impl CourseData for CourseCopies {
         username: &str,
         bearer_claims: &Map<String, Value>,
         bucket: &str,
-    ) -> Result<(), String> {
+    ) -> Result<(), CourseRefusal> {
         match self.objects.bucket(bucket) {
             Ok(_) => {}
-            Err(ObjectError::NoSuchBucket) => return Err(format!("no course bucket `{bucket}`")),
-            Err(e) => return Err(e.to_string()),
+            Err(ObjectError::NoSuchBucket) => {
+                return Err(CourseRefusal::Forbidden(format!(
+                    "no course bucket `{bucket}`"
+                )));
+            }
+            Err(e) => return Err(CourseRefusal::Failed(e.to_string())),
         }
         // A realm user's policies are in the tokens of the STS client, not in the bearer
-        // token the API got; an external issuer's token is all there is.
-        let realm_claims = self
-            .identity
-            .access_claims_for(username, &self.sts_client_id);
+        // token the API got; an external issuer's token is all there is (and a realm user
+        // of the same name is somebody else).
+        let ours = bearer_claims.get("iss").and_then(Value::as_str) == Some(&self.identity.issuer);
+        let realm_claims = ours
+            .then(|| {
+                self.identity
+                    .access_claims_for(username, &self.sts_client_id)
+            })
+            .flatten();
         let claims = realm_claims.as_ref().unwrap_or(bearer_claims);
-        let names = policy::names_in_claim(claims.get(&self.policy_claim));
-        let username = claims.get("preferred_username").and_then(Value::as_str);
-        let allowed = |action: &str, resource: &str| {
-            let req = policy::Request {
-                action,
-                resource,
-                claims: Some(claims),
-                username,
-                context: Default::default(),
-            };
-            let decisions = names
-                .iter()
-                .filter_map(|n| self.policies.get(n))
-                .map(|p| p.evaluate(&req));
-            policy::combine(decisions) == Decision::Allow
-        };
-        if allowed("s3:ListBucket", bucket) && allowed("s3:GetObject", &format!("{bucket}/*")) {
-            Ok(())
-        } else {
-            Err(format!(
+        // Exactly what their STS keys could read: the listing and every object shown.
+        let allows = self.access.judge(claims);
+        if !allows("s3:ListBucket", bucket) {
+            return Err(CourseRefusal::Forbidden(format!(
                 "you may not read the course bucket `{bucket}`: its data cannot be mounted"
-            ))
+            )));
         }
+        let objects = self
+            .current_objects(bucket)
+            .map_err(|e| CourseRefusal::Failed(e.to_string()))?;
+        match objects
+            .iter()
+            .find(|(key, _)| !allows("s3:GetObject", &format!("{bucket}/{key}")))
+        {
+            Some((key, _)) => Err(CourseRefusal::Forbidden(format!(
+                "you may not read `{key}` of the course bucket `{bucket}`: its data cannot be mounted"
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    fn mounts(&self) -> bool {
+        self.mounts
     }
 
     async fn copy(&self, bucket: &str) -> Result<PathBuf, String> {
         let outcome = self.sync(bucket).await.map_err(|e| e.to_string())?;
         tracing::info!(%bucket, files = outcome.files, written = outcome.written, removed = outcome.removed, "course copy ready");
-        Ok(self.root.join(bucket))
+        // Engines take absolute paths only (a relative one names a volume).
+        std::fs::canonicalize(self.root.join(bucket)).map_err(|e| e.to_string())
     }
 }
 
@@ -278,6 +301,8 @@ pub enum CourseError {
     Objects(#[from] ObjectError),
     #[error("`{0}` kept changing while it was copied")]
     Busy(String),
+    #[error(transparent)]
+    Blocking(#[from] crate::blocking::BlockingError),
     #[error("{context}: {source}")]
     Io {
         context: &'static str,
@@ -289,13 +314,84 @@ fn io(context: &'static str) -> impl FnOnce(std::io::Error) -> CourseError {
     move |source| CourseError::Io { context, source }
 }
 
+/// Dates a written temp file as its object, opens it to services and renames it into place.
+fn install_file(
+    file: &std::fs::File,
+    modified: std::time::SystemTime,
+    tmp: &Path,
+    path: &Path,
+) -> Result<(), CourseError> {
+    file.set_modified(modified)
+        .map_err(io("dating a course file"))?;
+    set_mode(tmp, 0o644).map_err(io("opening a course file to services"))?;
+    if let Some(parent) = path.parent() {
+        create_shared_dir(parent).map_err(io("creating a course folder"))?;
+    }
+    if path.is_dir() {
+        std::fs::remove_dir_all(path).map_err(io("replacing a course folder"))?;
+    }
+    crate::durable::install(tmp, path).map_err(io("installing a course file"))
+}
+
+/// What a pass must write, after the files of objects gone were removed.
+struct Plan {
+    files: usize,
+    removed: usize,
+    stale: Vec<(String, PathBuf, ObjectRecord)>,
+}
+
+/// The filesystem half of a pass, on the blocking pool: the folders made, temp files of an
+/// interrupted pass cleared, files of objects gone removed, and the objects whose file is
+/// missing or differs listed.
+fn plan(
+    dir: &Path,
+    temp: &Path,
+    objects: Vec<(String, ObjectRecord)>,
+) -> Result<Plan, CourseError> {
+    let root = dir.parent().unwrap_or(dir);
+    for d in [root, dir] {
+        create_shared_dir(d).map_err(io("creating the course directory"))?;
+    }
+    let _ = std::fs::remove_dir_all(temp);
+    std::fs::create_dir_all(temp).map_err(io("creating the course temp directory"))?;
+    // Keys come in order, so a key always comes before any key under it as a folder: a key
+    // whose folder is a file already kept is left out.
+    let mut wanted = BTreeSet::new();
+    let mut files = Vec::new();
+    for (key, record) in objects {
+        let Some(relative) = relative_path(&key) else {
+            tracing::debug!(%key, "course object with no possible file name left out");
+            continue;
+        };
+        let path = dir.join(&relative);
+        if path.ancestors().skip(1).any(|a| wanted.contains(a)) {
+            tracing::debug!(%key, "course object under a file of the same name left out");
+            continue;
+        }
+        wanted.insert(path.clone());
+        files.push((key, path, record));
+    }
+    // What is gone goes first, so a file where a folder now belongs is out of the way.
+    let removed = remove_unwanted(dir, &wanted).map_err(io("pruning the course copy"))?;
+    let count = files.len();
+    let stale = files
+        .into_iter()
+        .filter(|(_, path, record)| !is_current(path, record))
+        .collect();
+    Ok(Plan {
+        files: count,
+        removed,
+        stale,
+    })
+}
+
 /// The file a key becomes under its bucket's copy; `None` for keys that cannot be one safely
-/// (`..`, empty or `.` segments, NUL).
+/// (`..`, empty or `.` segments, NUL, a segment longer than a file name may be).
 fn relative_path(key: &str) -> Option<PathBuf> {
     let segments: Vec<&str> = key.split('/').collect();
-    let safe = segments
-        .iter()
-        .all(|s| !s.is_empty() && *s != "." && *s != ".." && !s.contains('\0'));
+    let safe = segments.iter().all(|s| {
+        !s.is_empty() && *s != "." && *s != ".." && !s.contains('\0') && s.len() <= NAME_MAX
+    });
     safe.then(|| segments.iter().collect())
 }
 
@@ -361,8 +457,12 @@ mod tests {
             relative_path("week1/data.csv"),
             Some(PathBuf::from("week1/data.csv"))
         );
-        for bad in ["../x", "a/../b", "/abs", "a//b", "./a", "a/", "nul\0"] {
+        let long = "x".repeat(NAME_MAX + 1);
+        for bad in [
+            "../x", "a/../b", "/abs", "a//b", "./a", "a/", "nul\0", &long,
+        ] {
             assert_eq!(relative_path(bad), None, "{bad:?}");
         }
+        assert!(relative_path(&"x".repeat(NAME_MAX)).is_some());
     }
 }

@@ -98,6 +98,8 @@ config_section! {
         kube_volume_size: String = "10Gi",
         /// Put a ResourceQuota in each project namespace with the region's quotas (onyxia.quota_*), so the cluster enforces them too.
         kube_namespace_quota: bool = "false",
+        /// Show course buckets as read-only folders in Docker/Podman services, by bind-mounting their copies under the data directory. Needs the engine on this machine's filesystem (a TCP engine never gets them): turn it off when onyxia-lite runs in a container; services then read courses through S3.
+        course_mounts: bool = "true",
     }
 }
 

@@ -242,6 +242,14 @@ impl From<LabError> for Problem {
                     "the package's launcher schema is invalid; see the server log",
                 )
             }
+            LabError::Internal(m) => {
+                tracing::error!(error = %m, "lab operation failed");
+                Problem::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Internal Server Error",
+                    "internal error; see the server log",
+                )
+            }
             LabError::Store(e) => {
                 tracing::error!(error = %e, "store error");
                 Problem::new(

@@ -238,7 +238,8 @@ impl DockerRuntime {
 #[async_trait]
 impl Runtime for DockerRuntime {
     fn mounts_host_dirs(&self) -> bool {
-        true
+        // A host folder means this machine's only to an engine on its socket.
+        self.info.endpoint.starts_with("unix://")
     }
 
     fn info(&self) -> &RuntimeInfo {

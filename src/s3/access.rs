@@ -301,7 +301,7 @@ impl Access {
 
     /// Policies first; what they leave undecided, a canned ACL may grant (an explicit Deny
     /// stands).
-    fn permits(
+    pub(super) fn permits(
         &self,
         principal: &Principal,
         action: &str,

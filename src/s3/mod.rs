@@ -6,6 +6,7 @@ mod acl;
 mod backend;
 mod conditions;
 mod cors;
+mod course_reads;
 mod errors;
 pub mod keys;
 mod ops_acl;
@@ -127,6 +128,8 @@ pub struct S3Part {
     pub router: Router,
     pub objects: Arc<ObjectStore>,
     pub keys: Arc<KeyRing>,
+    /// Reads judged as S3 would, for course mounts.
+    pub course_reads: Arc<dyn crate::classes::course::ReadAccess>,
 }
 
 /// Builds the S3 service: object store under `<data_dir>/objects`, keys, policies, STS.
@@ -215,9 +218,18 @@ pub fn build(
             cors::cors,
         ))
         .layer(axum::middleware::from_fn(log_outcome));
+    let course_reads = Arc::new(course_reads::CourseReads {
+        access: access::Access {
+            keys: keys.clone(),
+            objects: objects.clone(),
+            region: config.s3.region.clone(),
+        },
+        policy_claim: config.s3.policy_claim.clone(),
+    });
     Ok(S3Part {
         router,
         objects,
         keys,
+        course_reads,
     })
 }

@@ -12,16 +12,28 @@ use serde_json::{Map, Value};
 use super::{Caller, Lab, LabError};
 use crate::runtime::{ContainerSpec, Runtime, RuntimeError};
 
+/// Why a course cannot be mounted.
+#[derive(Debug)]
+pub enum CourseRefusal {
+    /// The user's mistake: a bucket that does not exist, or that they may not read.
+    Forbidden(String),
+    /// The platform's: the object store failed.
+    Failed(String),
+}
+
 #[async_trait::async_trait]
 pub trait CourseData: Send + Sync {
     /// Why `username` (whose bearer token holds `claims`) may not have `bucket` mounted: it
-    /// does not exist, or their S3 policies do not let them list and read it.
+    /// does not exist, or they could not list it and read every object in it over S3.
     fn check(
         &self,
         username: &str,
         claims: &Map<String, Value>,
         bucket: &str,
-    ) -> Result<(), String>;
+    ) -> Result<(), CourseRefusal>;
+
+    /// Whether copies may be mounted into services (on runtimes that mount host folders).
+    fn mounts(&self) -> bool;
 
     /// Brings this machine's copy of `bucket` up to date and answers its directory.
     async fn copy(&self, bucket: &str) -> Result<PathBuf, String>;
@@ -47,7 +59,10 @@ impl Lab {
         })?;
         courses
             .check(caller.username, caller.claims, &course.bucket)
-            .map_err(LabError::Forbidden)
+            .map_err(|refusal| match refusal {
+                CourseRefusal::Forbidden(m) => LabError::Forbidden(m),
+                CourseRefusal::Failed(m) => LabError::Internal(format!("course data: {m}")),
+            })
     }
 
     /// Before a deploy: the course's copy, on runtimes that mount one.
@@ -59,7 +74,7 @@ impl Lab {
         let (Some(course), Some(courses)) = (spec.course.as_mut(), self.courses.get()) else {
             return Ok(());
         };
-        if runtime.mounts_host_dirs() {
+        if runtime.mounts_host_dirs() && courses.mounts() {
             let dir = courses.copy(&course.bucket).await.map_err(|e| {
                 RuntimeError::Engine(format!("course data `{}`: {e}", course.bucket))
             })?;
@@ -76,7 +91,7 @@ impl Lab {
         let (Some(runtime), Some(courses)) = (&self.runtime, self.courses.get()) else {
             return;
         };
-        if !runtime.mounts_host_dirs() {
+        if !runtime.mounts_host_dirs() || !courses.mounts() {
             return;
         }
         let Ok(services) = self.engine_services(runtime).await else {

@@ -63,6 +63,9 @@ pub enum LabError {
     NoRuntime(String),
     #[error("{0}")]
     Engine(String),
+    /// The platform failed (logged; the client sees a generic message).
+    #[error("{0}")]
+    Internal(String),
     /// A package's launcher schema does not compile (an operator's catalog).
     #[error(transparent)]
     Schema(#[from] crate::catalog::schema::SchemaError),

@@ -133,7 +133,7 @@ async fn a_course_is_refused_to_other_classes_and_told_to_kubernetes_services() 
     let (fake, kubeconfig) = fake_with_tiny(dir.path()).await;
     let tp = TestPlatform::start_with(kube_config(&kubeconfig, None)).await;
     enrol(&Api::new(&tp, "teacher"), CLASS).await;
-    make_course(&tp).await;
+    let teacher = make_course(&tp).await;
 
     // Refused before anything is made, in the API's own format.
     let zed = Api::new(&tp, "zed");
@@ -158,6 +158,41 @@ async fn a_course_is_refused_to_other_classes_and_told_to_kubernetes_services() 
     let (status, body) = install_tiny(&sam, "odd", with_course("Not A Bucket")).await;
     assert_eq!(status, 400, "{body}");
     assert!(fake.objects("apps", "statefulsets").is_empty());
+
+    // A folder the bucket's own policy hides from students refuses the whole mount (everyone
+    // mounting the bucket sees one copy), as S3 would refuse that read.
+    teacher
+        .put_object()
+        .bucket("course-stats")
+        .key("answers/week1.md")
+        .body(ByteStream::from_static(b"42"))
+        .send()
+        .await
+        .unwrap();
+    let hide = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Principal": "*",
+        "Action": "s3:GetObject", "Resource": "arn:aws:s3:::course-stats/answers/*"}]});
+    teacher
+        .put_bucket_policy()
+        .bucket("course-stats")
+        .policy(hide.to_string())
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = install_tiny(&sam, "hidden", with_course("course-stats")).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("may not read `answers/week1.md` of the course bucket `course-stats`"),
+        "{body}"
+    );
+    teacher
+        .delete_bucket_policy()
+        .bucket("course-stats")
+        .send()
+        .await
+        .unwrap();
 
     // On the cluster the service is told its course (and reads it through S3 with its
     // owner's keys); nothing is mounted, so no folder is named.
