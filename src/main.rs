@@ -8,6 +8,7 @@ use onyxia_lite::config::{self, Config};
 use onyxia_lite::{Endpoints, Listeners, Platform};
 
 mod cli_class;
+mod cli_exec;
 use cli_class::ClassAction;
 
 /// Exit codes: 0 success, 1 runtime failure (port in use, data directory locked, I/O),
@@ -30,6 +31,10 @@ struct Cli {
 enum Command {
     /// Start the platform: web UI, Onyxia API, OIDC issuer, S3 and Vault listeners.
     Serve(ServeArgs),
+    /// Run a command against an ephemeral platform on free ports: the platform's variables
+    /// (those of `serve --print-env`, plus AWS_REGION) are in its environment; the platform stops
+    /// when the command ends, and onyxia-lite exits with the command's status.
+    Exec(cli_exec::ExecArgs),
     /// Print a valid access token for a seeded user (for scripts and tests).
     Token(TokenArgs),
     /// Print the running platform's variables, as `serve --print-env` wrote them (for a
@@ -190,6 +195,7 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Serve(args) => serve(args),
+        Command::Exec(args) => cli_exec::exec(args),
         Command::Token(args) => token(args),
         Command::Class {
             action: ClassAction::Import(args),

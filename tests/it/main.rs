@@ -26,6 +26,7 @@ mod oidc_hardening;
 mod onyxia_api;
 mod onyxia_hardening;
 mod process;
+mod process_exec;
 mod process_hardening;
 mod python_clients;
 mod s3_acl;
