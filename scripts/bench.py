@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Benchmarks of the foundation: start-up time to /healthz, idle memory, token grants per second.
 
-Usage: scripts/bench.sh (builds the release binary, installs wrk if needed, then runs this).
+Usage: scripts/bench.sh (builds the release binary, installs wrk if needed, then runs this);
+`scripts/bench.sh exec` runs only the test-suite benchmark (50 sequential `exec -- true`).
 Every server it starts listens on 127.0.0.1 only, and every load is bounded in time.
 """
 import http.client
@@ -98,7 +99,25 @@ def wrk(url, script, seconds=10, connections=16):
     raise RuntimeError(out)
 
 
+def exec_suite(runs=50, engine=True):
+    """Total wall time of `runs` sequential `onyxia-lite exec -- true` (a test suite starting a
+    platform per test), with the container engine found or turned off."""
+    env = dict(os.environ)
+    if not engine:
+        env["ONYXIA_LITE_ONYXIA_DOCKER_HOST"] = "none"
+    started = time.perf_counter()
+    for _ in range(runs):
+        subprocess.run([BIN, "exec", "--", "true"], env=env, check=True)
+    return time.perf_counter() - started
+
+
 def main():
+    if sys.argv[1:] == ["exec"]:
+        for engine in (True, False):
+            total = exec_suite(engine=engine)
+            what = "engine detected" if engine else "no engine"
+            print(f"50 sequential exec -- true ({what}): {total:.1f} s, {total / 50 * 1000:.0f} ms each")
+        return
     work = tempfile.mkdtemp(prefix="onyxia-bench-")
     try:
         data = os.path.join(work, "data")
@@ -135,6 +154,10 @@ def main():
         print(f"client_credentials grants (RS256, 16 conns): {rate:,.0f} /s")
         print(f"resident memory after the load:             {rss_mib(proc.pid):.1f} MiB")
         stop(proc)
+        for engine in (True, False):
+            total = exec_suite(engine=engine)
+            what = "engine detected" if engine else "no engine"
+            print(f"50 sequential exec -- true ({what}): {total:.1f} s, {total / 50 * 1000:.0f} ms each")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

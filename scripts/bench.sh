@@ -7,4 +7,4 @@ command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq
 if [ -z "${ONYXIA_LITE_BIN:-}" ]; then
   cargo build --release --locked
 fi
-exec python3 scripts/bench.py
+exec python3 scripts/bench.py "$@"

@@ -294,7 +294,12 @@ impl Config {
         let options = Self::all_options();
         let mut warnings = Vec::new();
         for (name, value) in env {
-            if !name.starts_with("ONYXIA_LITE_") {
+            // ONYXIA_LITE_BIN (the binary benchmarks and test fixtures run) and ONYXIA_LITE_TEST_*
+            // belong to tools around onyxia-lite, not to its configuration.
+            if !name.starts_with("ONYXIA_LITE_")
+                || name == "ONYXIA_LITE_BIN"
+                || name.starts_with("ONYXIA_LITE_TEST_")
+            {
                 continue;
             }
             let direct = options.iter().find(|o| o.env_name() == name);
@@ -660,5 +665,20 @@ mod tests {
         let env = vec![("ONYXIA_LITE_PORT".to_owned(), "eighty".to_owned())];
         let err = Config::load(None, env, &[]).err().unwrap().to_string();
         assert!(err.contains("ONYXIA_LITE_PORT"), "{err}");
+    }
+
+    #[test]
+    fn only_unknown_settings_are_warned_about() {
+        let env = [
+            ("ONYXIA_LITE_BIN", "/bin/onyxia-lite"),
+            ("ONYXIA_LITE_TEST_KUBECONFIG", "/kube"),
+            ("ONYXIA_LITE_PROT", "8080"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()));
+        let loaded = Config::load(None, env.to_vec(), &[]).unwrap();
+        assert_eq!(
+            loaded.warnings,
+            ["ignoring unknown environment variable ONYXIA_LITE_PROT"]
+        );
     }
 }
