@@ -2,7 +2,9 @@
 """Benchmarks of the foundation: start-up time to /healthz, idle memory, token grants per second.
 
 Usage: scripts/bench.sh (builds the release binary, installs wrk if needed, then runs this);
-`scripts/bench.sh exec` runs only the test-suite benchmark (50 sequential `exec -- true`).
+`scripts/bench.sh exec` runs only the test-suite benchmark (50 sequential `exec -- true`), and
+`scripts/bench.sh modes` only start → ready and idle RSS in the four modes (ephemeral or an
+existing data directory, with the container engine found or turned off).
 Every server it starts listens on 127.0.0.1 only, and every load is bounded in time.
 """
 import http.client
@@ -62,6 +64,40 @@ def time_to_healthy(data_dir, fixtures=None, runs=15):
     return statistics.median(samples), min(samples), max(samples)
 
 
+def start_mode(port, data_dir, engine):
+    """`serve` on an existing data directory (or `--ephemeral` when None), with the container
+    engine found or turned off."""
+    where = ["--data-dir", data_dir] if data_dir else ["--ephemeral"]
+    args = [BIN, "serve", *where, "--port", str(port), "--s3-port", "0", "--vault-port", "0"]
+    env = dict(os.environ)
+    if not engine:
+        env["ONYXIA_LITE_ONYXIA_DOCKER_HOST"] = "none"
+    return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+
+
+def modes(data_dir, runs=10):
+    """Start → /healthz and idle RSS in the four modes (ephemeral/existing × engine/none)."""
+    for label, where in (("existing data", data_dir), ("ephemeral", None)):
+        for engine in (True, False):
+            samples = []
+            for _ in range(runs):
+                port = free_port()
+                t0 = time.perf_counter()
+                proc = start_mode(port, where, engine)
+                wait_healthy(port)
+                samples.append((time.perf_counter() - t0) * 1000)
+                stop(proc)
+            port = free_port()
+            proc = start_mode(port, where, engine)
+            wait_healthy(port)
+            time.sleep(2)
+            rss = rss_mib(proc.pid)
+            stop(proc)
+            what = f"{label}, {'engine' if engine else 'no engine'}"
+            print(f"start → /healthz ({what}): median {statistics.median(samples):.0f} ms "
+                  f"(min {min(samples):.0f}, max {max(samples):.0f}); idle RSS {rss:.1f} MiB")
+
+
 def wait_for_hashing(data_dir, fixtures):
     """First start on a data dir: wait until fixture passwords are hashed and stored."""
     port = free_port()
@@ -112,6 +148,15 @@ def exec_suite(runs=50, engine=True):
 
 
 def main():
+    if sys.argv[1:] == ["modes"]:
+        work = tempfile.mkdtemp(prefix="onyxia-bench-")
+        try:
+            data = os.path.join(work, "data")
+            wait_for_hashing(data, None)
+            modes(data)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return
     if sys.argv[1:] == ["exec"]:
         for engine in (True, False):
             total = exec_suite(engine=engine)
