@@ -15,7 +15,6 @@ use serde_json::{Map, Value};
 use tokio::io::AsyncWriteExt;
 
 use crate::identity::Identity;
-use crate::objects::list::ListQuery;
 use crate::objects::{ByteStream, ReadError};
 use crate::objects::{ObjectError, ObjectRecord, ObjectStore};
 use crate::services::courses::{CourseData, CourseRefusal};
@@ -133,23 +132,9 @@ impl CourseCopies {
 
     /// Every current object of `bucket`, folder markers left out.
     fn current_objects(&self, bucket: &str) -> Result<Vec<(String, ObjectRecord)>, CourseError> {
-        let mut all = Vec::new();
-        let mut query = ListQuery {
-            max_keys: 1000,
-            ..Default::default()
-        };
-        loop {
-            let page = self.objects.list(bucket, &query)?;
-            all.extend(
-                page.objects
-                    .into_iter()
-                    .filter(|(key, r)| !(key.ends_with('/') && r.size == 0)),
-            );
-            if !page.truncated {
-                return Ok(all);
-            }
-            query.after = page.last;
-        }
+        let mut all = self.objects.current_objects(bucket)?;
+        all.retain(|(key, r)| !(key.ends_with('/') && r.size == 0));
+        Ok(all)
     }
 
     /// The object's bytes; when it was replaced meanwhile, its newest version's.

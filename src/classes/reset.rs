@@ -11,7 +11,6 @@ use serde::{Deserialize, Serialize};
 
 use super::{Classroom, personal_bucket};
 use crate::identity::enrol::TEACHERS;
-use crate::objects::list::ListQuery;
 use crate::objects::version_list::VersionQuery;
 use crate::objects::{ObjectError, PutSpec, Source, Target};
 use crate::services::{Lab, LabError};
@@ -234,35 +233,25 @@ impl Classroom {
         archive: &str,
         prefix: &str,
     ) -> Result<(), ObjectError> {
-        let mut query = ListQuery {
-            max_keys: 1000,
-            ..Default::default()
-        };
-        loop {
-            let page = self.objects.list(bucket, &query)?;
-            for (key, record) in &page.objects {
-                let size = record.size;
-                let spec = PutSpec {
-                    headers: record.headers.clone(),
-                    metadata: record.metadata.clone(),
-                    ..Default::default()
-                };
-                let source = Source::Copy {
-                    object: Box::new(record.clone()),
-                    range: 0..size,
-                };
-                let target_key = format!("{prefix}/{key}");
-                let target = Target::Object {
-                    bucket: archive,
-                    key: &target_key,
-                };
-                self.objects.put(target, source, spec).await?;
-            }
-            if !page.truncated {
-                return Ok(());
-            }
-            query.after = page.last;
+        for (key, record) in self.objects.current_objects(bucket)? {
+            let size = record.size;
+            let spec = PutSpec {
+                headers: record.headers.clone(),
+                metadata: record.metadata.clone(),
+                ..Default::default()
+            };
+            let source = Source::Copy {
+                object: Box::new(record),
+                range: 0..size,
+            };
+            let target_key = format!("{prefix}/{key}");
+            let target = Target::Object {
+                bucket: archive,
+                key: &target_key,
+            };
+            self.objects.put(target, source, spec).await?;
         }
+        Ok(())
     }
 
     /// Deletes every version of every key, then the bucket. Blocking (redb writes).

@@ -503,6 +503,23 @@ impl ObjectStore {
         list::list(&self.store, bucket, query)
     }
 
+    /// Every current object of `bucket`, in key order: all the pages of [`Self::list`].
+    pub fn current_objects(&self, bucket: &str) -> Result<Vec<(String, ObjectRecord)>> {
+        let mut all = Vec::new();
+        let mut query = list::ListQuery {
+            max_keys: 1000,
+            ..Default::default()
+        };
+        loop {
+            let page = self.list(bucket, &query)?;
+            all.extend(page.objects);
+            if !page.truncated {
+                return Ok(all);
+            }
+            query.after = page.last;
+        }
+    }
+
     pub fn list_versions(
         &self,
         bucket: &str,
