@@ -581,27 +581,17 @@ const SWEEP_PERIOD: Duration = Duration::from_secs(60);
 async fn cull_services(
     lab: Arc<crate::services::Lab>,
     period: Duration,
-    mut stopped: watch::Receiver<bool>,
+    stopped: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     if lab.runtime().is_none() {
         return Ok(());
     }
-    let mut tick = tokio::time::interval(period);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {
-                if let Err(e) = lab.cull_pass().await {
-                    tracing::warn!(error = %e, "cannot look for idle services");
-                }
-            }
-            changed = stopped.changed() => {
-                if changed.is_err() || *stopped.borrow() {
-                    return Ok(());
-                }
-            }
+    every(period, stopped, || async {
+        if let Err(e) = lab.cull_pass().await {
+            tracing::warn!(error = %e, "cannot look for idle services");
         }
-    }
+    })
+    .await
 }
 
 /// How often copies of course buckets are brought up to date.
@@ -610,13 +600,27 @@ const COURSE_SYNC_PERIOD: Duration = Duration::from_secs(60);
 /// Keeps the copies of course buckets that services mount up to date.
 async fn sync_course_copies(
     courses: Arc<CourseCopies>,
-    mut stopped: watch::Receiver<bool>,
+    stopped: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    let mut tick = tokio::time::interval(COURSE_SYNC_PERIOD);
+    every(COURSE_SYNC_PERIOD, stopped, || courses.sync_all()).await
+}
+
+/// Runs `work` at once, then every `period` after the last run ended, until the platform
+/// stops.
+async fn every<F, Fut>(
+    period: Duration,
+    mut stopped: watch::Receiver<bool>,
+    mut work: F,
+) -> std::io::Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = tick.tick() => courses.sync_all().await,
+            _ = tick.tick() => work().await,
             changed = stopped.changed() => {
                 if changed.is_err() || *stopped.borrow() {
                     return Ok(());
